@@ -1,0 +1,360 @@
+"""LeadLifecycle: the application service that turns inputs into lead events.
+
+It resolves each input's lead by key, hands it to the Lead aggregate, and saves the
+resulting events. It is idempotent by ``touchpoint_id`` / ``action_id`` (a redelivery
+reports ``duplicate`` and writes nothing), keeps hot leads in a bounded cache, and
+saves a whole batch of inputs in one transaction — optionally together with the
+upstream position (a Kafka offset) that produced them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Mapper, ProcessRecorder, Tracking
+
+from lifecycle.aggregates.lead import Lead
+from lifecycle.aggregates.lead_key import LeadKey, key_index_id, lead_id_for
+from lifecycle.contracts import SalesAction, Touchpoint
+from lifecycle.persistence import FastMapper
+from lifecycle.errors import InputRejected, LeadNotFound, UnknownTemplate
+from lifecycle.scoring import ScoringConfig, load_scoring
+from lifecycle.settings import Settings, persistence_env
+from lifecycle.templates import FunnelTemplate, TemplateRegistry, load_templates
+
+__all__ = ["LeadLifecycle", "Outcome", "Result", "build_application", "keys_of"]
+
+Inbound = Touchpoint | SalesAction
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What happened to one input."""
+
+    input_id: str
+    outcome: Outcome
+    lead_id: UUID | None = None
+    events: int = 0
+    code: str | None = None
+    reason: str | None = None
+
+
+def keys_of(item: Touchpoint | SalesAction) -> tuple[str, ...]:
+    """The input's lead keys, external id first: a system's own id beats an email."""
+    keys = []
+    if item.external_id:
+        keys.append(f"external:{item.external_id}")
+    if item.email:
+        keys.append(f"email:{item.email}")
+    return tuple(keys)
+
+
+class _LRU(OrderedDict[Any, Any]):
+    def __init__(self, maxsize: int) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def get_recent(self, key: Any) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.maxsize:
+            self.popitem(last=False)
+
+
+class _Batch:
+    """Aggregates touched by the inputs of one transaction."""
+
+    def __init__(self) -> None:
+        self.aggregates: dict[UUID, Aggregate] = {}
+        self.new_keys: list[str] = []
+
+
+class LeadLifecycle(Application[UUID]):
+    """Records touchpoints and sales actions as lead events."""
+
+    name = "lifecycle"
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        templates: TemplateRegistry | None = None,
+        scoring: ScoringConfig | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.templates = templates or load_templates(
+            self.settings.templates_dir, default=self.settings.default_template
+        )
+        self.scoring = scoring or load_scoring(self.settings.scoring_file)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        env = persistence_env(self.settings.database_url)
+        super().__init__(env=env)
+        self._leads = _LRU(max(self.settings.cache_size, 1))
+        self._keys = _LRU(max(self.settings.cache_size * 2, 1))
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return FastMapper()
+
+    def construct_recorder(self) -> ProcessRecorder:
+        # A process recorder keeps tracking records (upstream positions) in the same
+        # transaction as the events they produced.
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        recorder = self.recorder
+        assert isinstance(recorder, ProcessRecorder)
+        return recorder
+
+    # -- writing --------------------------------------------------------------------------
+
+    def record(self, item: Inbound) -> Result:
+        """Records one input in its own transaction."""
+        return self.record_batch([item])[0]
+
+    def record_batch(
+        self, items: Sequence[Inbound], *, tracking: Tracking | None = None
+    ) -> list[Result]:
+        """Records many inputs and saves all their events in one transaction.
+
+        Args:
+            items: validated inputs, applied in order.
+            tracking: an upstream position to store atomically with the events.
+
+        Returns:
+            One result per input, in order. Rejections are results, not exceptions.
+
+        Raises:
+            eventsourcing.persistence.IntegrityError: another writer changed one of the
+                leads meanwhile; nothing was saved and the touched leads were evicted
+                from the cache, so calling again with the same items is safe.
+        """
+        batch = _Batch()
+        recorded_at = self.clock()
+        results: list[Result] = []
+        try:
+            for item in items:
+                results.append(self._handle(item, batch, recorded_at))
+            processing = ProcessingEvent[UUID](tracking=tracking)
+            # Not processing.collect_events(): its runtime protocol checks cost more
+            # than encoding the events.
+            for aggregate in batch.aggregates.values():
+                processing.events.extend(aggregate.collect_events())
+            if processing.events or tracking is not None:
+                recordings = self._record(processing)
+                self._notify(recordings)
+        except BaseException:
+            self._forget(batch)
+            raise
+        return results
+
+    def regrade_all(self, lead_ids: Iterable[UUID], at: datetime, *, cause: str) -> int:
+        """Policy: re-evaluates leads' grades with behaviour decayed to ``at``.
+
+        Returns:
+            How many leads changed (their events are saved in one transaction).
+        """
+        return self._policy(lead_ids, lambda lead, now: lead.regrade(
+            at, template=self._template(lead.template), config=self.scoring,
+            recorded_at=now, cause=cause))
+
+    def send_due_nurture(self, lead_ids: Iterable[UUID], at: datetime, *, cause: str) -> int:
+        """Policy: sends each nurturing lead's next step if it is due at ``at``."""
+        return self._policy(lead_ids, lambda lead, now: lead.send_due_nurture(
+            at, config=self.scoring, recorded_at=now, cause=cause))
+
+    def _policy(self, lead_ids: Iterable[UUID], command: Callable[[Lead, datetime], bool]) -> int:
+        batch = _Batch()
+        now = self.clock()
+        changed = 0
+        try:
+            for lead_id in lead_ids:
+                lead = self._load_lead(lead_id, batch)
+                if lead is not None and command(lead, now):
+                    changed += 1
+            events = [e for a in batch.aggregates.values() for e in a.collect_events()]
+            if events:
+                self.save(*events)
+        except BaseException:
+            self._forget(batch)
+            raise
+        return changed
+
+    def _handle(self, item: Inbound, batch: _Batch, recorded_at: datetime) -> Result:
+        try:
+            return self._apply(item, batch, recorded_at)
+        except InputRejected as e:
+            return Result(item.input_id, Outcome.REJECTED, code=e.code, reason=str(e))
+
+    def _apply(self, item: Inbound, batch: _Batch, recorded_at: datetime) -> Result:
+        keys = keys_of(item)
+        lead_id = self._resolve(keys, batch)
+        if isinstance(item, Touchpoint):
+            template_name = item.template or self.templates.default
+            if template_name not in self.templates:
+                raise UnknownTemplate(template_name, known=self.templates.names())
+            if lead_id is None:
+                new_id = lead_id_for(keys[0])
+                lead = Lead.capture(new_id, item, keys=keys, template=self.templates[template_name],
+                                    config=self.scoring, recorded_at=recorded_at)
+                batch.aggregates[new_id] = lead
+                self._leads.put(new_id, lead)
+                self._register_keys(keys, new_id, batch, recorded_at)
+                return Result(item.input_id, Outcome.ACCEPTED, new_id, len(lead.pending_events))
+        elif lead_id is None:
+            raise LeadNotFound(keys[0])
+        assert lead_id is not None
+        lead = self._load_lead(lead_id, batch)
+        if lead is None:
+            raise LeadNotFound(keys[0])
+        cause = f"touchpoint:{item.input_id}" if isinstance(item, Touchpoint) else (
+            f"action:{item.input_id}")
+        if cause in lead.seen:
+            return Result(item.input_id, Outcome.DUPLICATE, lead_id)
+        before = len(lead.pending_events)
+        template = self._template(lead.template)
+        try:
+            if isinstance(item, Touchpoint):
+                lead.record_touchpoint(item, template=template, config=self.scoring,
+                                       recorded_at=recorded_at)
+            else:
+                lead.act(item, template=template, config=self.scoring, recorded_at=recorded_at)
+        except InputRejected:
+            if len(lead.pending_events) != before:  # a command must guard before it emits
+                raise RuntimeError(f"command on lead {lead_id} emitted before rejecting") from None
+            raise
+        unregistered = [k for k in keys if k not in lead.keys and self._lookup(k) is None]
+        self._register_keys(tuple(unregistered), lead_id, batch, recorded_at)
+        return Result(item.input_id, Outcome.ACCEPTED, lead_id, len(lead.pending_events) - before)
+
+    def _template(self, name: str) -> FunnelTemplate:
+        if name not in self.templates:
+            raise UnknownTemplate(name, known=self.templates.names())
+        return self.templates[name]
+
+    # -- identity and cache ------------------------------------------------------------
+
+    def _lookup(self, key: str) -> UUID | None:
+        lead_id: UUID | None = self._keys.get_recent(key)
+        if lead_id is not None:
+            return lead_id
+        try:
+            entry = self.repository.get(key_index_id(key))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(entry, LeadKey)
+        self._keys.put(key, entry.lead_id)
+        return entry.lead_id
+
+    def _resolve(self, keys: tuple[str, ...], batch: _Batch) -> UUID | None:
+        for key in keys:
+            lead_id = self._lookup(key)
+            if lead_id is not None:
+                return lead_id
+        return None
+
+    def _register_keys(
+        self, keys: Iterable[str], lead_id: UUID, batch: _Batch, recorded_at: datetime
+    ) -> None:
+        for key in keys:
+            entry = LeadKey.register(key, lead_id, recorded_at=recorded_at)
+            batch.aggregates[entry.id] = entry
+            batch.new_keys.append(key)
+            self._keys.put(key, lead_id)
+
+    def _load_lead(self, lead_id: UUID, batch: _Batch) -> Lead | None:
+        lead = batch.aggregates.get(lead_id)
+        if lead is None:
+            lead = self._leads.get_recent(lead_id)
+        if lead is None:
+            try:
+                lead = self.repository.get(lead_id)
+            except AggregateNotFoundError:
+                return None
+            self._leads.put(lead_id, lead)
+        assert isinstance(lead, Lead)
+        batch.aggregates[lead_id] = lead
+        return lead
+
+    def _forget(self, batch: _Batch) -> None:
+        # Cached leads may hold events that were never saved: drop them.
+        for agg_id in batch.aggregates:
+            self._leads.pop(agg_id, None)
+        for key in batch.new_keys:
+            self._keys.pop(key, None)
+
+    def evict(self) -> None:
+        """Empties the caches (another process may have written)."""
+        self._leads.clear()
+        self._keys.clear()
+
+    # -- reading ----------------------------------------------------------------------
+
+    def find_lead(self, key: str) -> UUID:
+        """The id of the lead known by ``key`` (an external id or an email).
+
+        Raises:
+            LeadNotFound: no lead is known by that key.
+        """
+        key = key.strip()
+        candidates = [key] if key.startswith(("external:", "email:")) else (
+            [f"email:{key.lower()}"] if "@" in key else [f"external:{key}"])
+        for candidate in candidates:
+            lead_id = self._lookup(candidate)
+            if lead_id is not None:
+                return lead_id
+        try:
+            lead_id = UUID(key)
+        except ValueError:
+            raise LeadNotFound(key) from None
+        if self._get_lead(lead_id) is None:
+            raise LeadNotFound(key)
+        return lead_id
+
+    def get_lead(self, lead_id: UUID, *, version: int | None = None) -> Lead:
+        """A copy of the lead from the event store (optionally at ``version``).
+
+        Raises:
+            LeadNotFound: no such lead.
+        """
+        lead = self._get_lead(lead_id, version=version)
+        if lead is None:
+            raise LeadNotFound(str(lead_id))
+        return lead
+
+    def _get_lead(self, lead_id: UUID, *, version: int | None = None) -> Lead | None:
+        try:
+            lead = self.repository.get(lead_id, version=version)
+        except AggregateNotFoundError:
+            return None
+        return lead if isinstance(lead, Lead) else None
+
+    def lead_events(self, lead_id: UUID) -> list[Lead.Event]:
+        """Every stored event of a lead, in order."""
+        return [e for e in self.repository.event_store.get(lead_id) if isinstance(e, Lead.Event)]
+
+
+def build_application(settings: Settings | None = None, **kwargs: Any) -> LeadLifecycle:
+    """The one place that wires the engine from settings."""
+    return LeadLifecycle(settings or Settings(), **kwargs)

@@ -1,0 +1,181 @@
+"""Core commands: ``ingest``, ``lead show`` and ``schema``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from lifecycle.application import LeadLifecycle, build_application
+from lifecycle.contracts import inbound_json_schema
+from lifecycle.ingest import IngestSummary, RejectWriter, ingest_lines, read_lines
+from lifecycle.settings import Settings
+from lifecycle.views import lead_summary
+
+__all__ = ["COMMANDS", "open_app", "print_json"]
+
+
+def open_app(settings: Settings | None = None) -> LeadLifecycle:
+    """The application for the configured database (no side effects before a command)."""
+    return build_application(settings or Settings())
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _progress(console: Console, total: int | None) -> Progress:
+    return Progress(
+        TextColumn("[bold]ingest"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        console=console, transient=True, disable=not console.is_terminal or total is None,
+    )
+
+
+def run_ingest(
+    app: LeadLifecycle, stream: IO[bytes], rejects_path: Path, *, total_bytes: int | None,
+    console: Console, after_batch: Any = None,
+) -> IngestSummary:
+    """Ingests a JSONL stream with a progress bar (when on a terminal)."""
+    with _progress(console, total_bytes) as progress, RejectWriter(rejects_path) as rejects:
+        task = progress.add_task("ingest", total=total_bytes)
+        return ingest_lines(
+            app, read_lines(stream), rejects, batch_size=app.settings.batch_size,
+            on_progress=lambda n: progress.advance(task, n), after_batch=after_batch,
+        )
+
+
+@click.command()
+@click.argument("file", type=click.Path(allow_dash=True, dir_okay=False, path_type=Path))
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="where rejected lines go (default: FILE.rejects.jsonl, or "
+              "rejects.jsonl for stdin)")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as one JSON object")
+def ingest(file: Path, rejects_path: Path | None, as_json: bool) -> None:
+    """Record every touchpoint and sales action in a JSONL FILE ('-' for stdin).
+
+    Exit status 0 when nothing was rejected, 1 when some lines were rejected.
+    """
+    console = Console(stderr=True)
+    if rejects_path is None:
+        rejects_path = Path("rejects.jsonl") if str(file) == "-" else Path(f"{file}.rejects.jsonl")
+    app = open_app()
+    try:
+        if str(file) == "-":
+            summary = run_ingest(app, sys.stdin.buffer, rejects_path, total_bytes=None,
+                                 console=console)
+        else:
+            if not file.exists():
+                raise click.BadParameter(f"{file} does not exist", param_hint="FILE")
+            with file.open("rb") as stream:
+                summary = run_ingest(app, stream, rejects_path,
+                                     total_bytes=file.stat().st_size, console=console)
+    finally:
+        app.close()
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+    else:
+        table = Table(title="ingest", show_header=True)
+        for column in ("received", "accepted", "duplicate", "rejected"):
+            table.add_column(column, justify="right")
+        table.add_row(*(str(v) for v in summary.as_dict().values()))
+        Console().print(table)
+        if summary.rejected:
+            Console().print(f"rejected lines written to [bold]{rejects_path}[/bold]")
+    sys.exit(0 if summary.rejected == 0 else 1)
+
+
+@click.group()
+def lead() -> None:
+    """Look at one lead."""
+
+
+@lead.command("show")
+@click.argument("key")
+@click.option("--at", "at_text", help="evaluate decaying scores at this ISO time (default: now)")
+@click.option("--history", default=10, show_default=True, help="how many latest events to list")
+@click.option("--json", "as_json", is_flag=True, help="print as JSON")
+def lead_show(key: str, at_text: str | None, history: int, as_json: bool) -> None:
+    """Show a lead by external id, email or lead id: stage, grade, scores, history."""
+    at = _parse_time(at_text) if at_text else datetime.now(UTC)
+    app = open_app()
+    try:
+        lead_id = app.find_lead(key)
+        lead_obj = app.get_lead(lead_id)
+        summary = lead_summary(lead_obj, app.lead_events(lead_id), app.scoring, at=at,
+                               history=history)
+    finally:
+        app.close()
+    if as_json:
+        print_json(summary)
+        return
+    _print_lead(summary)
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _print_lead(s: dict[str, Any]) -> None:
+    console = Console()
+    scores = s["scores"]
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("lead", f"{s['lead_id']}  ({', '.join(s['keys'])})")
+    head.add_row("template", s["template"])
+    head.add_row("stage", f"{s['stage']} since {s['stage_entered_at']}")
+    head.add_row("grade", f"{s['grade']} (now: {scores['grade_now']}, total {scores['total']})")
+    head.add_row("captured", f"{s['captured_at']} via {s['first_channel']}")
+    head.add_row("last touch", s["last_touch_at"])
+    if s["deal"]["amount"] is not None:
+        head.add_row("deal", f"{s['deal']['amount']:,.2f} {s['deal']['currency']}")
+    console.print(head)
+
+    fit = Table(title=f"fit {scores['fit']['score']}", title_justify="left")
+    fit.add_column("dimension")
+    fit.add_column("points", justify="right")
+    for name, value in scores["fit"]["parts"].items():
+        fit.add_row(name, f"{value:g}")
+    console.print(fit)
+
+    beh = scores["behaviour"]
+    table = Table(title=f"behaviour {beh['score']} at {scores['evaluated_at']} "
+                  f"(half-life {beh['half_life_days']:g} d; top {len(beh['contributions'])} "
+                  f"of {beh['contributions_total']})", title_justify="left")
+    for column in ("occurred_at", "kind", "points", "value now"):
+        table.add_column(column)
+    for c in beh["contributions"]:
+        table.add_row(c["occurred_at"], c["kind"], f"{c['points']:g}", f"{c['value']:.3f}")
+    console.print(table)
+    bant = scores["bant"]
+    console.print(f"BANT: budget={bant['budget']} authority={bant['authority']} "
+                  f"need={bant['need']} timeline={bant['timeline']} ({bant['met']}/4 met)")
+
+    hist = Table(title=f"history (last {len(s['history'])} of {s['events']} events)",
+                 title_justify="left")
+    for column in ("v", "event", "occurred_at", "cause", "detail"):
+        hist.add_column(column)
+    for e in s["history"]:
+        detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items())
+        hist.add_row(str(e["version"]), e["event"], e["occurred_at"], e["cause"], detail)
+    console.print(hist)
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of one inbound input (touchpoint or sales action)."""
+    print_json(inbound_json_schema())
+
+
+COMMANDS: tuple[click.Command, ...] = (ingest, lead, schema)

@@ -1,0 +1,1 @@
+"""Built-in configuration files (scoring, grading, nurture)."""

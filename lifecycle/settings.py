@@ -1,0 +1,78 @@
+"""Configuration from the environment (``LIFECYCLE_*``), validated by pydantic.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| ``LIFECYCLE_DATABASE_URL`` | ``sqlite:///lifecycle.db`` | ``sqlite:///PATH`` or ``postgresql://user:pw@host:port/db`` |
+| ``LIFECYCLE_DEFAULT_TEMPLATE`` | ``generic_b2b`` | template of leads whose first touchpoint names none |
+| ``LIFECYCLE_TEMPLATES_DIR`` | (none) | extra ``*.toml`` funnel templates |
+| ``LIFECYCLE_SCORING_FILE`` | (built-in) | scoring, grading and nurture configuration |
+| ``LIFECYCLE_CACHE_SIZE`` | ``20000`` | leads kept in memory between inputs |
+| ``LIFECYCLE_BATCH_SIZE`` | ``2000`` | inputs saved per transaction by ``ingest`` |
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lifecycle.errors import ConfigError
+
+__all__ = ["Settings", "persistence_env"]
+
+
+class Settings(BaseSettings):
+    """Engine settings; every field can be set by ``LIFECYCLE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFECYCLE_", frozen=True, extra="ignore")
+
+    database_url: str = "sqlite:///lifecycle.db"
+    default_template: str = "generic_b2b"
+    templates_dir: Path | None = None
+    scoring_file: Path | None = None
+    cache_size: int = Field(default=20_000, ge=0)
+    batch_size: int = Field(default=2_000, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        persistence_env(value)
+        return value
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+
+def persistence_env(url: str) -> dict[str, str]:
+    """eventsourcing's environment for a database URL.
+
+    Raises:
+        ConfigError: the URL is neither ``sqlite:///…`` nor ``postgresql://…``.
+    """
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if not path:
+            raise ConfigError("sqlite URL needs a file: sqlite:///path/to/lifecycle.db")
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": "30"}
+    if url.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(url)
+        dbname = parts.path.lstrip("/")
+        if not dbname:
+            raise ConfigError(f"PostgreSQL URL needs a database name: {url}")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_POOL_SIZE": "4",
+            "POSTGRES_MAX_OVERFLOW": "4",
+        }
+    raise ConfigError(
+        f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://user@host/db"
+    )

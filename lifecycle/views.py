@@ -1,0 +1,82 @@
+"""Plain-value views of a lead for people and machines (``lifecycle lead show``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from lifecycle.aggregates.lead import Lead
+from lifecycle.scoring import ScoringConfig, behaviour_at, grade
+
+__all__ = ["describe_event", "lead_summary"]
+
+
+def lead_summary(
+    lead: Lead, events: list[Lead.Event], config: ScoringConfig, *, at: datetime,
+    history: int = 10,
+) -> dict[str, Any]:
+    """The lead's state, its scores explained at ``at``, and its latest events."""
+    half_life = config.half_life_seconds
+    beh_now = behaviour_at(lead.contributions, at, half_life)
+    graded_now = grade(lead.fit, beh_now, lead.bant, config.grading)
+    contributions = sorted(
+        ({"occurred_at": c.occurred_at.isoformat(), "kind": c.kind, "points": c.points,
+          "value": round(c.value_at(at, half_life), 4)}
+         for c in lead.contributions if c.occurred_at <= at),
+        key=lambda c: -float(c["value"]),
+    )
+    return {
+        "lead_id": str(lead.id),
+        "keys": list(lead.keys),
+        "template": lead.template,
+        "stage": lead.stage,
+        "stage_entered_at": lead.stage_entered_at.isoformat(),
+        "grade": lead.grade,
+        "captured_at": lead.captured_at.isoformat(),
+        "first_channel": lead.first_channel,
+        "last_touch_at": lead.last_touch_at.isoformat(),
+        "profile": dict(lead.profile),
+        "deal": {"amount": lead.amount, "currency": lead.currency},
+        "scores": {
+            "evaluated_at": at.isoformat(),
+            "fit": {"score": lead.fit, "parts": dict(lead.fit_parts)},
+            "behaviour": {
+                "score": round(beh_now, 4),
+                "at_last_grading": round(lead.behaviour, 4),
+                "half_life_days": config.behaviour.half_life_days,
+                "contributions": contributions[:20],
+                "contributions_total": len(contributions),
+            },
+            "bant": {
+                "budget": lead.bant.budget, "authority": lead.bant.authority,
+                "need": lead.bant.need, "timeline": lead.bant.timeline,
+                "met": lead.bant.met,
+            },
+            "total": graded_now.total,
+            "grade_now": graded_now.grade,
+        },
+        "events": len(events),
+        "history": [describe_event(e) for e in events[-history:]],
+    }
+
+
+def describe_event(event: Lead.Event) -> dict[str, Any]:
+    """One event as a line of history: what, when (business and recorded), why."""
+    name = type(event).__name__
+    detail: dict[str, Any] = {}
+    for field in ("kind", "channel", "grade", "previous", "total", "from_stage", "to_stage",
+                  "reason", "competitor", "rule", "content", "track", "amount", "currency",
+                  "text", "skip_reason"):
+        value = getattr(event, field, None)
+        if value is not None:
+            detail[field] = value
+    return {
+        "version": event.originator_version,
+        "event": name,
+        "occurred_at": event.occurred_at.isoformat(),
+        "recorded_at": event.timestamp.isoformat(),
+        "source": event.source,
+        "actor": event.actor,
+        "cause": event.cause_id,
+        "detail": detail,
+    }
