@@ -201,9 +201,7 @@ def _candidate_bindirs() -> Iterator[Path]:
         # resolve symlinks (e.g. /usr/local/bin/initdb -> /usr/lib/postgresql/15/bin)
         yield Path(on_path).resolve().parent
         yield Path(on_path).parent
-    yield from sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True
-    )
+    yield from sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
     for package in WHEEL_PACKAGES:
         try:
             spec = importlib.util.find_spec(package)
@@ -432,4 +430,3 @@ def fresh_database(base_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(base_url, connect_timeout=_CONNECT_TIMEOUT_S, autocommit=True) as c:
             c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-
