@@ -38,8 +38,10 @@ __all__ = [
     "decay_factor",
     "fit_score",
     "grade",
+    "grade_of",
     "load_scoring",
     "screen",
+    "total_score",
 ]
 
 Grade = Literal["cold", "warm", "hot"]
@@ -146,8 +148,22 @@ class NurtureConfig(_Strict):
         return steps
 
 
+class AlertConfig(_Strict):
+    """Rules that raise alerts for a salesperson to step in."""
+
+    hot_not_contacted_hours: float = Field(default=24, gt=0)
+    contact_kinds: tuple[str, ...] = ("meeting_held", "reply_received")
+    quote_kinds: tuple[str, ...] = ("quote_sent", "quote_revised")
+    reply_kinds: tuple[str, ...] = ("reply_received", "meeting_held")
+    quote_no_reply_days: float = Field(default=7, gt=0)
+    revision_kind: str = "quote_revised"
+    terms_revised_times: int = Field(default=3, ge=1)
+    stuck_min_samples: int = Field(default=5, ge=1)
+    cooling_no_touch_days: float = Field(default=21, gt=0)
+
+
 class ScoringConfig(_Strict):
-    """Everything that decides scores, grades and nurture steps."""
+    """Everything that decides scores, grades, nurture steps and alerts."""
 
     version: int = 1
     fit: FitConfig
@@ -155,6 +171,7 @@ class ScoringConfig(_Strict):
     behaviour: BehaviourConfig
     grading: GradingConfig
     nurture: NurtureConfig
+    alerts: AlertConfig = AlertConfig()
 
     @property
     def half_life_seconds(self) -> float:
@@ -354,17 +371,25 @@ def grade(
     Behaviour is capped at ``behaviour_cap`` and rescaled to 0-100. Without a BANT
     assessment the BANT weight is shared out over fit and behaviour in proportion.
     """
+    bant_part = bant_score(bant) if bant is not None and bant.assessed else None
+    total = total_score(fit, behaviour, bant_part, config)
+    return GradeResult(grade_of(total, config), total, round(fit, 2), round(behaviour, 2),
+                       bant_part)
+
+
+def total_score(fit: float, behaviour: float, bant: float | None, config: GradingConfig) -> float:
+    """The weighted total (0-100) of fit, capped behaviour and BANT (None: not assessed)."""
     beh = min(max(behaviour, 0.0), config.behaviour_cap) * 100.0 / config.behaviour_cap
-    if bant is not None and bant.assessed:
-        b = bant_score(bant)
+    if bant is not None:
         weights = config.fit_weight + config.behaviour_weight + config.bant_weight
         total = (config.fit_weight * fit + config.behaviour_weight * beh
-                 + config.bant_weight * b) / weights
-        bant_part: float | None = b
+                 + config.bant_weight * bant) / weights
     else:
         weights = config.fit_weight + config.behaviour_weight
         total = (config.fit_weight * fit + config.behaviour_weight * beh) / weights
-        bant_part = None
-    total = round(total, 2)
-    g: Grade = "hot" if total >= config.hot else "warm" if total >= config.warm else "cold"
-    return GradeResult(g, total, round(fit, 2), round(behaviour, 2), bant_part)
+    return round(total, 2)
+
+
+def grade_of(total: float, config: GradingConfig) -> Grade:
+    """Hot, Warm or Cold for a total score."""
+    return "hot" if total >= config.hot else "warm" if total >= config.warm else "cold"

@@ -27,9 +27,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from lifecycle.cli import core
+    from lifecycle.cli import core, reporting
 
-    for command in core.COMMANDS:
+    for command in (*core.COMMANDS, *reporting.COMMANDS):
         cli.add_command(command)
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from lifecycle.application import LeadLifecycle, build_application
 from lifecycle.contracts import inbound_json_schema
+from lifecycle.projections import build_runner
 from lifecycle.ingest import IngestSummary, RejectWriter, ingest_lines, read_lines
 from lifecycle.settings import Settings
 from lifecycle.views import lead_summary
@@ -65,18 +66,24 @@ def ingest(file: Path, rejects_path: Path | None, as_json: bool) -> None:
     console = Console(stderr=True)
     if rejects_path is None:
         rejects_path = Path("rejects.jsonl") if str(file) == "-" else Path(f"{file}.rejects.jsonl")
+    if str(file) != "-" and not file.exists():
+        raise click.BadParameter(f"{file} does not exist", param_hint="FILE")
     app = open_app()
+    runner = build_runner(app)
     try:
+        # Embedded mode: projections advance after every saved batch, so they are
+        # current when ingest returns.
         if str(file) == "-":
             summary = run_ingest(app, sys.stdin.buffer, rejects_path, total_bytes=None,
-                                 console=console)
+                                 console=console, after_batch=runner.run)
         else:
-            if not file.exists():
-                raise click.BadParameter(f"{file} does not exist", param_hint="FILE")
             with file.open("rb") as stream:
                 summary = run_ingest(app, stream, rejects_path,
-                                     total_bytes=file.stat().st_size, console=console)
+                                     total_bytes=file.stat().st_size, console=console,
+                                     after_batch=runner.run)
+        runner.run()
     finally:
+        runner.store.close()
         app.close()
     if as_json:
         click.echo(json.dumps(summary.as_dict()))

@@ -1,0 +1,259 @@
+"""Projection, report, policy and demo commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from lifecycle.cli.core import open_app, print_json, run_ingest
+from lifecycle.projections import ProjectionStore, build_runner
+from lifecycle.reports import REPORTS, build_report
+from lifecycle.settings import Settings
+
+__all__ = ["COMMANDS"]
+
+
+def _time(text: str | None, *, end_of_day: bool = False) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 date or time: {text!r}") from None
+    if len(text) == 10 and end_of_day:  # a date: the funnel as it stood at the end of it
+        value = value.replace(hour=23, minute=59, second=59, microsecond=999999)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _bar(console: Console, label: str, total: int | None) -> Progress:
+    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=console, transient=True,
+                    disable=not console.is_terminal)
+
+
+@click.group()
+def projections() -> None:
+    """Inspect and rebuild the projections."""
+
+
+@projections.command("status")
+@click.option("--json", "as_json", is_flag=True)
+def projections_status(as_json: bool) -> None:
+    """Each projection's position, lag behind the event store, and version."""
+    app = open_app()
+    runner = build_runner(app)
+    try:
+        rows = runner.status()
+    finally:
+        runner.store.close()
+        app.close()
+    data = [{"name": s.name, "position": s.position, "head": s.head, "lag": s.lag,
+             "version": s.version, "stored_version": s.stored_version, "stale": s.stale,
+             "description": s.description} for s in rows]
+    if as_json:
+        print_json(data)
+        return
+    table = Table(title="projections")
+    for column in ("name", "position", "head", "lag", "version", "description"):
+        table.add_column(column)
+    for d in data:
+        version = f"{d['version']}" + (" (stale: rebuild)" if d["stale"] else "")
+        table.add_row(d["name"], str(d["position"]), str(d["head"]), str(d["lag"]), version,
+                      str(d["description"]))
+    Console().print(table)
+
+
+@projections.command("rebuild")
+@click.argument("names", nargs=-1)
+def projections_rebuild(names: tuple[str, ...]) -> None:
+    """Drop and rebuild the named projections (all when none is named)."""
+    console = Console(stderr=True)
+    app = open_app()
+    runner = build_runner(app)
+    try:
+        head = runner.head()
+        started = time.perf_counter()
+        with _bar(console, "rebuild", head) as bar:
+            task = bar.add_task("rebuild", total=head)
+            n = runner.rebuild(list(names) or None, on_progress=lambda k: bar.advance(task, k))
+        elapsed = time.perf_counter() - started
+    finally:
+        runner.store.close()
+        app.close()
+    rate = n / elapsed if elapsed > 0 else 0.0
+    click.echo(f"rebuilt {', '.join(names) or 'all projections'}: {n} events in "
+               f"{elapsed:.2f} s ({rate:,.0f} events/s)")
+
+
+def _report_options(f: click.decorators.FC) -> click.decorators.FC:
+    f = click.option("--json", "as_json", is_flag=True, help="print as JSON")(f)
+    f = click.option("--target", type=float, help="revenue target for the forecast gap")(f)
+    f = click.option("--at", "at_text", help="evaluate decay, cooling and alerts at this "
+                     "time (default: now)")(f)
+    f = click.option("--as-of", "as_of_text", help="the funnel as it stood at this date/time "
+                     "(business time)")(f)
+    return f
+
+
+def collect_reports(names: tuple[str, ...] | list[str], *, as_of: datetime | None,
+                    at: datetime, target: float | None,
+                    settings: Settings | None = None) -> dict[str, dict[str, object]]:
+    app = open_app(settings)
+    store = ProjectionStore(app.settings.database_url)
+    try:
+        runner = build_runner(app, store)
+        runner.run()
+        return {name: build_report(name, store, app.templates, app.scoring, as_of=as_of,
+                                   at=at, target=target) for name in names}
+    finally:
+        store.close()
+        app.close()
+
+
+@click.group(invoke_without_command=True)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="write every report into one self-contained HTML file")
+@_report_options
+@click.pass_context
+def report(ctx: click.Context, html_path: Path | None, as_json: bool, target: float | None,
+           at_text: str | None, as_of_text: str | None) -> None:
+    """Reports from the projections (a subcommand, or --html FILE for all of them)."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(as_json=as_json, target=target, at=at_text, as_of=as_of_text)
+    if ctx.invoked_subcommand is not None:
+        return
+    if html_path is None:
+        click.echo(ctx.get_help())
+        return
+    as_of = _time(as_of_text, end_of_day=True)
+    at = _time(at_text) or datetime.now(UTC)
+    reports = collect_reports(REPORTS, as_of=as_of, at=at, target=target)
+    from lifecycle.reports.html import write_html
+
+    write_html(reports, html_path)
+    click.echo(f"wrote {html_path}")
+
+
+def _make_report_command(name: str) -> click.Command:
+    @click.command(name)
+    @_report_options
+    @click.pass_context
+    def command(ctx: click.Context, as_json: bool, target: float | None, at_text: str | None,
+                as_of_text: str | None) -> None:
+        parent = ctx.obj or {}
+        as_json = as_json or bool(parent.get("as_json"))
+        target = target if target is not None else parent.get("target")
+        as_of = _time(as_of_text or parent.get("as_of"), end_of_day=True)
+        at = _time(at_text or parent.get("at")) or datetime.now(UTC)
+        data = collect_reports([name], as_of=as_of, at=at, target=target)[name]
+        if as_json:
+            print_json(data)
+            return
+        from lifecycle.reports.render import render_terminal
+
+        render_terminal(name, data, Console())
+
+    command.help = f"The {name} report."
+    return command
+
+
+for _name in REPORTS:
+    report.add_command(_make_report_command(_name))
+
+
+@click.group()
+def policies() -> None:
+    """Policies that send commands back to leads."""
+
+
+@policies.command("run")
+@click.option("--at", "at_text", help="the moment to evaluate at (default: now)")
+@click.option("--json", "as_json", is_flag=True)
+def policies_run(at_text: str | None, as_json: bool) -> None:
+    """Regrade cooling leads and send due nurture steps, as of --at."""
+    from lifecycle.policies import run_policies
+
+    at = _time(at_text) or datetime.now(UTC)
+    app = open_app()
+    try:
+        result = run_policies(app, at=at)
+    finally:
+        app.close()
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(f"policies at {at.isoformat()}: regraded {result['regraded']} of "
+                   f"{result['cooling']} cooling leads; sent {result['nurture_sent']} nurture "
+                   f"steps to {result['nurturing']} nurturing leads")
+
+
+@click.command()
+@click.option("--leads", default=3000, show_default=True, help="how many leads to simulate")
+@click.option("--days", default=180, show_default=True, help="how many days of history")
+@click.option("--seed", default=7, show_default=True, help="random seed")
+@click.option("--database", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("demo-output/demo.db"), show_default=True,
+              help="SQLite file for the demo (replaced)")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("demo-output/report.html"), show_default=True)
+def demo(leads: int, days: int, seed: int, db_path: Path, html_path: Path) -> None:
+    """Simulate a B2B funnel, run it through the embedded engine, and report on it."""
+    from lifecycle.demo import generate
+    from lifecycle.policies import run_policies
+    from lifecycle.reports.html import write_html
+    from lifecycle.reports.render import render_terminal
+
+    console = Console()
+    err = Console(stderr=True)
+    started = time.perf_counter()
+    inputs = generate(leads=leads, days=days, seed=seed)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    jsonl = db_path.with_suffix(".jsonl")
+    with jsonl.open("w", encoding="utf-8") as f:
+        for item in inputs:
+            f.write(json.dumps(item) + "\n")
+    settings = Settings(database_url=f"sqlite:///{db_path}")
+    app = open_app(settings)
+    runner = build_runner(app)
+    try:
+        with jsonl.open("rb") as stream:
+            summary = run_ingest(app, stream, jsonl.with_suffix(".rejects.jsonl"),
+                                 total_bytes=jsonl.stat().st_size, console=err,
+                                 after_batch=runner.run)
+        at = datetime.now(UTC)
+        policy = run_policies(app, at=at)
+        runner.run()
+    finally:
+        runner.store.close()
+        app.close()
+    elapsed = time.perf_counter() - started
+    console.print(f"[bold]demo[/bold]: {leads} leads over {days} days (seed {seed}): "
+                  f"{summary.received} inputs — {summary.accepted} accepted, "
+                  f"{summary.duplicate} duplicate, {summary.rejected} rejected "
+                  f"(deliberate bad input, see {jsonl.with_suffix('.rejects.jsonl')}); "
+                  f"policies regraded {policy['regraded']} cooling leads")
+    reports = collect_reports(REPORTS, as_of=None, at=at, target=None, settings=settings)
+    forecast = reports["forecast"]
+    reports["forecast"] = collect_reports(
+        ["forecast"], as_of=None, at=at, settings=settings,
+        target=round(float(forecast["expected_revenue_measured"]) * 1.25, -3) or None,
+    )["forecast"]
+    for name in ("funnel", "diagnosis", "channels", "losses", "forecast", "alerts"):
+        render_terminal(name, reports[name], console)
+    write_html(reports, html_path)
+    console.print(f"HTML report: [bold]{html_path}[/bold]  (database {db_path}; "
+                  f"done in {elapsed:.1f} s)")
+    sys.exit(0)
+
+
+COMMANDS: tuple[click.Command, ...] = (projections, report, policies, demo)

@@ -1,0 +1,188 @@
+"""The engine's projections: funnel, activity and losses.
+
+- **funnel**: one row per lead (template, first channel, capture cohort) and one row
+  per stage transition. Visits, conversions and dwell times are windows over the
+  transitions, so the funnel as it stood on any date is the same query cut at that date.
+- **activity**: one row per touchpoint with its points anchored at a fixed epoch
+  (``points * 2 ** ((t - E) / half_life)``), so a lead's decayed engagement score at
+  any moment ``T`` is ``sum(anchored) * 2 ** (-(T - E) / half_life)``: one ``SUM``. Also
+  grades, nurture steps and sales touches.
+- **losses**: one row per loss or disqualification with reason, stage, competitor and
+  amount, for the loss-reason database.
+
+Handlers only copy fields from the event; no decision is made here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from lifecycle.projections.base import EventRecord, Projection, Row, TableSpec, epoch, month_of
+
+__all__ = ["ANCHOR", "activity_projection", "all_projections", "anchored", "funnel", "losses"]
+
+ANCHOR = datetime(2020, 1, 1, tzinfo=UTC).timestamp()
+"""Epoch E of the anchored activity points."""
+
+REAL, TEXT, INT = "DOUBLE PRECISION", "TEXT", "BIGINT"
+
+LEADS = TableSpec(
+    "lc_leads",
+    (("lead_id", TEXT), ("template", TEXT), ("channel", TEXT), ("source", TEXT),
+     ("captured_at", REAL), ("cohort", TEXT), ("industry", TEXT), ("country", TEXT),
+     ("employees", INT)),
+    ("lead_id",),
+)
+TRANSITIONS = TableSpec(
+    "lc_transitions",
+    (("lead_id", TEXT), ("version", INT), ("occurred_at", REAL), ("recorded_at", REAL),
+     ("from_stage", TEXT), ("to_stage", TEXT), ("kind", TEXT), ("reason", TEXT),
+     ("competitor", TEXT), ("amount", REAL), ("currency", TEXT), ("actor", TEXT)),
+    ("lead_id", "version"),
+    indexes=(("to_stage",), ("occurred_at",)),
+)
+GRADES = TableSpec(
+    "lc_grades",
+    (("lead_id", TEXT), ("version", INT), ("occurred_at", REAL), ("grade", TEXT),
+     ("previous", TEXT), ("total", REAL), ("fit", REAL), ("behaviour", REAL), ("bant", REAL),
+     ("trigger_name", TEXT)),
+    ("lead_id", "version"),
+)
+TOUCHES = TableSpec(
+    "lc_touches",
+    (("lead_id", TEXT), ("version", INT), ("occurred_at", REAL), ("kind", TEXT),
+     ("channel", TEXT), ("source", TEXT), ("points", REAL), ("anchored", REAL)),
+    ("lead_id", "version"),
+    indexes=(("kind",), ("occurred_at",)),
+)
+SALES_TOUCHES = TableSpec(
+    "lc_sales_touches",
+    (("lead_id", TEXT), ("version", INT), ("occurred_at", REAL), ("event", TEXT),
+     ("actor", TEXT)),
+    ("lead_id", "version"),
+)
+NURTURE = TableSpec(
+    "lc_nurture",
+    (("lead_id", TEXT), ("version", INT), ("occurred_at", REAL), ("track", TEXT),
+     ("step", INT), ("content", TEXT)),
+    ("lead_id", "version"),
+)
+LOSSES = TableSpec(
+    "lc_losses",
+    (("lead_id", TEXT), ("version", INT), ("occurred_at", REAL), ("month", TEXT),
+     ("kind", TEXT), ("stage", TEXT), ("reason", TEXT), ("competitor", TEXT),
+     ("amount", REAL), ("currency", TEXT), ("taxonomy_version", INT)),
+    ("lead_id", "version"),
+)
+
+# Stage-changing events: what kind of move each one is.
+MOVES = {
+    "StageAdvanced": "advance",
+    "MarketingQualified": "mql",
+    "SalesAccepted": "sql_accepted",
+    "SalesQualified": "sql_auto",
+    "Won": "won",
+    "Lost": "lost",
+    "Disqualified": "disqualified",
+    "Recycled": "recycled",
+    "Reopened": "reopened",
+}
+TARGET = {"MarketingQualified": "mql", "SalesAccepted": "sql", "SalesQualified": "sql",
+          "Won": "won", "Lost": "lost", "Disqualified": "disqualified",
+          "Recycled": "nurturing"}
+
+
+def _captured(e: EventRecord) -> Iterable[Row]:
+    d = e.data
+    profile = d.get("profile") or {}
+    t = d["occurred_at"]
+    yield LEADS.name, (e.lead_id, d["template"], d["channel"], d["source"], epoch(t),
+                       month_of(t), profile.get("industry"), profile.get("country"),
+                       profile.get("employees"))
+    yield TRANSITIONS.name, (e.lead_id, e.version, epoch(t), epoch(d["timestamp"]), None,
+                             "captured", "capture", None, None, None, None, d["actor"])
+
+
+def _moved(e: EventRecord) -> Iterable[Row]:
+    d = e.data
+    to_stage = d.get("to_stage") or TARGET[e.type]
+    yield TRANSITIONS.name, (
+        e.lead_id, e.version, epoch(d["occurred_at"]), epoch(d["timestamp"]),
+        d.get("from_stage"), to_stage, MOVES[e.type], d.get("reason"), d.get("competitor"),
+        d.get("amount"), d.get("currency"), d["actor"],
+    )
+
+
+def _graded(e: EventRecord) -> Iterable[Row]:
+    d = e.data
+    yield GRADES.name, (e.lead_id, e.version, epoch(d["occurred_at"]), d["grade"],
+                        d.get("previous"), d["total"], d["fit"], d["behaviour"], d.get("bant"),
+                        d["trigger"])
+
+
+def anchored(points: float, t: float, half_life_seconds: float) -> float:
+    """``points * 2 ** ((t - E) / half_life)``."""
+    return points * 2.0 ** ((t - ANCHOR) / half_life_seconds)
+
+
+def activity_projection(half_life_days: float) -> Projection:
+    """The activity projection for a behaviour half-life (part of its identity)."""
+    half_life = half_life_days * 86_400.0
+
+    def touch(e: EventRecord) -> Iterable[Row]:
+        d = e.data
+        t = epoch(d["occurred_at"])
+        yield TOUCHES.name, (e.lead_id, e.version, t, d["kind"], d["channel"], d["source"],
+                             d["points"], anchored(d["points"], t, half_life))
+
+    def sales(e: EventRecord) -> Iterable[Row]:
+        d = e.data
+        if d.get("source") == "sales":
+            yield SALES_TOUCHES.name, (e.lead_id, e.version, epoch(d["occurred_at"]), e.type,
+                                       d["actor"])
+
+    def nurture(e: EventRecord) -> Iterable[Row]:
+        d = e.data
+        yield NURTURE.name, (e.lead_id, e.version, epoch(d["occurred_at"]), d["track"],
+                             d["step"], d["content"])
+
+    handlers = {t: sales for t in (*MOVES, "BantAssessed", "NoteAdded")}
+    handlers |= {"TouchpointRecorded": touch, "NurtureStepSent": nurture, "Graded": _graded}
+    return Projection(
+        name="activity",
+        version=int(half_life_days * 1000) * 10 + 1,
+        tables=(TOUCHES, SALES_TOUCHES, NURTURE, GRADES),
+        handlers=handlers,
+        description=f"touches with decay (half-life {half_life_days:g} d), grades, nurture",
+    )
+
+
+def _loss(e: EventRecord) -> Iterable[Row]:
+    d = e.data
+    t = d["occurred_at"]
+    yield LOSSES.name, (e.lead_id, e.version, epoch(t), month_of(t), MOVES[e.type],
+                        d["from_stage"], d["reason"], d.get("competitor"), d.get("amount"),
+                        d.get("currency"), d.get("taxonomy_version"))
+
+
+funnel = Projection(
+    name="funnel",
+    version=1,
+    tables=(LEADS, TRANSITIONS),
+    handlers={"Captured": _captured, **{t: _moved for t in MOVES}},
+    description="leads and stage transitions (visits, conversion, dwell, as-of)",
+)
+
+losses = Projection(
+    name="losses",
+    version=1,
+    tables=(LOSSES,),
+    handlers={"Lost": _loss, "Disqualified": _loss},
+    description="loss-reason database: losses and disqualifications",
+)
+
+
+def all_projections(half_life_days: float) -> tuple[Projection, ...]:
+    """Every projection the engine keeps."""
+    return (funnel, activity_projection(half_life_days), losses)

@@ -1,0 +1,231 @@
+"""Funnel, channel and diagnosis reports, computed from stage visits.
+
+Every figure is a count over visits (see :mod:`lifecycle.projections.queries`):
+``entered`` is how many distinct leads ever entered a stage, ``conversion`` of a
+stage is the share of its leads that reached the next funnel stage, and dwell times
+are the lengths of completed visits.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from lifecycle.projections.queries import History, Visit
+from lifecycle.templates import FunnelTemplate, TemplateRegistry
+
+__all__ = ["channels_report", "diagnosis_report", "funnel_report", "percentile"]
+
+DAY = 86_400.0
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-quantile (0..1) by linear interpolation; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def _days(values: list[float]) -> dict[str, Any]:
+    med = percentile(values, 0.5)
+    p90 = percentile(values, 0.9)
+    return {
+        "n": len(values),
+        "median": None if med is None else round(med / DAY, 2),
+        "p90": None if p90 is None else round(p90 / DAY, 2),
+    }
+
+
+def _rate(num: int, den: int) -> float | None:
+    return None if den == 0 else round(num / den, 4)
+
+
+def _stage_rows(history: History, template: FunnelTemplate, lead_ids: list[str]) -> list[dict[str, Any]]:
+    stages = template.funnel_stages
+    reached: dict[str, set[str]] = defaultdict(set)
+    visits_by_stage: dict[str, list[Visit]] = defaultdict(list)
+    current: dict[str, int] = defaultdict(int)
+    for lead_id in lead_ids:
+        visits = history.visits.get(lead_id, [])
+        for v in visits:
+            reached[v.stage].add(lead_id)
+            visits_by_stage[v.stage].append(v)
+        if visits:
+            current[visits[-1].stage] += 1
+    rows = []
+    for i, stage in enumerate(stages):
+        visits = visits_by_stage[stage]
+        nxt = stages[i + 1] if i + 1 < len(stages) else None
+        entered = len(reached[stage])
+        to_next = len(reached[stage] & reached[nxt]) if nxt else None
+        row: dict[str, Any] = {
+            "stage": stage,
+            "probability": template.probability(stage),
+            "entered": entered,
+            "visits": len(visits),
+            "moved_forward": sum(1 for v in visits if v.moved_forward),
+            "lost": sum(1 for v in visits if v.exit_kind == "lost"),
+            "disqualified": sum(1 for v in visits if v.exit_kind == "disqualified"),
+            "recycled": sum(1 for v in visits if v.exit_kind == "recycled"),
+            "current": current[stage],
+            "next_stage": nxt,
+            "conversion_to_next": _rate(to_next, entered) if to_next is not None else None,
+            "benchmark_conversion": template.benchmark_conversion(stage) if nxt else None,
+            "dwell_days": _days([d for v in visits if (d := v.dwell) is not None]),
+        }
+        rows.append(row)
+    return rows
+
+
+def _rates(history: History, lead_ids: list[str]) -> dict[str, Any]:
+    def count(stage: str) -> int:
+        return sum(1 for lid in lead_ids if history.reached(lid, stage))
+
+    leads, mql, sql, won = len(lead_ids), count("mql"), count("sql"), count("won")
+    closed_opps = sum(1 for lid in lead_ids if history.reached(lid, "sql")
+                      and history.current_stage(lid) in ("won", "lost", "disqualified"))
+    times = []
+    for lid in lead_ids:
+        for v in history.visits.get(lid, []):
+            if v.stage == "won":
+                times.append(v.entered_at - history.leads[lid].captured_at)
+                break
+    return {
+        "leads": leads, "mql": mql, "sql": sql, "won": won,
+        "lead_to_mql": _rate(mql, leads), "mql_to_sql": _rate(sql, mql),
+        "sql_to_won": _rate(won, sql), "win_rate_of_closed": _rate(won, closed_opps),
+        "time_to_win_days": _days(times),
+    }
+
+
+def _breakdown(history: History, lead_ids: list[str], attr: str) -> list[dict[str, Any]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for lid in lead_ids:
+        groups[getattr(history.leads[lid], attr)].append(lid)
+    out = []
+    for key in sorted(groups):
+        rates = _rates(history, groups[key])
+        out.append({attr: key, **rates})
+    return out
+
+
+def funnel_report(history: History, templates: TemplateRegistry) -> dict[str, Any]:
+    """The funnel per template, with breakdowns by channel and capture cohort."""
+    by_template: dict[str, list[str]] = defaultdict(list)
+    for lead in history.leads.values():
+        by_template[lead.template].append(lead.lead_id)
+    out = []
+    for name in sorted(by_template):
+        if name not in templates:
+            continue
+        template = templates[name]
+        ids = by_template[name]
+        out.append({
+            "template": name,
+            "title": template.title,
+            "stages": _stage_rows(history, template, ids),
+            **_rates(history, ids),
+            "by_channel": _breakdown(history, ids, "channel"),
+            "by_cohort": _breakdown(history, ids, "cohort"),
+        })
+    return {"as_of": history.as_of, "templates": out}
+
+
+def channels_report(history: History) -> dict[str, Any]:
+    """Lead → MQL → SQL → won per channel, time to win, and the largest channel's share."""
+    ids = list(history.leads)
+    rows = _breakdown(history, ids, "channel")
+    total = len(ids)
+    for row in rows:
+        row["share"] = _rate(row["leads"], total)
+    largest = max(rows, key=lambda r: r["leads"], default=None)
+    return {
+        "as_of": history.as_of,
+        "leads": total,
+        "channels": sorted(rows, key=lambda r: -r["leads"]),
+        "largest_channel": None if largest is None else {
+            "channel": largest["channel"], "share": largest["share"]},
+    }
+
+
+def diagnosis_report(funnel: dict[str, Any], *, min_sample: int = 20) -> dict[str, Any]:
+    """Bottleneck and shape anomalies per template, with the numbers behind each finding.
+
+    - bottleneck: the stage whose conversion falls furthest below its benchmark;
+    - bulge in the middle: an MQL/SQL/opportunity stage holding more leads than both
+      neighbours while converting below benchmark (leads pile up there);
+    - broken bottom: the last stages convert to won at less than 60 % of benchmark.
+    """
+    findings = []
+    for t in funnel["templates"]:
+        stages = [s for s in t["stages"] if s["next_stage"] is not None]
+        gaps = [
+            (s["benchmark_conversion"] - s["conversion_to_next"], s)
+            for s in stages
+            if s["conversion_to_next"] is not None and s["entered"] >= min_sample
+        ]
+        result: dict[str, Any] = {"template": t["template"], "findings": []}
+        if gaps:
+            gap, worst = max(gaps, key=lambda g: g[0])
+            result["bottleneck"] = {
+                "stage": worst["stage"], "next_stage": worst["next_stage"],
+                "conversion": worst["conversion_to_next"],
+                "benchmark": worst["benchmark_conversion"], "gap": round(gap, 4),
+                "entered": worst["entered"],
+            }
+            if gap > 0:
+                result["findings"].append(
+                    f"bottleneck: {worst['stage']} → {worst['next_stage']} converts "
+                    f"{worst['conversion_to_next']:.0%} against a benchmark of "
+                    f"{worst['benchmark_conversion']:.0%} ({worst['entered']} leads entered)")
+        else:
+            result["bottleneck"] = None
+        middle = [s for s in t["stages"] if s["stage"] not in ("captured", "nurturing", "won")]
+        for i in range(1, len(middle) - 1):
+            s, before, after = middle[i], middle[i - 1], middle[i + 1]
+            conv, bench = s["conversion_to_next"], s["benchmark_conversion"]
+            if (s["current"] > before["current"] and s["current"] > after["current"]
+                    and s["current"] >= 5 and conv is not None and bench is not None
+                    and conv < bench):
+                result["findings"].append(
+                    f"bulge in the middle: {s['current']} leads sit in {s['stage']} "
+                    f"({before['stage']}: {before['current']}, {after['stage']}: "
+                    f"{after['current']}); it converts {conv:.0%} vs {bench:.0%}")
+                result.setdefault("bulges", []).append(s["stage"])
+        tail = [s for s in stages if s["stage"] not in ("captured", "nurturing", "mql")]
+        if tail:
+            last = tail[-1]
+            conv, bench = last["conversion_to_next"], last["benchmark_conversion"]
+            closed = t["won"]
+            if conv is not None and bench and last["entered"] >= 5 and conv < 0.6 * bench:
+                result["findings"].append(
+                    f"broken bottom: only {conv:.0%} of {last['stage']} leads are won "
+                    f"(benchmark {bench:.0%}; {closed} won in all)")
+                result["broken_bottom"] = {"stage": last["stage"], "conversion": conv,
+                                           "benchmark": bench}
+        findings.append(result)
+    return {"as_of": funnel["as_of"], "templates": findings}
+
+
+def stage_p90_seconds(history: History, templates: TemplateRegistry,
+                      *, min_samples: int) -> dict[tuple[str, str], float]:
+    """p90 dwell per (template, stage) over completed visits with enough samples."""
+    samples: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for lead_id, visits in history.visits.items():
+        template = history.leads[lead_id].template
+        for v in visits:
+            d = v.dwell
+            if d is not None:
+                samples[(template, v.stage)].append(d)
+    out = {}
+    for key, values in samples.items():
+        if len(values) >= min_samples:
+            p = percentile(values, 0.9)
+            if p is not None:
+                out[key] = p
+    return out
