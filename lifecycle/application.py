@@ -134,13 +134,19 @@ class LeadLifecycle(Application[UUID]):
         return self.record_batch([item])[0]
 
     def record_batch(
-        self, items: Sequence[Inbound], *, tracking: Tracking | None = None
+        self,
+        items: Sequence[Inbound],
+        *,
+        tracking: Tracking | None = None,
+        before_commit: Callable[[list[Result]], None] | None = None,
     ) -> list[Result]:
         """Records many inputs and saves all their events in one transaction.
 
         Args:
             items: validated inputs, applied in order.
             tracking: an upstream position to store atomically with the events.
+            before_commit: called with the results before anything is saved (e.g. to
+                send rejects to a dead-letter topic); if it raises, nothing is saved.
 
         Returns:
             One result per input, in order. Rejections are results, not exceptions.
@@ -156,6 +162,8 @@ class LeadLifecycle(Application[UUID]):
         try:
             for item in items:
                 results.append(self._handle(item, batch, recorded_at))
+            if before_commit is not None:
+                before_commit(results)
             processing = ProcessingEvent[UUID](tracking=tracking)
             # Not processing.collect_events(): its runtime protocol checks cost more
             # than encoding the events.

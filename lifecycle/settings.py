@@ -2,17 +2,26 @@
 
 | variable | default | meaning |
 | --- | --- | --- |
+| ``LIFECYCLE_MODE`` | ``embedded`` | ``distributed``: workers keep the projections; commands only read them |
 | ``LIFECYCLE_DATABASE_URL`` | ``sqlite:///lifecycle.db`` | ``sqlite:///PATH`` or ``postgresql://user:pw@host:port/db`` |
 | ``LIFECYCLE_DEFAULT_TEMPLATE`` | ``generic_b2b`` | template of leads whose first touchpoint names none |
 | ``LIFECYCLE_TEMPLATES_DIR`` | (none) | extra ``*.toml`` funnel templates |
 | ``LIFECYCLE_SCORING_FILE`` | (built-in) | scoring, grading and nurture configuration |
 | ``LIFECYCLE_CACHE_SIZE`` | ``20000`` | leads kept in memory between inputs |
 | ``LIFECYCLE_BATCH_SIZE`` | ``2000`` | inputs saved per transaction by ``ingest`` |
+| ``LIFECYCLE_KAFKA_BOOTSTRAP`` | ``127.0.0.1:9092`` | Kafka bootstrap servers (comma-separated) |
+| ``LIFECYCLE_TOPIC_PREFIX`` | ``lifecycle.`` | prefix of the three topics |
+| ``LIFECYCLE_PARTITIONS`` | ``6`` | partitions of the topics created at start-up |
+| ``LIFECYCLE_REPLICATION`` | ``1`` | replication factor of the topics created at start-up |
+| ``LIFECYCLE_WORKER_BATCH`` | ``1000`` | touchpoints a worker takes per transaction |
+| ``LIFECYCLE_WORKER_WEB_PORT`` | ``6066`` | port of a worker's Faust web server |
+| ``LIFECYCLE_POLICY_INTERVAL`` | ``60`` | seconds between runs of the decay/nurture policies |
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
@@ -29,17 +38,37 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LIFECYCLE_", frozen=True, extra="ignore")
 
     database_url: str = "sqlite:///lifecycle.db"
+    mode: Literal["embedded", "distributed"] = "embedded"
     default_template: str = "generic_b2b"
     templates_dir: Path | None = None
     scoring_file: Path | None = None
     cache_size: int = Field(default=20_000, ge=0)
     batch_size: int = Field(default=2_000, ge=1)
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(default="lifecycle.", pattern=r"^[A-Za-z0-9._-]*$")
+    partitions: int = Field(default=6, ge=1)
+    replication: int = Field(default=1, ge=1)
+    worker_batch: int = Field(default=1_000, ge=1)
+    worker_web_port: int = Field(default=6066, ge=0, le=65535)
+    policy_interval: float = Field(default=60.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         persistence_env(value)
         return value
+
+    @property
+    def touchpoints_topic(self) -> str:
+        return f"{self.topic_prefix}touchpoints"
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.topic_prefix}lead-events"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.topic_prefix}touchpoints-dlq"
 
     @property
     def is_postgres(self) -> bool:

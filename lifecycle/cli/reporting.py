@@ -110,7 +110,8 @@ def collect_reports(names: tuple[str, ...] | list[str], *, as_of: datetime | Non
     store = ProjectionStore(app.settings.database_url)
     try:
         runner = build_runner(app, store)
-        runner.run()
+        if app.settings.mode == "embedded":
+            runner.run()  # distributed: the workers' projector agents keep them current
         return {name: build_report(name, store, app.templates, app.scoring, as_of=as_of,
                                    at=at, target=target) for name in names}
     finally:

@@ -126,7 +126,13 @@ class ProjectionRunner:
                     for table, values in p.rows(record):
                         rows[table].append(values)
         new_positions = {p.name: (last, positions[p.name][1]) for p in self.projections}
-        self.store.write(rows, self._tables, new_positions)
+        try:
+            # Each event reaches the runner once (positions are atomic with rows), so
+            # rows can be copied straight in; another runner racing on the same
+            # database makes that conflict, and the batch is redone tolerantly.
+            self.store.write(rows, self._tables, new_positions, direct=True)
+        except self.store.integrity_errors:
+            self.store.write(rows, self._tables, new_positions, direct=False)
         return len(notifications)
 
     def run(self, *, on_progress: Callable[[int], None] | None = None) -> int:

@@ -40,6 +40,14 @@ class ProjectionStore:
         if self.dialect == "sqlite":
             self._sqlite_path = env["SQLITE_DBNAME"]
 
+    @property
+    def integrity_errors(self) -> tuple[type[Exception], ...]:
+        if self.dialect == "sqlite":
+            return (sqlite3.IntegrityError,)
+        import psycopg
+
+        return (psycopg.IntegrityError,)
+
     # -- connection ---------------------------------------------------------------------
 
     def _connection(self) -> Any:
@@ -123,18 +131,54 @@ class ProjectionStore:
         rows: dict[str, list[tuple[Any, ...]]],
         tables: dict[str, TableSpec],
         positions: dict[str, tuple[int, int]],
+        *,
+        direct: bool = False,
     ) -> None:
-        """Inserts rows (ignoring ones already there) and sets positions, atomically."""
+        """Inserts rows and sets positions, atomically.
+
+        Rows already there are ignored, unless ``direct`` (the caller knows no row of
+        this batch can exist yet: PostgreSQL then copies straight into the tables and a
+        conflict raises instead).
+        """
         with self.transaction() as cur:
             for name, values in rows.items():
                 if not values:
                     continue
                 table = tables[name]
                 cols = table.column_names
+                if self.dialect == "postgres" and len(values) >= 64:
+                    self._copy_insert(cur, table, values, direct=direct)
+                    continue
                 marks = ", ".join("?" * len(cols))
                 statement = (f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({marks}) "
                              f"ON CONFLICT ({', '.join(table.primary_key)}) DO NOTHING")
                 cur.executemany(self.sql(statement), values)
+            self._set_positions(cur, positions)
+
+    @staticmethod
+    def _copy_insert(cur: Any, table: TableSpec, values: list[tuple[Any, ...]],
+                     *, direct: bool = False) -> None:
+        # Row-by-row INSERTs cost a protocol round of work per row even in pipeline
+        # mode; COPY into a per-transaction scratch table and one INSERT … SELECT is
+        # several times faster and keeps ON CONFLICT DO NOTHING semantics.
+        scratch = f"{table.name}_load"
+        cols = ", ".join(table.column_names)
+        if direct:
+            with cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
+                for row in values:
+                    copy.write_row(row)
+            return
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {scratch} "
+                    f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        with cur.copy(f"COPY {scratch} ({cols}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+        cur.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {scratch} "
+                    f"ON CONFLICT ({', '.join(table.primary_key)}) DO NOTHING")
+        cur.execute(f"DELETE FROM {scratch}")
+
+    def _set_positions(self, cur: Any, positions: dict[str, tuple[int, int]]) -> None:
+        if positions:
             now = time.time()
             upsert = self.sql(
                 f"INSERT INTO {POSITIONS.name} (name, version, position, updated_at) "

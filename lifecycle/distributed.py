@@ -1,0 +1,253 @@
+"""Distributed mode, transport-neutral: what the Faust agents call.
+
+Three synchronous pieces, each exactly-once or idempotent on its own terms:
+
+- :class:`PartitionIngest` — a batch of messages from one ``touchpoints`` partition
+  becomes lead events, saved in one transaction *together with the partition's last
+  offset* (eventsourcing tracking record ``<topic>:<partition>``). A restarted worker
+  starts from that offset; messages at or below it are skipped. Rejected messages are
+  handed to the dead-letter callback before the transaction commits, so a crash can
+  repeat a dead letter (at least once, with a stable key) but never lose one.
+- :class:`Relay` — the event store's notification log → ``lead-events`` envelopes, at
+  least once, each with the stable id ``<lead id>:<version>``; its position is stored
+  after the broker acknowledged the sends.
+- :func:`project_envelopes` — ``lead-events`` envelopes → the same projection handlers
+  as embedded mode, rows keyed by (lead id, version) and written with ``ON CONFLICT DO
+  NOTHING``, so a redelivered envelope changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import Notification, Tracking
+
+from lifecycle.application import LeadLifecycle, Outcome, Result
+from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound_json
+from lifecycle.errors import InputRejected
+from lifecycle.projections import EventRecord, Projection, ProjectionStore, TableSpec
+from lifecycle.projections.runner import LEAD_TOPIC_PREFIX
+from lifecycle.settings import Settings
+
+__all__ = [
+    "DeadLetter",
+    "Message",
+    "PartitionIngest",
+    "Relay",
+    "ensure_topics",
+    "envelope",
+    "project_envelopes",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A consumed Kafka message, as far as the engine cares."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A rejected message: its reason and the original bytes."""
+
+    key: bytes
+    value: bytes
+
+
+def dead_letter(topic: str, message: Message, *, code: str, reason: str,
+                input_id: str | None = None) -> DeadLetter:
+    raw = message.value or b""
+    try:
+        original: dict[str, str] = {"text": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        original = {"base64": base64.b64encode(raw).decode("ascii")}
+    body = {
+        "code": code, "reason": reason, "input_id": input_id,
+        "source": {"topic": topic, "partition": message.partition, "offset": message.offset,
+                   "key": message.key.decode("utf-8", "replace") if message.key else None},
+        "original": original,
+    }
+    return DeadLetter(key=f"{topic}:{message.partition}:{message.offset}".encode(),
+                      value=orjson.dumps(body))
+
+
+class PartitionIngest:
+    """Turns batches of one partition's messages into lead events, exactly once."""
+
+    def __init__(self, app: LeadLifecycle, topic: str) -> None:
+        self.app = app
+        self.topic = topic
+
+    def tracking_name(self, partition: int) -> str:
+        return f"{self.topic}:{partition}"
+
+    def position(self, partition: int) -> int | None:
+        """The last offset of ``partition`` whose events are in the database."""
+        return self.app.process_recorder.max_tracking_id(self.tracking_name(partition))
+
+    def process(
+        self,
+        partition: int,
+        messages: Sequence[Message],
+        send_dead_letters: Callable[[list[DeadLetter]], None],
+    ) -> tuple[int, int, int, int]:
+        """Records a batch from one partition.
+
+        Returns:
+            Counts (accepted, duplicate, rejected, skipped as already processed).
+        """
+        done = self.position(partition)
+        fresh = [m for m in messages if done is None or m.offset > done]
+        skipped = len(messages) - len(fresh)
+        if not fresh:
+            return 0, 0, 0, skipped
+        letters: list[DeadLetter] = []
+        items: list[Touchpoint | SalesAction] = []
+        origin: list[Message] = []
+        for m in fresh:
+            try:
+                if m.value is None:
+                    raise InputRejected("empty message (no value)")
+                item = parse_inbound_json(m.value)
+            except InputRejected as e:
+                letters.append(dead_letter(self.topic, m, code=e.code, reason=str(e)))
+                continue
+            items.append(item)
+            origin.append(m)
+        tracking = Tracking(notification_id=fresh[-1].offset,
+                            application_name=self.tracking_name(partition))
+
+        def before_commit(results: list[Result]) -> None:
+            for m, r in zip(origin, results, strict=True):
+                if r.outcome is Outcome.REJECTED:
+                    letters.append(dead_letter(self.topic, m, code=r.code or "rejected",
+                                               reason=r.reason or "", input_id=r.input_id))
+            if letters:
+                send_dead_letters(letters)
+
+        results = self.app.record_batch(items, tracking=tracking, before_commit=before_commit)
+        accepted = sum(1 for r in results if r.outcome is Outcome.ACCEPTED)
+        duplicate = sum(1 for r in results if r.outcome is Outcome.DUPLICATE)
+        return accepted, duplicate, len(letters), skipped
+
+
+def envelope(notification: Notification, payload: dict[str, Any]) -> tuple[bytes, bytes] | None:
+    """The ``lead-events`` key and value of a lead event (None for other aggregates).
+
+    The value is ``{"event_id", "lead_id", "version", "type", "schema_version",
+    "occurred_at", "recorded_at", "payload"}``; ``payload`` is the stored event state,
+    with personal fields as stored (encrypted where the engine encrypts them).
+    """
+    topic = notification.topic
+    if not topic.startswith(LEAD_TOPIC_PREFIX):
+        return None
+    lead_id = str(notification.originator_id)
+    body = {
+        "event_id": f"{lead_id}:{notification.originator_version}",
+        "lead_id": lead_id,
+        "version": notification.originator_version,
+        "type": topic[len(LEAD_TOPIC_PREFIX):],
+        "schema_version": payload.get("class_version", 1),
+        "occurred_at": payload.get("occurred_at"),
+        "recorded_at": payload.get("timestamp"),
+        "payload": payload,
+    }
+    return lead_id.encode(), orjson.dumps(body)
+
+
+class Relay:
+    """Publishes the notification log to ``lead-events``, at least once."""
+
+    name = "relay:lead-events"
+
+    def __init__(self, app: LeadLifecycle, store: ProjectionStore,
+                 payload: Callable[[Notification], dict[str, Any]]) -> None:
+        self.app = app
+        self.store = store
+        self.payload = payload
+        store.ensure(())
+
+    def position(self) -> int:
+        return self.store.positions().get(self.name, (0, 1))[0]
+
+    def pending(self, limit: int) -> tuple[list[tuple[bytes, bytes]], int | None]:
+        """The next envelopes to publish and the position they lead to."""
+        start = self.position() + 1
+        notifications = self.app.recorder.select_notifications(start, limit)
+        if not notifications:
+            return [], None
+        out = []
+        for n in notifications:
+            env = envelope(n, self.payload(n))
+            if env is not None:
+                out.append(env)
+        return out, notifications[-1].id
+
+    def acknowledge(self, position: int) -> None:
+        """Stores the position once every envelope up to it was acknowledged."""
+        with self.store.transaction() as cur:
+            self.store._set_positions(cur, {self.name: (position, 1)})
+
+
+def record_of(offset: int, value: bytes) -> EventRecord:
+    body = orjson.loads(value)
+    return EventRecord(position=offset, lead_id=body["lead_id"], version=int(body["version"]),
+                       type=body["type"], data=body["payload"])
+
+
+def project_envelopes(
+    store: ProjectionStore,
+    projections: Sequence[Projection],
+    topic: str,
+    partition: int,
+    messages: Sequence[tuple[int, bytes]],
+) -> int:
+    """Applies ``lead-events`` envelopes (offset, value) to the projections, idempotently,
+    and stores the partition's offset in the same transaction. Returns rows written."""
+    tables: dict[str, TableSpec] = {t.name: t for p in projections for t in p.tables}
+    rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in tables}
+    for offset, value in messages:
+        record = record_of(offset, value)
+        for p in projections:
+            for table, values in p.rows(record):
+                rows[table].append(values)
+    last = messages[-1][0] if messages else -1
+    positions = {f"kafka:{topic}:{partition}": (last, 1)} if messages else {}
+    store.write(rows, tables, positions)
+    return sum(len(v) for v in rows.values())
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Creates the three topics if they do not exist; returns the ones it created."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        from kafka import KafkaAdminClient
+        from kafka.admin import NewTopic
+        from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+                             client_id="lifecycle-admin", request_timeout_ms=30_000)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [settings.touchpoints_topic, settings.events_topic, settings.dlq_topic]
+        missing = [t for t in wanted if t not in existing]
+        if missing:
+            try:
+                admin.create_topics([
+                    NewTopic(name=t, num_partitions=settings.partitions,
+                             replication_factor=settings.replication) for t in missing
+                ])
+            except TopicAlreadyExistsError:
+                pass  # another worker created it first
+        return missing
+    finally:
+        admin.close()
