@@ -101,6 +101,18 @@ class FastMapper(Mapper[UUID]):
         decoded: dict[str, Any] = self.transcoder.decode(state)
         return decoded
 
+    def public_state(self, stored_event: StoredEvent) -> dict[str, Any]:
+        """The stored state as published outside the engine (the ``lead-events`` topic).
+
+        Never decrypts: personal fields stay exactly as stored, so publishing an event
+        cannot leak what erasure must be able to shred.
+        """
+        state = stored_event.state
+        if self.compressor:
+            state = self.compressor.decompress(state)
+        decoded: dict[str, Any] = self.transcoder.decode(state)
+        return decoded
+
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         cls, kinds = self._class(stored_event.topic)
         try:

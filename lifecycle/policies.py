@@ -25,8 +25,11 @@ __all__ = ["run_policies"]
 
 
 def run_policies(app: LeadLifecycle, *, at: datetime,
-                 store: ProjectionStore | None = None) -> dict[str, Any]:
-    """Runs the decay and nurture policies at ``at`` and brings projections up to date.
+                 store: ProjectionStore | None = None, embedded: bool = True) -> dict[str, Any]:
+    """Runs the decay and nurture policies at ``at``.
+
+    In embedded mode (``embedded``) the projections are brought up to date before and
+    after; a distributed worker's projector agents do that instead.
 
     Returns:
         Counts: cooling leads found and regraded, nurturing leads and steps sent.
@@ -35,7 +38,8 @@ def run_policies(app: LeadLifecycle, *, at: datetime,
     store = store or ProjectionStore(app.settings.database_url)
     try:
         runner = build_runner(app, store)
-        runner.run()
+        if embedded:
+            runner.run()
         history = load_history(store)
         cooling = cooling_report(store, history, app.scoring, at=at.timestamp())
         cooling_ids = [UUID(row["lead_id"]) for row in cooling["leads"]]
@@ -44,7 +48,8 @@ def run_policies(app: LeadLifecycle, *, at: datetime,
         nurturing = [UUID(lid) for lid in history.leads
                      if history.current_stage(lid) == "nurturing"]
         sent = app.send_due_nurture(nurturing, at, cause=f"policy:nurture@{stamp}")
-        runner.run()
+        if embedded:
+            runner.run()
     finally:
         if own_store:
             store.close()

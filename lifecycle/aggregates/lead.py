@@ -403,15 +403,16 @@ class Lead(Aggregate):
         """Policy command: re-evaluates the grade with behaviour decayed to ``at``.
 
         Returns:
-            Whether anything changed (an event was triggered).
+            Whether the grade changed (other rules, such as a due nurture step, may
+            also emit events).
         """
         self._check_not_erased()
         if self.stage in CLOSED_STAGES or at < self.newest_at:
             return False
-        before = len(self.pending_events)
+        before = self.grade
         self._evaluate(at, template=template, config=config, trigger="decay",
                        recorded_at=recorded_at, cause=cause, source="engine")
-        return len(self.pending_events) > before
+        return self.grade != before
 
     def act(
         self,

@@ -27,10 +27,11 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from lifecycle.cli import core, reporting
+    from lifecycle.cli import core, distributed, reporting
 
-    for command in (*core.COMMANDS, *reporting.COMMANDS):
-        cli.add_command(command)
+    for module in (core, reporting, distributed):
+        for command in module.COMMANDS:
+            cli.add_command(command)
 
 
 def main() -> None:

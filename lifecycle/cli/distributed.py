@@ -1,0 +1,116 @@
+"""Distributed-mode commands: ``worker``, ``publish`` and ``topics``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from lifecycle.errors import InputRejected
+from lifecycle.ingest import IngestSummary, RejectWriter, read_lines
+from lifecycle.settings import Settings
+
+__all__ = ["COMMANDS"]
+
+
+@click.command()
+@click.option("--loglevel", default="info", show_default=True)
+@click.option("--wait-for-broker", default=60.0, show_default=True,
+              help="seconds to wait for Kafka at start-up")
+def worker(loglevel: str, wait_for_broker: float) -> None:
+    """Start a distributed worker (Kafka in, PostgreSQL store, Faust agents).
+
+    Configuration: LIFECYCLE_KAFKA_BOOTSTRAP, LIFECYCLE_DATABASE_URL (PostgreSQL),
+    LIFECYCLE_TOPIC_PREFIX, LIFECYCLE_PARTITIONS, LIFECYCLE_REPLICATION,
+    LIFECYCLE_WORKER_WEB_PORT (0: no web server). Start more workers to share the
+    partitions.
+    """
+    import faust
+
+    from lifecycle.distributed import ensure_topics
+    from streams.app import create_app
+
+    settings = Settings()
+    deadline = time.monotonic() + wait_for_broker
+    while True:
+        try:
+            created = ensure_topics(settings)
+            break
+        except Exception as e:  # noqa: BLE001 - any broker error: wait, then say it clearly
+            if time.monotonic() > deadline:
+                raise click.ClickException(
+                    f"Kafka at {settings.kafka_bootstrap} did not answer within "
+                    f"{wait_for_broker:g} s: {e}") from None
+            time.sleep(1.0)
+    if created:
+        click.echo(f"created topics: {', '.join(created)}", err=True)
+    app = create_app(settings)
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+@click.command()
+@click.argument("file", type=click.Path(allow_dash=True, dir_okay=False, path_type=Path))
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def publish(file: Path, rejects_path: Path | None, as_json: bool) -> None:
+    """Validate a JSONL FILE and publish it to the touchpoints topic.
+
+    Invalid lines are not sent: they go to the reject file. Exit 1 when any was rejected.
+    """
+    from lifecycle.client import TouchpointPublisher
+    from lifecycle.contracts import parse_inbound_json
+
+    settings = Settings()
+    if rejects_path is None:
+        rejects_path = Path("rejects.jsonl") if str(file) == "-" else Path(f"{file}.rejects.jsonl")
+    summary = IngestSummary()
+    stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
+    try:
+        with RejectWriter(rejects_path) as rejects, TouchpointPublisher(
+            settings.kafka_bootstrap, topic=settings.touchpoints_topic
+        ) as publisher:
+            for number, text, _ in read_lines(stream):
+                if not text:
+                    continue
+                summary.received += 1
+                try:
+                    publisher.publish(parse_inbound_json(text))
+                except InputRejected as e:
+                    summary.rejected += 1
+                    rejects.write(number, e.code, str(e), text)
+                    continue
+                summary.accepted += 1
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    data = {"received": summary.received, "published": summary.accepted,
+            "rejected": summary.rejected}
+    if as_json:
+        click.echo(json.dumps(data))
+    else:
+        Console().print(f"published {summary.accepted} of {summary.received} inputs to "
+                        f"{settings.touchpoints_topic}; {summary.rejected} rejected"
+                        + (f" (see {rejects_path})" if summary.rejected else ""))
+    sys.exit(0 if summary.rejected == 0 else 1)
+
+
+@click.group()
+def topics() -> None:
+    """Kafka topics of the distributed mode."""
+
+
+@topics.command("create")
+def topics_create() -> None:
+    """Create the touchpoints, lead-events and dead-letter topics if missing."""
+    from lifecycle.distributed import ensure_topics
+
+    settings = Settings()
+    created = ensure_topics(settings)
+    click.echo(f"created: {', '.join(created) or 'nothing (all exist)'}")
+
+
+COMMANDS: tuple[click.Command, ...] = (worker, publish, topics)

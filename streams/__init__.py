@@ -1,0 +1,1 @@
+"""Faust stream processors of the distributed mode (depends on lifecycle, never the reverse)."""
