@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
+import orjson
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -77,7 +78,7 @@ Channel = Literal[
     "partner",
     "other",
 ]
-CHANNELS: tuple[str, ...] = Channel.__args__
+CHANNELS: tuple[str, ...] = get_args(Channel)
 
 ActionKind = Literal[
     "accept", "advance", "bant", "win", "lose", "disqualify", "recycle", "reopen", "note"
@@ -160,6 +161,19 @@ class Touchpoint(_Keyed):
     profile: Profile | None = None
     properties: dict[str, JsonValue] | None = None
 
+    @field_validator("properties")
+    @classmethod
+    def _storable(cls, value: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
+        # The event store encodes events with orjson: a value it cannot encode (an
+        # integer beyond 64 bits, nesting past its depth limit) must be rejected here,
+        # not fail the whole batch at save time. Wrapped once, as inside an event.
+        if value is not None:
+            try:
+                orjson.dumps([value])
+            except orjson.JSONEncodeError as e:
+                raise ValueError(f"cannot be stored: {e}") from None
+        return value
+
     @property
     def input_id(self) -> str:
         return self.touchpoint_id
@@ -176,7 +190,7 @@ class SalesAction(_Keyed):
         default=None, max_length=500,
         description="required to skip stages of the template's order (advance, win)",
     )
-    amount: float | None = Field(default=None, ge=0)
+    amount: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     reason: LossReason | None = None
     competitor: str | None = Field(default=None, max_length=200)
@@ -268,7 +282,9 @@ def parse_inbound_json(text: str | bytes) -> Touchpoint | SalesAction:
         InvalidInput: not JSON, not an object, or not matching the contract.
     """
     try:
-        data = json.loads(text)
+        # orjson, not json: it refuses what the event store could not encode later
+        # (NaN, Infinity, lone surrogates) instead of letting it fail a whole batch.
+        data = orjson.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InvalidInput(f"not JSON: {e}") from None
     if not isinstance(data, dict):

@@ -19,6 +19,7 @@ Three synchronous pieces, each exactly-once or idempotent on its own terms:
 from __future__ import annotations
 
 import base64
+import contextlib
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -241,13 +242,11 @@ def ensure_topics(settings: Settings) -> list[str]:
         wanted = [settings.touchpoints_topic, settings.events_topic, settings.dlq_topic]
         missing = [t for t in wanted if t not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 admin.create_topics([
                     NewTopic(name=t, num_partitions=settings.partitions,
                              replication_factor=settings.replication) for t in missing
                 ])
-            except TopicAlreadyExistsError:
-                pass  # another worker created it first
         return missing
     finally:
         admin.close()

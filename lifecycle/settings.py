@@ -2,9 +2,10 @@
 
 | variable | default | meaning |
 | --- | --- | --- |
-| ``LIFECYCLE_MODE`` | ``embedded`` | ``distributed``: workers keep the projections; commands only read them |
-| ``LIFECYCLE_DATABASE_URL`` | ``sqlite:///lifecycle.db`` | ``sqlite:///PATH`` or ``postgresql://user:pw@host:port/db`` |
-| ``LIFECYCLE_DEFAULT_TEMPLATE`` | ``generic_b2b`` | template of leads whose first touchpoint names none |
+| ``LIFECYCLE_MODE`` | ``embedded`` | ``distributed``: workers keep the projections |
+| ``LIFECYCLE_DATABASE_URL`` | ``sqlite:///lifecycle.db`` | ``sqlite:///PATH`` or |
+| | | ``postgresql://user:pw@host:port/db`` |
+| ``LIFECYCLE_DEFAULT_TEMPLATE`` | ``generic_b2b`` | template of new leads that name none |
 | ``LIFECYCLE_TEMPLATES_DIR`` | (none) | extra ``*.toml`` funnel templates |
 | ``LIFECYCLE_SCORING_FILE`` | (built-in) | scoring, grading and nurture configuration |
 | ``LIFECYCLE_CACHE_SIZE`` | ``20000`` | leads kept in memory between inputs |

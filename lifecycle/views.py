@@ -19,12 +19,10 @@ def lead_summary(
     half_life = config.half_life_seconds
     beh_now = behaviour_at(lead.contributions, at, half_life)
     graded_now = grade(lead.fit, beh_now, lead.bant, config.grading)
-    contributions = sorted(
-        ({"occurred_at": c.occurred_at.isoformat(), "kind": c.kind, "points": c.points,
-          "value": round(c.value_at(at, half_life), 4)}
-         for c in lead.contributions if c.occurred_at <= at),
-        key=lambda c: -float(c["value"]),
-    )
+    valued = sorted(((round(c.value_at(at, half_life), 4), c) for c in lead.contributions
+                     if c.occurred_at <= at), key=lambda vc: -vc[0])
+    contributions = [{"occurred_at": c.occurred_at.isoformat(), "kind": c.kind,
+                      "points": c.points, "value": v} for v, c in valued]
     return {
         "lead_id": str(lead.id),
         "keys": list(lead.keys),

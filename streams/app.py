@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import faust
 import psycopg
@@ -62,8 +62,7 @@ class Worker:
         self.projection_store.ensure(self.projections)
         self.relay_store = ProjectionStore(settings.database_url)
         mapper = self.app.mapper
-        self.relay = Relay(self.app, self.relay_store,
-                           payload=lambda n: mapper.public_state(n))  # type: ignore[attr-defined]
+        self.relay = Relay(self.app, self.relay_store, payload=mapper.public_state)  # type: ignore[attr-defined]
         # One thread per concern: the engine (ingest, policies), projections, relay.
         self.engine_thread = ThreadPoolExecutor(1, thread_name_prefix="engine")
         self.projection_thread = ThreadPoolExecutor(1, thread_name_prefix="projection")
@@ -114,7 +113,7 @@ class Worker:
         for attempt in range(5):
             try:
                 a, d, r, s = self.ingest.process(partition, messages, dead_letters)
-            except Exception as e:  # noqa: BLE001 - a concurrent writer: retry with fresh state
+            except Exception as e:
                 if "IntegrityError" not in type(e).__name__ or attempt == 4:
                     raise
                 log.warning("partition %s: concurrent write, retrying (%s)", partition, e)
@@ -178,6 +177,11 @@ def create_app(settings: Settings | None = None) -> faust.App:
         web_enabled=settings.worker_web_port > 0,
         web_port=settings.worker_web_port or 6066,
         stream_wait_empty=False,
+        # A group join takes about half the session timeout; Faust's default (60 s)
+        # makes every start and rebalance wait half a minute.
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=0.5,
+        broker_rebalance_timeout=20.0,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
     )
@@ -194,15 +198,16 @@ def create_app(settings: Settings | None = None) -> faust.App:
             state["w"] = Worker(settings)
         return state["w"]
 
-    @app.on_before_shutdown.connect
-    async def _shutdown(app: faust.App, **kwargs: Any) -> None:
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing
+    async def _shutdown(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         if "w" in state:
             state.pop("w").close()
 
     @app.agent(touchpoints, name="ingest")
-    async def ingest(stream: faust.Stream[bytes]) -> AsyncIterator[None]:
+    async def ingest(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
         w = worker()
-        async for batch in stream.take_events(settings.worker_batch, within=0.2):
+        async for batch in cast(faust.Stream[Any], stream).take_events(
+                settings.worker_batch, within=0.2):
             by_partition: dict[int, list[Message]] = defaultdict(list)
             for event in batch:
                 m = event.message
@@ -212,9 +217,9 @@ def create_app(settings: Settings | None = None) -> faust.App:
             yield None
 
     @app.agent(events, name="project")
-    async def project(stream: faust.Stream[bytes]) -> AsyncIterator[None]:
+    async def project(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
         w = worker()
-        async for batch in stream.take_events(5000, within=0.2):
+        async for batch in cast(faust.Stream[Any], stream).take_events(5000, within=0.2):
             by_partition: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
             for event in batch:
                 m = event.message

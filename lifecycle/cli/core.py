@@ -15,8 +15,8 @@ from rich.table import Table
 
 from lifecycle.application import LeadLifecycle, build_application
 from lifecycle.contracts import inbound_json_schema
-from lifecycle.projections import build_runner
 from lifecycle.ingest import IngestSummary, RejectWriter, ingest_lines, read_lines
+from lifecycle.projections import build_runner
 from lifecycle.settings import Settings
 from lifecycle.views import lead_summary
 

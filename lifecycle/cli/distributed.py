@@ -40,7 +40,7 @@ def worker(loglevel: str, wait_for_broker: float) -> None:
         try:
             created = ensure_topics(settings)
             break
-        except Exception as e:  # noqa: BLE001 - any broker error: wait, then say it clearly
+        except Exception as e:
             if time.monotonic() > deadline:
                 raise click.ClickException(
                     f"Kafka at {settings.kafka_bootstrap} did not answer within "

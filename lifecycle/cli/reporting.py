@@ -66,7 +66,7 @@ def projections_status(as_json: bool) -> None:
         table.add_column(column)
     for d in data:
         version = f"{d['version']}" + (" (stale: rebuild)" if d["stale"] else "")
-        table.add_row(d["name"], str(d["position"]), str(d["head"]), str(d["lag"]), version,
+        table.add_row(str(d["name"]), str(d["position"]), str(d["head"]), str(d["lag"]), version,
                       str(d["description"]))
     Console().print(table)
 
@@ -98,9 +98,8 @@ def _report_options(f: click.decorators.FC) -> click.decorators.FC:
     f = click.option("--target", type=float, help="revenue target for the forecast gap")(f)
     f = click.option("--at", "at_text", help="evaluate decay, cooling and alerts at this "
                      "time (default: now)")(f)
-    f = click.option("--as-of", "as_of_text", help="the funnel as it stood at this date/time "
-                     "(business time)")(f)
-    return f
+    return click.option("--as-of", "as_of_text", help="the funnel as it stood at this "
+                        "date/time (business time)")(f)
 
 
 def collect_reports(names: tuple[str, ...] | list[str], *, as_of: datetime | None,
@@ -247,7 +246,8 @@ def demo(leads: int, days: int, seed: int, db_path: Path, html_path: Path) -> No
     forecast = reports["forecast"]
     reports["forecast"] = collect_reports(
         ["forecast"], as_of=None, at=at, settings=settings,
-        target=round(float(forecast["expected_revenue_measured"]) * 1.25, -3) or None,
+        target=round(float(forecast["expected_revenue_measured"]) * 1.25, -3)  # type: ignore[arg-type]
+        or None,
     )["forecast"]
     for name in ("funnel", "diagnosis", "channels", "losses", "forecast", "alerts"):
         render_terminal(name, reports[name], console)

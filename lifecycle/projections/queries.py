@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from lifecycle.projections.store import ProjectionStore
 
@@ -68,7 +69,8 @@ class History:
 def load_history(store: ProjectionStore, *, as_of: float | None = None,
                  template: str | None = None) -> History:
     """Reads leads and transitions (cut at ``as_of`` by business time) into visits."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if as_of is not None:
         where.append("captured_at <= ?")
         params.append(as_of)

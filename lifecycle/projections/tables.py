@@ -17,8 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import cast
 
-from lifecycle.projections.base import EventRecord, Projection, Row, TableSpec, epoch, month_of
+from lifecycle.projections.base import (
+    EventRecord,
+    Handler,
+    Projection,
+    Row,
+    TableSpec,
+    epoch,
+    month_of,
+)
 
 __all__ = ["ANCHOR", "activity_projection", "all_projections", "anchored", "funnel", "losses"]
 
@@ -123,7 +132,7 @@ def _graded(e: EventRecord) -> Iterable[Row]:
 
 def anchored(points: float, t: float, half_life_seconds: float) -> float:
     """``points * 2 ** ((t - E) / half_life)``."""
-    return points * 2.0 ** ((t - ANCHOR) / half_life_seconds)
+    return float(points * 2.0 ** ((t - ANCHOR) / half_life_seconds))
 
 
 def activity_projection(half_life_days: float) -> Projection:
@@ -147,7 +156,7 @@ def activity_projection(half_life_days: float) -> Projection:
         yield NURTURE.name, (e.lead_id, e.version, epoch(d["occurred_at"]), d["track"],
                              d["step"], d["content"])
 
-    handlers = {t: sales for t in (*MOVES, "BantAssessed", "NoteAdded")}
+    handlers: dict[str, Handler] = dict.fromkeys((*MOVES, "BantAssessed", "NoteAdded"), sales)
     handlers |= {"TouchpointRecorded": touch, "NurtureStepSent": nurture, "Graded": _graded}
     return Projection(
         name="activity",
@@ -170,7 +179,7 @@ funnel = Projection(
     name="funnel",
     version=1,
     tables=(LEADS, TRANSITIONS),
-    handlers={"Captured": _captured, **{t: _moved for t in MOVES}},
+    handlers={"Captured": _captured, **dict.fromkeys(MOVES, cast(Handler, _moved))},
     description="leads and stage transitions (visits, conversion, dwell, as-of)",
 )
 

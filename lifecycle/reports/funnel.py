@@ -8,7 +8,6 @@ are the lengths of completed visits.
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from typing import Any
 
@@ -45,7 +44,9 @@ def _rate(num: int, den: int) -> float | None:
     return None if den == 0 else round(num / den, 4)
 
 
-def _stage_rows(history: History, template: FunnelTemplate, lead_ids: list[str]) -> list[dict[str, Any]]:
+def _stage_rows(
+    history: History, template: FunnelTemplate, lead_ids: list[str]
+) -> list[dict[str, Any]]:
     stages = template.funnel_stages
     reached: dict[str, set[str]] = defaultdict(set)
     visits_by_stage: dict[str, list[Visit]] = defaultdict(list)

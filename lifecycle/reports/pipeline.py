@@ -52,8 +52,9 @@ def forecast_report(history: History, templates: TemplateRegistry,
                     amount += avg_won
                     estimated += 1
             p_default = template.probability(stage)
-            p_measured = measured[stage] if measured[stage] is not None else p_default
-            row = {
+            m = measured[stage]
+            p_measured = m if m is not None else p_default
+            row: dict[str, Any] = {
                 "template": name, "stage": stage, "open": len(open_ids),
                 "amount": round(amount, 2), "estimated_amounts": estimated,
                 "probability_default": p_default, "probability_measured": measured[stage],
@@ -62,8 +63,8 @@ def forecast_report(history: History, templates: TemplateRegistry,
             }
             rows.append(row)
             totals["pipeline"] += amount
-            totals["expected_default"] += row["expected_default"]
-            totals["expected_measured"] += row["expected_measured"]
+            totals["expected_default"] += amount * p_default
+            totals["expected_measured"] += amount * p_measured
     result: dict[str, Any] = {
         "as_of": history.as_of,
         "stages": rows,
@@ -94,7 +95,7 @@ def losses_report(store: ProjectionStore, *, as_of: float | None = None,
     by_stage: dict[str, Counter[str]] = defaultdict(Counter)
     by_reason: Counter[str] = Counter()
     by_competitor: Counter[str] = Counter()
-    amount_by_reason: Counter[str] = Counter()
+    amount_by_reason: dict[str, float] = defaultdict(float)
     for kind, reason, stage, channel, template, competitor, month, n, amount, currency in rows:
         cells.append({
             "kind": kind, "reason": reason, "stage": stage, "channel": channel,

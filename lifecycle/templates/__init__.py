@@ -179,7 +179,9 @@ def _parse(text: str, origin: str) -> FunnelTemplate:
         raise ConfigError(f"template {origin}: {format_validation_error(e)}") from None
 
 
-def load_templates(extra_dir: Path | None = None, *, default: str = "generic_b2b") -> TemplateRegistry:
+def load_templates(
+    extra_dir: Path | None = None, *, default: str = "generic_b2b"
+) -> TemplateRegistry:
     """Loads the built-in templates, then every ``*.toml`` in ``extra_dir``.
 
     A user file with the name of a built-in template replaces it.

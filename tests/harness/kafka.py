@@ -56,6 +56,7 @@ __all__ = [
     "free_port",
     "kafka_broker",
     "list_topics",
+    "pdeathsig_preexec",
     "tansu_binary",
     "wait_until_reachable",
 ]
@@ -147,15 +148,56 @@ def list_topics(bootstrap: str, timeout: float = 10.0) -> list[str]:
         admin.close()
 
 
+def _split_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
+    """``"h1:p1,[::1]:p2"`` -> ``[("h1", p1), ("::1", p2)]`` (port defaults to 9092)."""
+    addresses: list[tuple[str, int]] = []
+    for item in bootstrap.split(","):
+        entry = item.strip()
+        if not entry:
+            continue
+        host, sep, port = entry.rpartition(":")
+        if not sep or not port.isdigit() or (host.count(":") and not host.startswith("[")):
+            host, port = entry, "9092"
+        addresses.append((host.strip("[]"), int(port)))
+    return addresses
+
+
+def _any_tcp_accepts(addresses: list[tuple[str, int]], timeout: float = 0.5) -> bool:
+    for host, port in addresses:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def wait_until_reachable(bootstrap: str, timeout: float = 15.0) -> None:
-    """Raise :class:`KafkaHarnessError` unless *bootstrap* answers within *timeout* s."""
+    """Raise :class:`KafkaHarnessError` unless *bootstrap* answers within *timeout* s.
+
+    A plain TCP connect is tried first (retried until the deadline), so that a
+    closed port gives a quick, clear error; then one ``list_topics`` round trip
+    proves that the Kafka protocol is spoken there.
+    """
+    deadline = time.monotonic() + timeout
+    addresses = _split_bootstrap(bootstrap)
+    hint = f"Unset {ENV_BOOTSTRAP} to let the tests start their own Tansu broker."
+    if not addresses:
+        raise KafkaHarnessError(f"{ENV_BOOTSTRAP}={bootstrap!r} names no host:port. {hint}")
+    while not _any_tcp_accepts(addresses):
+        if time.monotonic() >= deadline:
+            raise KafkaHarnessError(
+                f"Kafka broker {bootstrap!r} (from ${ENV_BOOTSTRAP}) is not reachable: "
+                f"no TCP connection within {timeout:g}s. {hint}"
+            )
+        time.sleep(0.2)
     try:
-        list_topics(bootstrap, timeout=timeout)
+        list_topics(bootstrap, timeout=max(deadline - time.monotonic(), 1.0))
     except Exception as exc:
         raise KafkaHarnessError(
             f"Kafka broker {bootstrap!r} (from ${ENV_BOOTSTRAP}) is not reachable: "
-            f"{type(exc).__name__}: {exc}. Unset {ENV_BOOTSTRAP} to let the tests start "
-            "their own Tansu broker."
+            f"it accepts TCP connections but did not answer a Kafka metadata request: "
+            f"{type(exc).__name__}: {exc}. {hint}"
         ) from exc
 
 
@@ -171,16 +213,11 @@ def _log_tail(log_path: Path, lines: int = _LOG_TAIL_LINES, start: int = 0) -> s
     return "\n".join(tail) if tail else "<empty>"
 
 
-def _tcp_accepts(port: int, timeout: float = 0.2) -> bool:
-    try:
-        with socket.create_connection((_HOST, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def pdeathsig_preexec() -> Callable[[], None] | None:
+    """Linux: a ``preexec_fn`` making the kernel SIGTERM the child if we die.
 
-
-def _pdeathsig_preexec() -> Callable[[], None] | None:
-    """Linux: a ``preexec_fn`` making the kernel SIGTERM the broker if we die.
+    Used for the broker; pass it to other test subprocesses (Faust workers)
+    too, so that a killed test run leaves no orphans. ``None`` elsewhere.
 
     ``prctl`` is resolved here, in the parent, so that the forked child only
     makes one libc call (no ``dlopen`` after ``fork`` in a threaded process).
@@ -256,7 +293,7 @@ def _start_tansu(
             stderr=subprocess.STDOUT,
             cwd=workdir,
             env=_broker_env(),
-            preexec_fn=_pdeathsig_preexec(),  # noqa: PLW1509
+            preexec_fn=pdeathsig_preexec(),  # noqa: PLW1509
         )
     try:
         last_error = "broker port not accepting connections yet"
@@ -276,7 +313,7 @@ def _start_tansu(
                     f"Tansu broker did not answer the Kafka protocol on {bootstrap} in time "
                     f"(last error: {last_error}).\n--- {log_path} (tail) ---\n{_log_tail(log_path)}"
                 )
-            if _tcp_accepts(port):
+            if _any_tcp_accepts([(_HOST, port)], timeout=0.2):
                 try:
                     list_topics(bootstrap, timeout=min(5.0, max(remaining, 0.5)))
                 except Exception as exc:

@@ -268,7 +268,13 @@ def _run(argv: Sequence[str], run_as: _RunAs, cwd: Path, what: str) -> None:
             **run_as.popen_kwargs(),
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise PostgresHarnessError(f"{what} failed to run ({' '.join(argv)}): {exc}") from exc
+        hint = ""
+        if run_as.name and isinstance(exc, PermissionError):
+            hint = (
+                f" (running as root, so the server runs as OS user {run_as.name!r}: the "
+                "binaries and every directory above them must be readable by that user)"
+            )
+        raise PostgresHarnessError(f"{what} failed to run ({' '.join(argv)}): {exc}{hint}") from exc
     if result.returncode != 0:
         user = f" as OS user {run_as.name!r}" if run_as.name else ""
         raise PostgresHarnessError(
@@ -285,10 +291,15 @@ def _log_tail(log_path: Path) -> str:
     return "\n".join(lines[-_LOG_TAIL_LINES:])
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    """Wait until ``url`` accepts connections; raise with the server log if not."""
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, datadir: Path, log_path: Path) -> None:
+    """Wait until our server answers on ``url``; raise with the server log if not.
+
+    The server must report our ``datadir``: if another server grabbed the port
+    between :func:`free_port` and our bind, connecting would otherwise succeed
+    against *that* server while ours exits with "could not bind".
+    """
     deadline = time.monotonic() + _START_TIMEOUT_S
-    last_error: Exception | None = None
+    last_error: object = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise PostgresHarnessError(
@@ -297,11 +308,14 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None
             )
         try:
             with psycopg.connect(url, connect_timeout=2, autocommit=True) as conn:
-                conn.execute("select 1")
-            return
+                row = conn.execute("show data_directory").fetchone()
         except psycopg.Error as exc:
             last_error = exc
-            time.sleep(0.05)
+        else:
+            if row is not None and os.path.realpath(str(row[0])) == os.path.realpath(datadir):
+                return
+            last_error = f"another server answers on {url} (data_directory={row})"
+        time.sleep(0.05)
     raise PostgresHarnessError(
         f"PostgreSQL at {url} not ready after {_START_TIMEOUT_S:.0f} s "
         f"(last error: {last_error}).\n--- server log ({log_path}) ---\n{_log_tail(log_path)}"
@@ -378,7 +392,7 @@ def _throwaway_server() -> Iterator[str]:
                     **run_as.popen_kwargs(),
                 )
             try:
-                _wait_ready(proc, url, log_path)
+                _wait_ready(proc, url, datadir, log_path)
             except PostgresHarnessError:
                 _stop(proc, bindir, datadir, run_as, workdir)
                 port_taken = "could not bind" in _log_tail(log_path).lower()
