@@ -236,7 +236,6 @@ def demo(leads: int, days: int, seed: int, db_path: Path, html_path: Path) -> No
     finally:
         runner.store.close()
         app.close()
-    elapsed = time.perf_counter() - started
     console.print(f"[bold]demo[/bold]: {leads} leads over {days} days (seed {seed}): "
                   f"{summary.received} inputs — {summary.accepted} accepted, "
                   f"{summary.duplicate} duplicate, {summary.rejected} rejected "
@@ -252,6 +251,7 @@ def demo(leads: int, days: int, seed: int, db_path: Path, html_path: Path) -> No
     for name in ("funnel", "diagnosis", "channels", "losses", "forecast", "alerts"):
         render_terminal(name, reports[name], console)
     write_html(reports, html_path)
+    elapsed = time.perf_counter() - started
     console.print(f"HTML report: [bold]{html_path}[/bold]  (database {db_path}; "
                   f"done in {elapsed:.1f} s)")
     sys.exit(0)
