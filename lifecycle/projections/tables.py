@@ -3,9 +3,11 @@
 - **funnel**: one row per lead (template, first channel, capture cohort) and one row
   per stage transition. Visits, conversions and dwell times are windows over the
   transitions, so the funnel as it stood on any date is the same query cut at that date.
-- **activity**: one row per touchpoint with its points anchored at a fixed epoch
-  (``points * 2 ** ((t - E) / half_life)``), so a lead's decayed engagement score at
-  any moment ``T`` is ``sum(anchored) * 2 ** (-(T - E) / half_life)``: one ``SUM``. Also
+- **activity**: one row per touchpoint with its points anchored at the start ``B`` of its
+  UTC month (``points * 2 ** ((t - B) / half_life)``), so a lead's decayed engagement
+  score at any moment ``T`` is ``sum over months of sum(anchored) * 2 ** (-(T - B) /
+  half_life)``: one grouped ``SUM``. (A per-month anchor keeps the exponent small for any
+  half-life; one fixed epoch would overflow a float within years for short ones.) Also
   grades, nurture steps and sales touches.
 - **losses**: one row per loss or disqualification with reason, stage, competitor and
   amount, for the loss-reason database.
@@ -29,10 +31,7 @@ from lifecycle.projections.base import (
     month_of,
 )
 
-__all__ = ["ANCHOR", "activity_projection", "all_projections", "anchored", "funnel", "losses"]
-
-ANCHOR = datetime(2020, 1, 1, tzinfo=UTC).timestamp()
-"""Epoch E of the anchored activity points."""
+__all__ = ["activity_projection", "all_projections", "anchor_of", "anchored", "funnel", "losses"]
 
 REAL, TEXT, INT = "DOUBLE PRECISION", "TEXT", "BIGINT"
 
@@ -61,7 +60,8 @@ GRADES = TableSpec(
 TOUCHES = TableSpec(
     "lc_touches",
     (("lead_id", TEXT), ("version", INT), ("occurred_at", REAL), ("kind", TEXT),
-     ("channel", TEXT), ("source", TEXT), ("points", REAL), ("anchored", REAL)),
+     ("channel", TEXT), ("source", TEXT), ("points", REAL), ("anchor_at", REAL),
+     ("anchored", REAL)),
     ("lead_id", "version"),
     indexes=(("kind",), ("occurred_at",)),
 )
@@ -130,9 +130,15 @@ def _graded(e: EventRecord) -> Iterable[Row]:
                         d["trigger"])
 
 
+def anchor_of(t: float) -> float:
+    """The start of the UTC month of ``t`` (epoch seconds)."""
+    moment = datetime.fromtimestamp(t, UTC)
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC).timestamp()
+
+
 def anchored(points: float, t: float, half_life_seconds: float) -> float:
-    """``points * 2 ** ((t - E) / half_life)``."""
-    return float(points * 2.0 ** ((t - ANCHOR) / half_life_seconds))
+    """``points * 2 ** ((t - B) / half_life)`` with ``B`` the start of ``t``'s month."""
+    return float(points * 2.0 ** ((t - anchor_of(t)) / half_life_seconds))
 
 
 def activity_projection(half_life_days: float) -> Projection:
@@ -143,7 +149,7 @@ def activity_projection(half_life_days: float) -> Projection:
         d = e.data
         t = epoch(d["occurred_at"])
         yield TOUCHES.name, (e.lead_id, e.version, t, d["kind"], d["channel"], d["source"],
-                             d["points"], anchored(d["points"], t, half_life))
+                             d["points"], anchor_of(t), anchored(d["points"], t, half_life))
 
     def sales(e: EventRecord) -> Iterable[Row]:
         d = e.data
@@ -160,7 +166,7 @@ def activity_projection(half_life_days: float) -> Projection:
     handlers |= {"TouchpointRecorded": touch, "NurtureStepSent": nurture, "Graded": _graded}
     return Projection(
         name="activity",
-        version=int(half_life_days * 1000) * 10 + 1,
+        version=int(half_life_days * 1000) * 10 + 2,
         tables=(TOUCHES, SALES_TOUCHES, NURTURE, GRADES),
         handlers=handlers,
         description=f"touches with decay (half-life {half_life_days:g} d), grades, nurture",

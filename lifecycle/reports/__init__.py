@@ -33,7 +33,9 @@ def build_report(
     ``at`` is the moment decaying scores and alerts are evaluated."""
     cut = as_of.timestamp() if as_of is not None else None
     moment = at.timestamp() if as_of is None else min(at.timestamp(), as_of.timestamp())
-    history = load_history(store, as_of=cut)
+    # Cooling and alerts are evaluated at ``moment``: the leads' stages (closed or not,
+    # how long in a stage, the p90 dwell) must be those of that moment too, not today's.
+    history = load_history(store, as_of=moment if name in ("cooling", "alerts") else cut)
     if name == "funnel":
         return funnel_report(history, templates)
     if name == "diagnosis":

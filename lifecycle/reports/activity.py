@@ -1,6 +1,6 @@
 """Activity reports: decayed engagement, cooling leads, and alerts.
 
-A lead's engagement at any moment ``T`` is ``sum(anchored) * 2 ** (-(T - E) / h)``
+A lead's engagement at any moment ``T`` is ``sum(anchored) * 2 ** (-(T - B) / h)`` per month ``B``
 over its touches up to ``T`` (see :mod:`lifecycle.projections.tables`), so nothing is
 rewritten on a timer. Alerts are derived the same way: each rule says when an alert
 opens (a deadline passed without the expected event) and when it resolves (that event
@@ -16,7 +16,6 @@ from typing import Any
 
 from lifecycle.projections.queries import History
 from lifecycle.projections.store import ProjectionStore
-from lifecycle.projections.tables import ANCHOR
 from lifecycle.reports.funnel import stage_p90_seconds
 from lifecycle.scoring import ScoringConfig, grade_of, total_score
 from lifecycle.templates import CLOSED_STAGES, TemplateRegistry
@@ -34,15 +33,21 @@ def engagement(store: ProjectionStore, at: float, half_life_days: float,
                lead_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Per lead: decayed score at ``at``, last touch, touches by kind and channel."""
     half_life = half_life_days * DAY
-    factor = 2.0 ** (-(at - ANCHOR) / half_life)
     out: dict[str, dict[str, Any]] = {}
-    for lead_id, total, last, n in store.query(
-        "SELECT lead_id, SUM(anchored), MAX(occurred_at), COUNT(*) FROM lc_touches "
-        "WHERE occurred_at <= ? GROUP BY lead_id", [at],
+    for lead_id, anchor, total, last, n in store.query(
+        "SELECT lead_id, anchor_at, SUM(anchored), MAX(occurred_at), COUNT(*) FROM lc_touches "
+        "WHERE occurred_at <= ? GROUP BY lead_id, anchor_at", [at],
     ):
         if lead_ids is None or lead_id in lead_ids:
-            out[lead_id] = {"score": float(total) * factor, "last_touch": float(last),
-                            "touches": int(n), "by_kind": {}, "by_channel": {}}
+            score = float(total) * 2.0 ** (-(at - float(anchor)) / half_life)
+            entry = out.get(lead_id)
+            if entry is None:
+                out[lead_id] = {"score": score, "last_touch": float(last), "touches": int(n),
+                                "by_kind": {}, "by_channel": {}}
+            else:
+                entry["score"] += score
+                entry["last_touch"] = max(entry["last_touch"], float(last))
+                entry["touches"] += int(n)
     if lead_ids is not None:
         for lead_id, kind, channel, n in store.query(
             "SELECT lead_id, kind, channel, COUNT(*) FROM lc_touches WHERE occurred_at <= ? "
@@ -95,7 +100,7 @@ def cooling_report(store: ProjectionStore, history: History, config: ScoringConf
                 "stage": history.current_stage(lead_id),
                 "template": history.leads[lead_id].template,
             })
-    leads.sort(key=lambda r: (r["grade"] != "hot", r["total_now"]))
+    leads.sort(key=lambda r: (r["grade"] != "hot", r["total_now"], r["lead_id"]))
     return {"at": _iso(at), "count": len(leads), "leads": leads}
 
 
@@ -174,6 +179,6 @@ def alerts_report(store: ProjectionStore, history: History, templates: TemplateR
     counts: dict[str, int] = defaultdict(int)
     for a in alerts:
         counts[a["rule"]] += 1
-    alerts.sort(key=lambda a: (a["rule"], a["opened_at"]))
+    alerts.sort(key=lambda a: (a["rule"], a["opened_at"], a["lead_id"]))
     return {"at": _iso(at), "count": len(alerts), "by_rule": dict(sorted(counts.items())),
             "alerts": alerts}

@@ -89,8 +89,13 @@ def losses_report(store: ProjectionStore, *, as_of: float | None = None,
         "COUNT(*), SUM(COALESCE(l.amount, 0)), l.currency "
         "FROM lc_losses l JOIN lc_leads d ON d.lead_id = l.lead_id"
         f"{clause} GROUP BY l.kind, l.reason, l.stage, d.channel, d.template, l.competitor, "
-        "l.month, l.currency ORDER BY COUNT(*) DESC", params,
+        "l.month, l.currency", params,
     )
+    # Ties in COUNT(*) come back in whatever order the backend likes: break them here
+    # (not in SQL, whose collation and NULL order differ), so the same losses give the
+    # same report, and the same order of equally frequent reasons, on every backend.
+    rows.sort(key=lambda r: (-int(r[7]), *("" if v is None else str(v) for v in r[:7]),
+                             r[9] or ""))
     cells = []
     by_stage: dict[str, Counter[str]] = defaultdict(Counter)
     by_reason: Counter[str] = Counter()

@@ -1,0 +1,323 @@
+"""``lifecycle report``, ``projections`` and ``demo`` through the real entry point.
+
+A generated history is ingested by ``python -m lifecycle ingest`` into a SQLite file;
+every report is then asked for as JSON and checked against its documented shape, and
+the projections are inspected and rebuilt the way an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lifecycle.application import build_application
+from lifecycle.demo import GeneratedStats, generate_with_stats
+from lifecycle.projections import build_runner
+from lifecycle.reports import REPORTS, build_report
+from lifecycle.settings import Settings
+from tests.cli.test_cli import Run, run
+
+pytestmark = pytest.mark.integration
+
+END = datetime(2025, 6, 2, 9, tzinfo=UTC)
+AT = END.isoformat()
+TARGET = 250_000.0
+
+# -- the documented shapes ------------------------------------------------------------------
+
+Num = (int, float)
+
+
+@dataclass(frozen=True)
+class Opt:
+    """A value that may be null (or, as a key, absent)."""
+
+    spec: Any
+
+
+@dataclass(frozen=True)
+class May(Opt):
+    """A key that may be absent; when present, its value is ``spec`` (or null)."""
+
+
+@dataclass(frozen=True)
+class Many:
+    """A list of ``spec``; ``min`` items at least (a check on nothing proves nothing)."""
+
+    spec: Any
+    min: int = 1
+
+
+@dataclass(frozen=True)
+class MapOf:
+    """An object with free keys and values of ``spec``."""
+
+    spec: Any
+
+
+def check(value: Any, spec: Any, path: str = "$") -> None:
+    """Asserts that ``value`` has ``spec``'s shape: exactly its keys, with their types."""
+    if isinstance(spec, Opt):
+        if value is not None:
+            check(value, spec.spec, path)
+    elif isinstance(spec, Many):
+        assert isinstance(value, list), f"{path}: not a list: {value!r}"
+        assert len(value) >= spec.min, f"{path}: fewer than {spec.min} items"
+        for i, item in enumerate(value):
+            check(item, spec.spec, f"{path}[{i}]")
+    elif isinstance(spec, MapOf):
+        assert isinstance(value, dict), f"{path}: not an object"
+        for key, item in value.items():
+            assert isinstance(key, str)
+            check(item, spec.spec, f"{path}.{key}")
+    elif isinstance(spec, Mapping):
+        assert isinstance(value, dict), f"{path}: not an object: {value!r}"
+        required = {k for k, s in spec.items() if not isinstance(s, May)}
+        assert required <= set(value), f"{path}: missing {sorted(required - set(value))}"
+        assert set(value) <= set(spec), f"{path}: undocumented {sorted(set(value) - set(spec))}"
+        for key, item in value.items():
+            check(item, spec[key], f"{path}.{key}")
+    elif isinstance(spec, frozenset):
+        assert value in spec, f"{path}: {value!r} not one of {sorted(spec)}"
+    else:
+        types = spec if isinstance(spec, tuple) else (spec,)
+        # bool is an int to Python, never to a reader of the JSON
+        assert isinstance(value, types), f"{path}: {value!r} is not {spec}"
+        assert bool in types or not isinstance(value, bool), f"{path}: {value!r} is a boolean"
+
+
+DAYS = {"n": int, "median": Opt(Num), "p90": Opt(Num)}
+RATES = {"leads": int, "mql": int, "sql": int, "won": int, "lead_to_mql": Opt(Num),
+         "mql_to_sql": Opt(Num), "sql_to_won": Opt(Num), "win_rate_of_closed": Opt(Num),
+         "time_to_win_days": DAYS}
+STAGE = {"stage": str, "probability": Num, "entered": int, "visits": int, "moved_forward": int,
+         "lost": int, "disqualified": int, "recycled": int, "current": int,
+         "next_stage": Opt(str), "conversion_to_next": Opt(Num),
+         "benchmark_conversion": Opt(Num), "dwell_days": DAYS}
+TEMPLATES = frozenset({"generic_b2b", "industrial", "saas"})
+GRADES = frozenset({"hot", "warm", "cold"})
+RULES = frozenset({"hot_not_contacted", "quote_no_reply", "terms_revised", "stuck_in_stage"})
+ISO = str
+
+SHAPES: dict[str, Any] = {
+    "funnel": {"as_of": Opt(Num), "templates": Many({
+        "template": TEMPLATES, "title": str, "stages": Many(STAGE, min=8), **RATES,
+        "by_channel": Many({"channel": str, **RATES}),
+        "by_cohort": Many({"cohort": str, **RATES}),
+    }, min=3)},
+    "diagnosis": {"as_of": Opt(Num), "templates": Many({
+        "template": TEMPLATES, "findings": Many(str, min=0),
+        "bottleneck": Opt({"stage": str, "next_stage": str, "conversion": Num,
+                           "benchmark": Num, "gap": Num, "entered": int}),
+        "bulges": May(Many(str)),
+        "broken_bottom": May({"stage": str, "conversion": Num, "benchmark": Num}),
+    }, min=3)},
+    "channels": {"as_of": Opt(Num), "leads": int,
+                 "channels": Many({"channel": str, "share": Opt(Num), **RATES}, min=5),
+                 "largest_channel": {"channel": str, "share": Num}},
+    "losses": {"as_of": Opt(Num), "total": int,
+               "by_reason": Many({"reason": str, "count": int, "amount": Num}),
+               "by_competitor": Many({"competitor": str, "count": int}, min=0),
+               "top_reasons_by_stage": MapOf(Many({"reason": str, "count": int})),
+               "cells": Many({"kind": frozenset({"lost", "disqualified"}), "reason": str,
+                              "stage": str, "channel": str, "template": TEMPLATES,
+                              "competitor": Opt(str), "month": str, "count": int,
+                              "amount": Num, "currency": Opt(str)})},
+    "forecast": {"as_of": Opt(Num),
+                 "stages": Many({"template": TEMPLATES, "stage": str, "open": int, "amount": Num,
+                                 "estimated_amounts": int, "probability_default": Num,
+                                 "probability_measured": Opt(Num), "expected_default": Num,
+                                 "expected_measured": Num}, min=5),
+                 "pipeline": Num, "expected_revenue_default": Num,
+                 "expected_revenue_measured": Num, "target": Opt(Num),
+                 "gap_default": May(Num), "gap_measured": May(Num)},
+    "cooling": {"at": ISO, "count": int, "leads": Many({
+        "lead_id": str, "grade": frozenset({"hot", "warm"}), "grade_now": GRADES,
+        "total_now": Num, "threshold": Num, "behaviour_now": Num, "last_touch": Opt(ISO),
+        "idle_days": Opt(Num), "reasons": Many(frozenset({"score_below_threshold",
+                                                          "no_touch"})),
+        "stage": str, "template": TEMPLATES})},
+    "alerts": {"at": ISO, "count": int, "by_rule": MapOf(int), "alerts": Many({
+        "lead_id": str, "rule": RULES, "opened_at": ISO, "open_hours": Num, "detail": str,
+        "stage": str, "template": TEMPLATES, "channel": str})},
+}
+
+
+def test_the_shape_checker_rejects_what_does_not_fit() -> None:
+    check({"a": 1, "b": None}, {"a": int, "b": Opt(str)})
+    for value, spec in [({"a": "1"}, {"a": int}), ({"a": True}, {"a": int}),
+                        ({}, {"a": int}), ({"a": 1, "z": 2}, {"a": int}),
+                        ({"a": []}, {"a": Many(int)}), ({"a": "x"}, {"a": frozenset({"y"})})]:
+        with pytest.raises(AssertionError):
+            check(value, spec)
+
+
+# -- one ingested history, asked every question ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Session:
+    directory: Path
+    stats: GeneratedStats
+    ingest: Run
+    runs: dict[str, Run]
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
+    directory = tmp_path_factory.mktemp("reporting")
+    inputs, stats = generate_with_stats(leads=80, days=45, seed=21, end=END)
+    source = directory / "history.jsonl"
+    source.write_text("".join(json.dumps(i) + "\n" for i in inputs), encoding="utf-8")
+    ingest = run(["ingest", str(source), "--json"], cwd=directory)
+    commands = {name: ["report", name, "--json", "--at", AT] for name in REPORTS}
+    commands["forecast"] += ["--target", str(TARGET)]
+    commands["status"] = ["projections", "status", "--json"]
+    commands["html"] = ["report", "--html", str(directory / "report.html"), "--at", AT]
+    commands["as_of"] = ["report", "funnel", "--json", "--as-of", "2025-05-01"]
+    with ThreadPoolExecutor(4) as pool:  # they only read
+        futures = {name: pool.submit(run, args, cwd=directory)
+                   for name, args in commands.items()}
+    return Session(directory, stats, ingest,
+                   {name: future.result() for name, future in futures.items()})
+
+
+def output(session: Session, name: str) -> Any:
+    result = session.runs[name]
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return json.loads(result.stdout)
+
+
+def test_ingest_accounts_for_the_generated_history(session: Session) -> None:
+    # the history holds deliberately illegal actions: exit 1, and the summary balances
+    assert session.ingest.returncode == 1, session.ingest.stderr
+    summary = json.loads(session.ingest.stdout)
+    stats = session.stats
+    assert summary == {"received": stats.inputs, "duplicate": stats.expected_duplicates,
+                       "rejected": stats.expected_rejections,
+                       "accepted": stats.inputs - stats.expected_duplicates
+                       - stats.expected_rejections}
+    assert stats.expected_rejections > 0
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_every_report_prints_json_of_its_documented_shape(session: Session, name: str) -> None:
+    data = output(session, name)
+    check(data, SHAPES[name])
+    if name in ("cooling", "alerts"):
+        assert data["at"] == AT
+        assert data["count"] == len(data[{"cooling": "leads", "alerts": "alerts"}[name]])
+    else:
+        assert data["as_of"] is None
+
+
+def test_the_reports_agree_with_each_other(session: Session) -> None:
+    funnel, channels = output(session, "funnel"), output(session, "channels")
+    losses, forecast = output(session, "losses"), output(session, "forecast")
+    alerts = output(session, "alerts")
+    assert sum(t["leads"] for t in funnel["templates"]) == channels["leads"] == session.stats.leads
+    assert sum(c["leads"] for c in channels["channels"]) == session.stats.leads
+    assert losses["total"] == sum(c["count"] for c in losses["cells"]) == sum(
+        r["count"] for r in losses["by_reason"])
+    assert forecast["target"] == TARGET
+    assert forecast["gap_measured"] == pytest.approx(
+        TARGET - forecast["expected_revenue_measured"], abs=0.02)
+    assert sum(alerts["by_rule"].values()) == alerts["count"]
+    as_of = output(session, "as_of")
+    assert as_of["as_of"] == datetime(2025, 5, 1, 23, 59, 59, 999999, UTC).timestamp()
+    assert 0 < sum(t["leads"] for t in as_of["templates"]) < session.stats.leads
+
+
+def test_projections_status_shows_no_lag_after_an_ingest(session: Session) -> None:
+    status = output(session, "status")
+    check(status, Many({"name": str, "position": int, "head": int, "lag": int, "version": int,
+                        "stored_version": Opt(int), "stale": bool, "description": str}, min=3))
+    assert {s["name"] for s in status} == {"funnel", "activity", "losses"}
+    head = status[0]["head"]
+    assert head > session.stats.inputs  # more events than inputs
+    for s in status:
+        assert (s["lag"], s["position"], s["head"], s["stale"]) == (0, head, head, False)
+        assert s["stored_version"] == s["version"]
+
+
+def test_the_html_report_has_a_section_per_report(session: Session) -> None:
+    result = session.runs["html"]
+    assert result.returncode == 0, result.stderr
+    path = session.directory / "report.html"
+    assert f"wrote {path}" in " ".join(result.stdout.split())
+    page = path.read_text(encoding="utf-8")
+    for name in REPORTS:
+        assert re.search(rf'<section id="{name}">\s*<h2>[^<]+</h2>', page), name
+        assert f'href="#{name}"' in page
+    assert page.count("<section ") == len(REPORTS)
+
+
+def test_a_rebuild_reports_its_speed_and_changes_no_report(session: Session) -> None:
+    status = output(session, "status")
+    rebuilt = run(["projections", "rebuild"], cwd=session.directory)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    match = re.search(r"rebuilt all projections: (\d+) events in ([\d.]+) s "
+                      r"\(([\d,]+) events/s\)", rebuilt.stdout)
+    assert match is not None, rebuilt.stdout
+    assert int(match[1]) == status[0]["head"]
+    assert int(match[3].replace(",", "")) > 0
+    one = run(["projections", "rebuild", "losses"], cwd=session.directory)
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.startswith("rebuilt losses: ")
+    with ThreadPoolExecutor(3) as pool:
+        again, losses, unknown = pool.map(lambda args: run(args, cwd=session.directory), [
+            ["report", "funnel", "--json", "--at", AT], ["report", "losses", "--json"],
+            ["projections", "rebuild", "nonsense"]])
+    assert json.loads(again.stdout) == output(session, "funnel")
+    assert json.loads(losses.stdout) == output(session, "losses")
+    assert unknown.returncode == 2
+    assert "unknown projection(s) ['nonsense']" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
+# -- the demo -------------------------------------------------------------------------------
+
+
+def test_demo_runs_end_to_end_and_writes_every_section(tmp_path: Path) -> None:
+    database, page = tmp_path / "out" / "demo.db", tmp_path / "out" / "report.html"
+    result = run(["demo", "--leads", "200", "--days", "60", "--database", str(database),
+                  "--html", str(page)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    text = " ".join(result.stdout.split())
+    summary = re.search(r"demo: 200 leads over 60 days \(seed 7\): (\d+) inputs — (\d+) "
+                        r"accepted, (\d+) duplicate, (\d+) rejected", text)
+    assert summary is not None, text[:500]
+    received, accepted, duplicate, rejected = (int(g) for g in summary.groups())
+    assert accepted + duplicate + rejected == received
+    assert len((tmp_path / "out" / "demo.rejects.jsonl").read_text().splitlines()) == rejected
+
+    # the funnel it printed is the one in its database
+    app = build_application(Settings(database_url=f"sqlite:///{database}"))
+    runner = build_runner(app)
+    try:
+        funnel = build_report("funnel", runner.store, app.templates, app.scoring, at=END)
+        lags = {s.name: s.lag for s in runner.status()}
+    finally:
+        runner.store.close()
+        app.close()
+    assert "Funnel" in text
+    for t in funnel["templates"]:
+        leads = f"{t['leads']} lead" + ("" if t["leads"] == 1 else "s")
+        assert f"{t['title']} ({t['template']}): {leads}, {t['won']} won" in text
+    assert sum(t["leads"] for t in funnel["templates"]) == 200
+    assert lags == {"funnel": 0, "activity": 0, "losses": 0}
+
+    html = page.read_text(encoding="utf-8")
+    for name in REPORTS:
+        assert f'<section id="{name}">' in html, name
+    assert f"HTML report: {page}" in text
