@@ -2,7 +2,8 @@
 
 Every figure is a count over visits (see :mod:`lifecycle.projections.queries`):
 ``entered`` is how many distinct leads ever entered a stage, ``conversion`` of a
-stage is the share of its leads that reached the next funnel stage, and dwell times
+stage is the share of its leads that went on to a later funnel stage (skips included),
+and dwell times
 are the lengths of completed visits.
 """
 
@@ -63,7 +64,10 @@ def _stage_rows(
         visits = visits_by_stage[stage]
         nxt = stages[i + 1] if i + 1 < len(stages) else None
         entered = len(reached[stage])
-        to_next = len(reached[stage] & reached[nxt]) if nxt else None
+        # Onward means any later funnel stage: a deal won straight from discovery (with a
+        # skip_reason) did convert out of discovery.
+        onward: set[str] = set().union(*(reached[s] for s in stages[i + 1:])) if nxt else set()
+        to_next = len(reached[stage] & onward) if nxt else None
         row: dict[str, Any] = {
             "stage": stage,
             "probability": template.probability(stage),

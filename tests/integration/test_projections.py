@@ -217,7 +217,8 @@ def stage_rows(group: list[Story], template: FunnelTemplate) -> list[dict[str, A
         done = [(s.visits[j + 1], s.visits[j][1]) for s, j in stays if j + 1 < len(s.visits)]
         exits = [to for (to, _), _ in done]
         entered = {s.lead_id for s, _ in stays}
-        onward = {s.lead_id for s in group if nxt is not None and s.reached(nxt)}
+        # a lead that skipped the next stage (skip_reason) still converted onward
+        onward = {s.lead_id for s in group if any(s.reached(st) for st in order[i + 1:])}
         rows.append({
             "stage": stage,
             "probability": template.probability(stage),
