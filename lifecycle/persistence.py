@@ -6,13 +6,19 @@ event's attributes with orjson (datetimes and UUIDs natively) and, on the way ba
 restores datetimes, UUIDs and tuples from the event class's declared field types, so a
 decoded event equals the one that was stored. Upcasting by ``class_version`` works as
 in eventsourcing.
+
+Stored states are hash-chained per aggregate (:mod:`lifecycle.chain`): ``to_stored_events``
+prefixes each body with its link, ``decode_state`` strips it. With a field cipher
+(:class:`lifecycle.privacy.PersonalData`), personal fields are encrypted in the body and
+decrypted by ``to_domain_event`` only.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import orjson
@@ -20,10 +26,36 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 
-__all__ = ["FastMapper", "OrjsonTranscoder"]
+from lifecycle.chain import GENESIS, HASH_LEN, is_chained, link
+
+__all__ = ["FastMapper", "FieldCipher", "OrjsonTranscoder", "new_frozen"]
 
 _DT, _UUID, _TUPLE = 1, 2, 3
 _BASE_FIELDS = {"originator_id", "originator_version"}
+_HEADS_LIMIT = 200_000
+_T = TypeVar("_T")
+
+
+class FieldCipher(Protocol):
+    """Encrypts the personal fields of an event's state, and decrypts them."""
+
+    def spec(self, cls: type, /) -> Any | None:
+        """What to encrypt in events of ``cls``; None: nothing."""
+
+    def encrypt(self, spec: Any, event: Any, state: dict[str, Any], /) -> None: ...
+
+    def decrypt(self, spec: Any, originator_id: UUID, state: dict[str, Any], /) -> None: ...
+
+
+def new_frozen(cls: type[_T], fields: dict[str, Any]) -> _T:
+    """An instance of the frozen dataclass ``cls`` with exactly ``fields``, without
+    running its generated ``__init__`` (which sets each field through
+    ``object.__setattr__``): for the stored events, notifications and recordings made
+    per event on the write path. The result equals, hashes and pickles like one made
+    by ``cls(**fields)``; ``fields`` must name every field, in declaration order."""
+    obj = object.__new__(cls)
+    object.__setattr__(obj, "__dict__", fields)
+    return obj
 
 
 class OrjsonTranscoder(Transcoder):
@@ -54,10 +86,19 @@ def _kinds(cls: type) -> dict[str, int]:
 class FastMapper(Mapper[UUID]):
     """Domain event ⇄ stored event with orjson and declared-type restoration."""
 
-    def __init__(self, transcoder: Transcoder | None = None) -> None:
+    def __init__(
+        self, transcoder: Transcoder | None = None, *, personal: FieldCipher | None = None
+    ) -> None:
         super().__init__(transcoder=transcoder or OrjsonTranscoder())
+        self.personal = personal
+        self.heads: dict[UUID, tuple[int, bytes]] = {}
+        """The latest (version, hash) this mapper decoded or stored, per aggregate."""
         self._topics: dict[type, str] = {}
+        self._topic_bytes: dict[str, bytes] = {}
         self._classes: dict[str, tuple[type, dict[str, int]]] = {}
+        # Per event class: class version, and the field cipher with its spec for the
+        # class (a spec is taken to depend on the class only).
+        self._encoding: dict[type, tuple[int, FieldCipher | None, Any]] = {}
 
     def _topic(self, cls: type) -> str:
         topic = self._topics.get(cls)
@@ -73,27 +114,92 @@ class FastMapper(Mapper[UUID]):
         return entry
 
     def encode_state(self, domain_event: DomainEventProtocol[UUID]) -> bytes:
-        state = {k: v for k, v in vars(domain_event).items() if k not in _BASE_FIELDS}
-        class_version = getattr(type(domain_event), "class_version", 1)
+        cls = type(domain_event)
+        personal = self.personal
+        encoding = self._encoding.get(cls)
+        if encoding is None or encoding[1] is not personal:
+            spec = personal.spec(cls) if personal is not None else None
+            encoding = self._encoding[cls] = (getattr(cls, "class_version", 1), personal, spec)
+        # A copy minus the two base fields (same order as the event's attributes): a
+        # C-level copy costs a fraction of filtering every key in a comprehension.
+        state = dict(vars(domain_event))
+        state.pop("originator_id", None)
+        state.pop("originator_version", None)
+        class_version, _, spec = encoding
         if class_version > 1:
             state["class_version"] = class_version
+        if spec is not None and personal is not None:
+            personal.encrypt(spec, domain_event, state)
         return self.transcoder.encode(state)
 
+    def to_stored_events(
+        self, domain_events: Iterable[DomainEventProtocol[UUID]], prev: Mapping[UUID, bytes]
+    ) -> tuple[list[StoredEvent], dict[UUID, tuple[int, bytes]]]:
+        """Stored events, each chained to the previous event of its aggregate.
+
+        Args:
+            domain_events: events in order (an aggregate's versions consecutive).
+            prev: the hash each aggregate's first event here follows; version 1 may be
+                left out (it follows ``GENESIS``).
+
+        Returns:
+            The stored events, and each aggregate's new head (version, hash), to be
+            remembered (:meth:`remember`) once they are committed.
+
+        Raises:
+            ValueError: an event after version 1 whose predecessor's hash is not given.
+        """
+        heads: dict[UUID, tuple[int, bytes]] = {}
+        stored = []
+        # Locals: this loop runs for every event written.
+        encode, compressor, cipher = self.encode_state, self.compressor, self.cipher
+        topics, topic_bytes = self._topics, self._topic_bytes
+        new, set_dict = object.__new__, object.__setattr__
+        for event in domain_events:
+            oid, version = event.originator_id, event.originator_version
+            head = heads.get(oid)
+            before = head[1] if head is not None else prev.get(oid)
+            if before is None:
+                if version != 1:
+                    raise ValueError(f"no previous hash given for {oid} v{version}")
+                before = GENESIS
+            topic = topics.get(type(event)) or self._topic(type(event))
+            tb = topic_bytes.get(topic)
+            if tb is None:
+                tb = topic_bytes[topic] = topic.encode()
+            body = encode(event)
+            if compressor:
+                body = compressor.compress(body)
+            if cipher:
+                body = cipher.encrypt(body)
+            digest = link(before, tb, body)
+            heads[oid] = (version, digest)
+            record = new(StoredEvent)  # as new_frozen() does, inline
+            set_dict(record, "__dict__", {"originator_id": oid, "originator_version": version,
+                                          "topic": topic, "state": digest + body})
+            stored.append(record)
+        return stored, heads
+
+    def remember(self, heads: Mapping[UUID, tuple[int, bytes]]) -> None:
+        """Records committed aggregate heads (the next save chains to them)."""
+        if len(self.heads) > _HEADS_LIMIT:
+            self.heads.clear()
+        self.heads.update(heads)
+
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        state = self.encode_state(domain_event)
-        if self.compressor:
-            state = self.compressor.compress(state)
-        if self.cipher:
-            state = self.cipher.encrypt(state)
-        return StoredEvent(
-            originator_id=domain_event.originator_id,
-            originator_version=domain_event.originator_version,
-            topic=self._topic(type(domain_event)),
-            state=state,
-        )
+        """One event, chained to the last one this mapper stored or decoded of its
+        aggregate (outside the application, which chains whole batches)."""
+        oid = domain_event.originator_id
+        known = self.heads.get(oid)
+        prev = {oid: known[1]} if known and known[0] == domain_event.originator_version - 1 else {}
+        stored, heads = self.to_stored_events([domain_event], prev)
+        self.remember(heads)
+        return stored[0]
 
     def decode_state(self, stored_event: StoredEvent) -> dict[str, Any]:
         state = stored_event.state
+        if is_chained(state):
+            state = state[HASH_LEN:]
         if self.cipher:
             state = self.cipher.decrypt(state)
         if self.compressor:
@@ -108,6 +214,8 @@ class FastMapper(Mapper[UUID]):
         cannot leak what erasure must be able to shred.
         """
         state = stored_event.state
+        if is_chained(state):
+            state = state[HASH_LEN:]
         if self.compressor:
             state = self.compressor.decompress(state)
         decoded: dict[str, Any] = self.transcoder.decode(state)
@@ -127,6 +235,22 @@ class FastMapper(Mapper[UUID]):
         while from_version < class_version:
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
             from_version += 1
+        oid = stored_event.originator_id
+        oid = oid if isinstance(oid, UUID) else UUID(str(oid))
+        personal = self.personal
+        if personal is not None:
+            spec = personal.spec(cls)
+            if spec is not None:
+                try:
+                    personal.decrypt(spec, oid, state)
+                except ValueError as e:
+                    raise MapperDeserialisationError(str(e)) from e
+        raw = stored_event.state
+        if is_chained(raw):
+            heads = self.heads
+            if len(heads) > _HEADS_LIMIT:
+                heads.clear()
+            heads[oid] = (stored_event.originator_version, raw[:HASH_LEN])
         for name, kind in kinds.items():
             value = state.get(name)
             if value is None:
@@ -137,8 +261,7 @@ class FastMapper(Mapper[UUID]):
                 state[name] = UUID(value)
             elif kind == _TUPLE and isinstance(value, list):
                 state[name] = tuple(value)
-        oid = stored_event.originator_id
-        state["originator_id"] = oid if isinstance(oid, UUID) else UUID(str(oid))
+        state["originator_id"] = oid
         state["originator_version"] = stored_event.originator_version
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)

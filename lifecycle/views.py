@@ -8,7 +8,12 @@ from typing import Any
 from lifecycle.aggregates.lead import Lead
 from lifecycle.scoring import ScoringConfig, behaviour_at, grade
 
-__all__ = ["describe_event", "lead_summary"]
+__all__ = ["DETAIL_FIELDS", "describe_event", "lead_summary"]
+
+DETAIL_FIELDS = ("kind", "channel", "grade", "previous", "total", "from_stage", "to_stage",
+                 "reason", "competitor", "rule", "content", "track", "amount", "currency",
+                 "text", "skip_reason")
+"""Event attributes a line of history shows, in this order."""
 
 
 def lead_summary(
@@ -62,9 +67,7 @@ def describe_event(event: Lead.Event) -> dict[str, Any]:
     """One event as a line of history: what, when (business and recorded), why."""
     name = type(event).__name__
     detail: dict[str, Any] = {}
-    for field in ("kind", "channel", "grade", "previous", "total", "from_stage", "to_stage",
-                  "reason", "competitor", "rule", "content", "track", "amount", "currency",
-                  "text", "skip_reason"):
+    for field in DETAIL_FIELDS:
         value = getattr(event, field, None)
         if value is not None:
             detail[field] = value

@@ -25,16 +25,26 @@ from lifecycle.scoring import (
     Contribution,
     Grade,
     ScoringConfig,
+    bant_score,
     decay_factor,
     fit_score,
     grade,
+    grade_of,
     screen,
+    total_score,
 )
 from lifecycle.templates import CLOSED_STAGES, FunnelTemplate
 
-__all__ = ["Lead"]
+__all__ = ["ERASED", "PERSONAL_PROFILE_FIELDS", "Lead"]
 
 POOL_OPEN = ("captured", "nurturing")
+
+ERASED = "(erased)"
+"""What a personal field reads as once its lead was erased (not "[erased]": terminal
+renderers would take that for markup)."""
+
+PERSONAL_PROFILE_FIELDS = ("name", "phone")
+"""Profile fields that identify the person (encrypted, erasable)."""
 
 
 class Lead(Aggregate):
@@ -289,6 +299,21 @@ class Lead(Aggregate):
     class NoteAdded(Event):
         text: str
 
+    class Erased(Event):
+        """The person's personal data was erased (crypto-shredded: their key deleted).
+
+        What the events hold about them reads as ``ERASED`` from now on; the state here
+        says so too, so it is the same before and after the key is gone.
+        """
+
+        def _apply(self, lead: Lead) -> None:
+            lead.erased = True
+            lead.email = None if lead.email is None else ERASED
+            lead.keys = tuple(f"email:{ERASED}" if k.startswith("email:") else k
+                              for k in lead.keys)
+            lead.profile = {k: ERASED if k in PERSONAL_PROFILE_FIELDS else v
+                            for k, v in lead.profile.items()}
+
     # -- commands -----------------------------------------------------------------------
 
     def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
@@ -298,14 +323,17 @@ class Lead(Aggregate):
         event, never read from a clock here); skipping the dataclass ``__init__`` and
         its validation halves the cost of an event on the ingest hot path.
         """
-        kwargs["originator_id"] = self.id
-        kwargs["originator_version"] = self.version + 1
+        # The attributes behind eventsourcing's id/version/modified_on/pending_events
+        # properties, read and set directly: this runs for every event.
+        version = self._version + 1
+        kwargs["originator_id"] = self._id
+        kwargs["originator_version"] = version
         event = object.__new__(event_class)
         object.__setattr__(event, "__dict__", kwargs)
         event.apply(self)
-        self.version = event.originator_version
-        self.modified_on = event.timestamp
-        self.pending_events.append(event)
+        self._version = version
+        self._modified_on = kwargs["timestamp"]
+        self._pending_events.append(event)
 
     @classmethod
     def capture(
@@ -373,11 +401,14 @@ class Lead(Aggregate):
         else:  # late: its points have decayed from its own time to the lead's newest time
             beh = self.behaviour + points * decay_factor(t, self.behaviour_at, half_life)
             beh_at = self.behaviour_at
-        changes = {k: v for k, v in _profile_dict(tp).items() if self.profile.get(k) != v}
+        changes: dict[str, Any] | None = None
         fit: float | None = None
         parts: dict[str, float] | None = None
-        if changes:
-            fit, parts = fit_score({**self.profile, **changes}, config.fit)
+        if tp.profile is not None:
+            held = self.profile
+            changes = {k: v for k, v in _profile_dict(tp).items() if held.get(k) != v}
+            if changes:
+                fit, parts = fit_score({**held, **changes}, config.fit)
         cause = f"touchpoint:{tp.touchpoint_id}"
         self.trigger_event(
             self.TouchpointRecorded, timestamp=recorded_at, occurred_at=t,
@@ -406,8 +437,7 @@ class Lead(Aggregate):
             Whether the grade changed (other rules, such as a due nurture step, may
             also emit events).
         """
-        self._check_not_erased()
-        if self.stage in CLOSED_STAGES or at < self.newest_at:
+        if self.erased or self.stage in CLOSED_STAGES or at < self.newest_at:
             return False
         before = self.grade
         self._evaluate(at, template=template, config=config, trigger="decay",
@@ -425,15 +455,16 @@ class Lead(Aggregate):
         """Applies a sales action, or raises IllegalTransition saying why not."""
         self._check_not_erased()
         handler = getattr(self, f"_do_{action.action}")
-        common = {
+        cause = f"action:{action.action_id}"
+        common: dict[str, Any] = {
             "timestamp": recorded_at, "occurred_at": action.occurred_at, "source": "sales",
-            "actor": action.actor, "cause_id": f"action:{action.action_id}",
+            "actor": action.actor, "cause_id": cause,
         }
         handler(action, template, common)
         if action.action in ("bant", "recycle", "reopen"):
             self._evaluate(
                 max(self.newest_at, action.occurred_at), template=template, config=config,
-                trigger=action.action, recorded_at=recorded_at, cause=common["cause_id"],
+                trigger=action.action, recorded_at=recorded_at, cause=cause,
                 source="sales",
             )
 
@@ -580,8 +611,13 @@ class Lead(Aggregate):
                   "cause_id": cause}
         behaviour = self.behaviour * decay_factor(self.behaviour_at, at,
                                                   config.half_life_seconds)
-        result = grade(self.fit, behaviour, self.bant, config.grading)
-        if result.grade != self.grade:
+        # The grade alone first (as grade() computes it): the full result only when it
+        # changed, which most touchpoints do not do.
+        grading, bant = config.grading, self.bant
+        total = total_score(self.fit, behaviour, bant_score(bant) if bant.assessed else None,
+                            grading)
+        if grade_of(total, grading) != self.grade:
+            result = grade(self.fit, behaviour, bant, grading)
             self.trigger_event(self.Graded, **common, grade=result.grade, previous=self.grade,
                                total=result.total, fit=result.fit, behaviour=result.behaviour,
                                bant=result.bant, fit_parts=self.fit_parts, trigger=trigger)
@@ -630,6 +666,17 @@ class Lead(Aggregate):
                   "actor": "policy:nurture", "cause_id": cause}
         self._nurture(at, config, common)
         return len(self.pending_events) > before
+
+    def erase(self, *, at: datetime, recorded_at: datetime, actor: str, cause: str) -> None:
+        """Records that the person's personal data is erased (the application then
+        deletes their key). An erased lead takes no more input.
+
+        Raises:
+            LeadErased: it was erased already.
+        """
+        self._check_not_erased()
+        self.trigger_event(self.Erased, timestamp=recorded_at, occurred_at=at,
+                           source="privacy", actor=actor, cause_id=cause)
 
     def _check_not_erased(self) -> None:
         if self.erased:

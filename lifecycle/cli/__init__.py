@@ -27,9 +27,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from lifecycle.cli import core, distributed, reporting
+    from lifecycle.cli import audit, core, distributed, reporting
 
-    for module in (core, reporting, distributed):
+    for module in (core, reporting, distributed, audit):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -1,0 +1,285 @@
+"""Tamper evidence: every stored event is chained to the previous event of its aggregate.
+
+A stored event's state is ``H || body``: ``body`` is the event's JSON (personal fields
+already encrypted) and ``H`` is 64 hex characters of
+``sha256(H_prev || topic || "\\n" || body)``, where ``H_prev`` is the hash of the
+previous event of the same aggregate (64 ``"0"`` for version 1). Hashing the topic
+too means an event cannot be turned into another class (``Lost`` → ``Disqualified``)
+in place. Editing, deleting or reordering a stored event breaks the chain of its
+aggregate at that point.
+
+A chain alone cannot show that an aggregate's *latest* events were deleted, so every
+insert also writes each aggregate's head (version and hash) to ``lc_chain_heads`` in
+the same transaction (see the recorders below); :func:`check_rows` compares each
+chain's end with its head.
+
+The hash is not keyed: someone who can write to the database and knows this scheme
+can recompute a whole chain and its head. It detects edits made without rewriting
+the chains, not a determined insider; for that, anchor heads outside the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from lifecycle.recorders import FastPostgresProcessRecorder, FastSQLiteProcessRecorder
+
+__all__ = [
+    "GENESIS",
+    "HASH_LEN",
+    "HEADS_TABLE",
+    "Break",
+    "ChainedPostgresRecorder",
+    "ChainedSQLiteRecorder",
+    "Row",
+    "check_rows",
+    "is_chained",
+    "link",
+    "previous_hashes",
+    "recorder_topic",
+]
+
+HASH_LEN = 64
+GENESIS = b"0" * HASH_LEN
+"""The previous hash of an aggregate's first event."""
+
+HEADS_TABLE = "lc_chain_heads"
+
+_sha256 = hashlib.sha256
+
+Row = tuple[str, int, bytes, bytes]
+"""A raw stored event as :func:`check_rows` reads it: originator id (text), version,
+topic (UTF-8 bytes), stored state."""
+
+
+def link(prev: bytes, topic: bytes, body: bytes) -> bytes:
+    """The hash (64 ASCII hex bytes) of an event whose predecessor's hash is ``prev``."""
+    return _sha256(b"%b%b\n%b" % (prev, topic, body)).hexdigest().encode()
+
+
+def is_chained(state: bytes) -> bool:
+    """Whether a stored state starts with a hash (events written before chaining did
+    not: they start with the JSON body's ``{``)."""
+    return state[:1] != b"{"
+
+
+def previous_hashes(
+    events: Sequence[Any],
+    known: Mapping[UUID, tuple[int, bytes]],
+    recorder: ApplicationRecorder,
+) -> dict[UUID, bytes]:
+    """The hash each aggregate's first event in ``events`` must chain to.
+
+    Args:
+        events: domain events about to be stored, in order.
+        known: the latest (version, hash) seen per aggregate, from decoding and saving.
+        recorder: where to read an aggregate's stored head when ``known`` has not got it.
+    """
+    prev: dict[UUID, bytes] = {}
+    for event in events:
+        oid = event.originator_id
+        if oid in prev:
+            continue
+        version = event.originator_version
+        if version == 1:
+            prev[oid] = GENESIS
+            continue
+        head = known.get(oid)
+        if head is not None and head[0] == version - 1:
+            prev[oid] = head[1]
+            continue
+        stored = recorder.select_events(oid, lte=version - 1, desc=True, limit=1)
+        # No stored predecessor (or one written before chaining): chain from genesis;
+        # verification reports the gap or the unchained event.
+        state = stored[0].state if stored else b""
+        prev[oid] = state[:HASH_LEN] if stored and is_chained(state) else GENESIS
+    return prev
+
+
+def _heads_of(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, int, str]]:
+    last: dict[Any, StoredEvent] = {}
+    for s in stored_events:
+        last[s.originator_id] = s
+    # Sorted, so concurrent writers lock head rows in one order (no deadlocks).
+    return [(oid, s.originator_version, s.state[:HASH_LEN].decode("ascii"))
+            for oid, s in sorted(last.items())]
+
+
+class ChainedSQLiteRecorder(FastSQLiteProcessRecorder):
+    """eventsourcing's SQLite process recorder (rows inserted by one ``executemany``),
+    writing chain heads with the events."""
+
+    def __init__(self, datastore: SQLiteDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self._upsert_heads = (
+            f"INSERT INTO {HEADS_TABLE} (originator_id, version, hash) VALUES (?, ?, ?) "
+            "ON CONFLICT (originator_id) DO UPDATE SET version = excluded.version, "
+            "hash = excluded.hash"
+        )
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(),
+                f"CREATE TABLE IF NOT EXISTS {HEADS_TABLE} (originator_id TEXT PRIMARY KEY, "
+                "version INTEGER NOT NULL, hash TEXT NOT NULL)"]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        returning = super()._insert_events(c, stored_events, **kwargs)
+        heads = [(oid.hex if isinstance(oid, UUID) else oid, v, h)
+                 for oid, v, h in _heads_of(stored_events)]
+        if heads:
+            c.executemany(self._upsert_heads, heads)
+        return returning
+
+
+class ChainedPostgresRecorder(FastPostgresProcessRecorder):
+    """eventsourcing's PostgreSQL process recorder (rows sent as binary column arrays),
+    writing chain heads with the events."""
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events",
+                 tracking_table_name: str = "notification_tracking"):
+        super().__init__(datastore, events_table_name=events_table_name,
+                         tracking_table_name=tracking_table_name)
+        table = Identifier(self.datastore.schema, HEADS_TABLE)
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {table} (originator_id {id_type} PRIMARY KEY, "
+            "version bigint NOT NULL, hash text NOT NULL)"
+        ).format(table=table, id_type=Identifier(self.datastore.originator_id_type)))
+        # One statement for all heads (column arrays sent in binary), not one per head:
+        # the heads are distinct and sorted, so the rows are locked in the same order.
+        self._upsert_heads = SQL(
+            "INSERT INTO {table} (originator_id, version, hash) "
+            "SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[]) "
+            "ON CONFLICT (originator_id) DO UPDATE SET version = excluded.version, "
+            "hash = excluded.hash"
+        ).format(table=table, id_type=Identifier(self.datastore.originator_id_type))
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        heads = _heads_of(stored_events)
+        if heads:
+            as_text = self.datastore.originator_id_type != "uuid"
+            curs.execute(self._upsert_heads, (
+                [str(oid) if as_text else oid for oid, _, _ in heads],
+                [version for _, version, _ in heads],
+                [digest for _, _, digest in heads],
+            ))
+
+
+def recorder_topic(persistence_module: str) -> str:
+    """The recorder class (as an eventsourcing topic) for a persistence module."""
+    if persistence_module.endswith("sqlite"):
+        return f"{__name__}:ChainedSQLiteRecorder"
+    return f"{__name__}:ChainedPostgresRecorder"
+
+
+# -- verification -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """The first broken link of one aggregate's chain.
+
+    Attributes:
+        originator_id: the aggregate (a lead or a key index entry), as stored.
+        version: the version where the chain breaks (None: the whole history).
+        problem: ``hash_mismatch`` (an event was edited, or one before it removed or
+            moved), ``version_gap`` (events are missing), ``missing_first_event``,
+            ``truncated`` (the head says there were more events), ``head_mismatch``,
+            ``beyond_head`` (events after the recorded head), ``no_head``, or
+            ``events_missing`` (a head but no events at all).
+        detail: a sentence for people.
+    """
+
+    originator_id: str
+    version: int | None
+    problem: str
+    detail: str
+
+
+def check_rows(
+    batches: Iterable[Sequence[Row]],
+    heads: dict[str, tuple[int, str]] | None = None,
+) -> Iterator[Break]:
+    """Recomputes the chains of raw rows ordered by (originator id, version).
+
+    Yields each aggregate's first broken link as it is found. ``heads`` (originator id →
+    version, hash), when given, is consumed: heads left over at the end belong to
+    aggregates without any stored event.
+    """
+    cur: str | None = None
+    expected = 1
+    prev = GENESIS
+    broken = True
+    for rows in batches:
+        for oid, version, topic, state in rows:
+            if oid != cur:
+                if cur is not None and heads is not None:
+                    problem = None if broken else _check_head(cur, expected - 1, prev, heads)
+                    heads.pop(cur, None)
+                    if problem is not None:
+                        yield problem
+                cur, expected, prev, broken = oid, 1, GENESIS, False
+            elif broken:
+                continue
+            if version != expected:
+                broken = True
+                if expected == 1:
+                    yield Break(oid, version, "missing_first_event",
+                                f"history starts at v{version}: v1..v{version - 1} are missing")
+                else:
+                    yield Break(oid, version, "version_gap",
+                                f"v{version} follows v{expected - 1}: "
+                                f"v{expected}..v{version - 1} are missing")
+                continue
+            digest = _sha256(b"%b%b\n%b" % (prev, topic, state[HASH_LEN:])).hexdigest().encode()
+            if state[:HASH_LEN] != digest:
+                broken = True
+                yield Break(oid, version, "hash_mismatch",
+                            f"v{version} does not match its hash: it was edited, or an "
+                            "event before it was changed, removed or moved")
+                continue
+            prev = digest
+            expected += 1
+    if cur is not None and heads is not None:
+        problem = None if broken else _check_head(cur, expected - 1, prev, heads)
+        heads.pop(cur, None)
+        if problem is not None:
+            yield problem
+    for oid, (version, _) in sorted((heads or {}).items()):
+        yield Break(oid, None, "events_missing",
+                    f"its head says v{version}, but none of its events is stored")
+
+
+def _check_head(oid: str, last: int, digest: bytes, heads: dict[str, tuple[int, str]]
+                ) -> Break | None:
+    head = heads.get(oid)
+    if head is None:
+        return Break(oid, None, "no_head",
+                     f"no head was recorded for its {last} events (written before heads "
+                     "existed, or the head row was deleted)")
+    version, expected = head
+    if version > last:
+        return Break(oid, last + 1, "truncated",
+                     f"its head says v{version}, but the history ends at v{last}: the "
+                     "latest events were deleted")
+    if version < last:
+        return Break(oid, version + 1, "beyond_head",
+                     f"v{version + 1}..v{last} come after the recorded head v{version}")
+    if expected.encode("ascii") != digest:
+        return Break(oid, last, "head_mismatch",
+                     f"v{last} is not the event the head recorded")
+    return None
