@@ -17,15 +17,23 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Mapper, ProcessRecorder, Tracking
+from eventsourcing.persistence import Mapper, Notification, ProcessRecorder, Recording, Tracking
 
 from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import LeadKey, key_index_id, lead_id_for
+from lifecycle.chain import previous_hashes, recorder_topic
 from lifecycle.contracts import SalesAction, Touchpoint
-from lifecycle.persistence import FastMapper
 from lifecycle.errors import InputRejected, LeadNotFound, UnknownTemplate
+from lifecycle.persistence import FastMapper
+from lifecycle.privacy import PersonalData, SubjectKeys
+from lifecycle.recorders import select_events_of
 from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.settings import Settings, persistence_env
 from lifecycle.templates import FunnelTemplate, TemplateRegistry, load_templates
@@ -87,6 +95,12 @@ class _Batch:
     def __init__(self) -> None:
         self.aggregates: dict[UUID, Aggregate] = {}
         self.new_keys: list[str] = []
+        # Lead keys as this batch knows them: registered by it, or read for it (None:
+        # not registered when it started). Unlike the LRU, this cannot lose a key
+        # registered earlier in the batch and not yet saved.
+        self.keys: dict[str, UUID | None] = {}
+        # Leads read for this batch (see _prefetch) that no input has used yet.
+        self.loaded: dict[UUID, Aggregate] = {}
 
 
 class LeadLifecycle(Application[UUID]):
@@ -109,12 +123,18 @@ class LeadLifecycle(Application[UUID]):
         self.scoring = scoring or load_scoring(self.settings.scoring_file)
         self.clock = clock or (lambda: datetime.now(UTC))
         env = persistence_env(self.settings.database_url)
+        # Its recorder also writes each aggregate's chain head (tamper evidence).
+        env["PROCESS_RECORDER_TOPIC"] = recorder_topic(env["PERSISTENCE_MODULE"])
         super().__init__(env=env)
         self._leads = _LRU(max(self.settings.cache_size, 1))
         self._keys = _LRU(max(self.settings.cache_size * 2, 1))
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return FastMapper()
+        self.subject_keys = SubjectKeys(self.settings.database_url,
+                                        cache_size=self.settings.cache_size * 2)
+        self.personal_data = PersonalData(self.subject_keys)
+        self.fast_mapper = FastMapper(personal=self.personal_data)
+        return self.fast_mapper
 
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder keeps tracking records (upstream positions) in the same
@@ -160,6 +180,7 @@ class LeadLifecycle(Application[UUID]):
         recorded_at = self.clock()
         results: list[Result] = []
         try:
+            self._prefetch(items, batch)
             for item in items:
                 results.append(self._handle(item, batch, recorded_at))
             if before_commit is not None:
@@ -252,8 +273,12 @@ class LeadLifecycle(Application[UUID]):
             if len(lead.pending_events) != before:  # a command must guard before it emits
                 raise RuntimeError(f"command on lead {lead_id} emitted before rejecting") from None
             raise
-        unregistered = [k for k in keys if k not in lead.keys and self._lookup(k) is None]
-        self._register_keys(tuple(unregistered), lead_id, batch, recorded_at)
+        for key in keys:
+            if key not in lead.keys:  # known by a key it was not captured with
+                unregistered = [k for k in keys
+                                if k not in lead.keys and self._lookup(k, batch) is None]
+                self._register_keys(tuple(unregistered), lead_id, batch, recorded_at)
+                break
         return Result(item.input_id, Outcome.ACCEPTED, lead_id, len(lead.pending_events) - before)
 
     def _template(self, name: str) -> FunnelTemplate:
@@ -263,7 +288,56 @@ class LeadLifecycle(Application[UUID]):
 
     # -- identity and cache ------------------------------------------------------------
 
-    def _lookup(self, key: str) -> UUID | None:
+    def _prefetch(self, items: Sequence[Inbound], batch: _Batch) -> None:
+        """Reads what the batch needs from the store in a few queries, not one per input.
+
+        First the lead keys that are not cached (one query per 500 keys; a key not
+        found is remembered as absent for the batch), then the leads those keys name
+        that are not cached. Inputs then find both in memory; what they read is what
+        they would have read one by one, as nothing of this batch is stored yet.
+        """
+        cached = self._keys
+        wanted: dict[UUID, str] = {}
+        item_keys = [keys_of(item) for item in items]
+        for keys in item_keys:
+            for key in keys:
+                if key not in cached and key not in batch.keys:
+                    batch.keys[key] = None
+                    wanted[key_index_id(key)] = key
+        if wanted:
+            for entry in self._reconstruct_all(wanted):
+                if isinstance(entry, LeadKey):
+                    batch.keys[wanted[entry.id]] = entry.lead_id
+                    cached.put(wanted[entry.id], entry.lead_id)
+        cold: dict[UUID, None] = {}
+        for keys in item_keys:
+            for key in keys:
+                lead_id = batch.keys[key] if key in batch.keys else cached.get(key)
+                if lead_id is not None:
+                    if lead_id not in self._leads:
+                        cold[lead_id] = None
+                    break
+        if cold:
+            for lead in self._reconstruct_all(cold):
+                batch.loaded[lead.id] = lead
+
+    def _reconstruct_all(self, ids: Iterable[UUID]) -> list[Aggregate]:
+        """The aggregates with these ids, from their stored events (missing: left out)."""
+        out: list[Aggregate] = []
+        stored = select_events_of(self.recorder, list(ids))
+        start = 0
+        for end in range(1, len(stored) + 1):
+            if end == len(stored) or stored[end].originator_id != stored[start].originator_id:
+                events = map(self.mapper.to_domain_event, stored[start:end])
+                aggregate = project_aggregate(None, events)
+                if isinstance(aggregate, Aggregate):
+                    out.append(aggregate)
+                start = end
+        return out
+
+    def _lookup(self, key: str, batch: _Batch | None = None) -> UUID | None:
+        if batch is not None and key in batch.keys:
+            return batch.keys[key]
         lead_id: UUID | None = self._keys.get_recent(key)
         if lead_id is not None:
             return lead_id
@@ -277,7 +351,7 @@ class LeadLifecycle(Application[UUID]):
 
     def _resolve(self, keys: tuple[str, ...], batch: _Batch) -> UUID | None:
         for key in keys:
-            lead_id = self._lookup(key)
+            lead_id = self._lookup(key, batch)
             if lead_id is not None:
                 return lead_id
         return None
@@ -289,10 +363,15 @@ class LeadLifecycle(Application[UUID]):
             entry = LeadKey.register(key, lead_id, recorded_at=recorded_at)
             batch.aggregates[entry.id] = entry
             batch.new_keys.append(key)
+            batch.keys[key] = lead_id
             self._keys.put(key, lead_id)
 
     def _load_lead(self, lead_id: UUID, batch: _Batch) -> Lead | None:
         lead = batch.aggregates.get(lead_id)
+        if lead is None:
+            lead = batch.loaded.pop(lead_id, None)
+            if lead is not None:
+                self._leads.put(lead_id, lead)
         if lead is None:
             lead = self._leads.get_recent(lead_id)
         if lead is None:
@@ -316,6 +395,65 @@ class LeadLifecycle(Application[UUID]):
         """Empties the caches (another process may have written)."""
         self._leads.clear()
         self._keys.clear()
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Stores events hash-chained per aggregate, personal fields encrypted.
+
+        Keys of the leads whose personal data the events carry are committed first:
+        an event is never stored without its lead's key.
+        """
+        events = processing_event.events
+        subjects = self.personal_data.subjects(events)
+        if subjects:
+            self.subject_keys.ensure(subjects)
+        mapper = self.fast_mapper
+        prev = previous_hashes(events, mapper.heads, self.recorder)
+        stored, heads = mapper.to_stored_events(events, prev)
+        ids = self.recorder.insert_events(stored, tracking=processing_event.tracking,
+                                          **processing_event.saved_kwargs)
+        mapper.remember(heads)
+        # As new_frozen() does, inline: this runs for every event written.
+        new, set_dict = object.__new__, object.__setattr__
+        recordings: list[Recording[UUID]] = []
+        for e, s, n in zip(events, stored, ids or (), strict=False):
+            notification = new(Notification)
+            set_dict(notification, "__dict__", {
+                "originator_id": s.originator_id, "originator_version": s.originator_version,
+                "topic": s.topic, "state": s.state, "id": n})
+            recording = new(Recording)
+            set_dict(recording, "__dict__", {"domain_event": e, "notification": notification})
+            recordings.append(recording)
+        return recordings
+
+    # -- privacy ----------------------------------------------------------------------
+
+    def erase(self, lead_id: UUID, *, actor: str, cause: str) -> bool:
+        """Erases a lead's personal data: records ``Erased``, then deletes its key.
+
+        Running it again for an erased lead deletes the key again (a crash may have
+        come between the two).
+
+        Returns:
+            Whether the lead was erased now (False: it was erased before).
+
+        Raises:
+            LeadNotFound: no such lead.
+        """
+        lead = self._get_lead(lead_id)
+        if lead is None:
+            raise LeadNotFound(str(lead_id))
+        erased_now = not lead.erased
+        if erased_now:
+            now = self.clock()
+            lead.erase(at=now, recorded_at=now, actor=actor, cause=cause)
+            self.save(lead)
+        self.subject_keys.delete(lead_id)
+        self.evict()  # cached leads and keys hold the plaintext
+        return erased_now
+
+    def close(self) -> None:
+        self.subject_keys.close()
+        super().close()
 
     # -- reading ----------------------------------------------------------------------
 
