@@ -24,7 +24,14 @@ from eventsourcing.application import (
     project_aggregate,
 )
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Mapper, Notification, ProcessRecorder, Recording, Tracking
+from eventsourcing.persistence import (
+    Mapper,
+    Notification,
+    ProcessRecorder,
+    Recording,
+    StoredEvent,
+    Tracking,
+)
 
 from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import LeadKey, key_index_id, lead_id_for
@@ -191,12 +198,24 @@ class LeadLifecycle(Application[UUID]):
             for aggregate in batch.aggregates.values():
                 processing.events.extend(aggregate.collect_events())
             if processing.events or tracking is not None:
-                recordings = self._record(processing)
-                self._notify(recordings)
+                if self._nobody_listens():
+                    self._store(processing)
+                else:
+                    self._notify(self._record(processing))
         except BaseException:
             self._forget(batch)
             raise
         return results
+
+    def _nobody_listens(self) -> bool:
+        """Whether the recordings of a batch would go unused: ``_notify`` is still
+        eventsourcing's (which does nothing) and ``_record`` is still this class's.
+        Then record_batch stores without building a Recording and a Notification per
+        event: on the ingest path those objects cost more (allocation, and the garbage
+        collector walking them) than the work they stand for. Hooks go in ``_notify``.
+        """
+        cls = type(self)
+        return cls._notify is Application._notify and cls._record is LeadLifecycle._record
 
     def regrade_all(self, lead_ids: Iterable[UUID], at: datetime, *, cause: str) -> int:
         """Policy: re-evaluates leads' grades with behaviour decayed to ``at``.
@@ -245,12 +264,14 @@ class LeadLifecycle(Application[UUID]):
                 raise UnknownTemplate(template_name, known=self.templates.names())
             if lead_id is None:
                 new_id = lead_id_for(keys[0])
-                lead = Lead.capture(new_id, item, keys=keys, template=self.templates[template_name],
-                                    config=self.scoring, recorded_at=recorded_at)
-                batch.aggregates[new_id] = lead
-                self._leads.put(new_id, lead)
+                created = Lead.capture(new_id, item, keys=keys,
+                                       template=self.templates[template_name],
+                                       config=self.scoring, recorded_at=recorded_at)
+                batch.aggregates[new_id] = created
+                self._leads.put(new_id, created)
                 self._register_keys(keys, new_id, batch, recorded_at)
-                return Result(item.input_id, Outcome.ACCEPTED, new_id, len(lead.pending_events))
+                return Result(item.input_id, Outcome.ACCEPTED, new_id,
+                              len(created.pending_events))
         elif lead_id is None:
             raise LeadNotFound(keys[0])
         assert lead_id is not None
@@ -342,7 +363,7 @@ class LeadLifecycle(Application[UUID]):
         if lead_id is not None:
             return lead_id
         try:
-            entry = self.repository.get(key_index_id(key))
+            entry: Any = self.repository.get(key_index_id(key))
         except AggregateNotFoundError:
             return None
         assert isinstance(entry, LeadKey)
@@ -368,7 +389,7 @@ class LeadLifecycle(Application[UUID]):
 
     def _load_lead(self, lead_id: UUID, batch: _Batch) -> Lead | None:
         lead = batch.aggregates.get(lead_id)
-        if lead is None:
+        if lead is None and batch.loaded:
             lead = batch.loaded.pop(lead_id, None)
             if lead is not None:
                 self._leads.put(lead_id, lead)
@@ -397,21 +418,8 @@ class LeadLifecycle(Application[UUID]):
         self._keys.clear()
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        """Stores events hash-chained per aggregate, personal fields encrypted.
-
-        Keys of the leads whose personal data the events carry are committed first:
-        an event is never stored without its lead's key.
-        """
-        events = processing_event.events
-        subjects = self.personal_data.subjects(events)
-        if subjects:
-            self.subject_keys.ensure(subjects)
-        mapper = self.fast_mapper
-        prev = previous_hashes(events, mapper.heads, self.recorder)
-        stored, heads = mapper.to_stored_events(events, prev)
-        ids = self.recorder.insert_events(stored, tracking=processing_event.tracking,
-                                          **processing_event.saved_kwargs)
-        mapper.remember(heads)
+        """Stores events (see :meth:`_store`); returns their recordings."""
+        events, stored, ids = self._store(processing_event)
         # As new_frozen() does, inline: this runs for every event written.
         new, set_dict = object.__new__, object.__setattr__
         recordings: list[Recording[UUID]] = []
@@ -424,6 +432,29 @@ class LeadLifecycle(Application[UUID]):
             set_dict(recording, "__dict__", {"domain_event": e, "notification": notification})
             recordings.append(recording)
         return recordings
+
+    def _store(
+        self, processing_event: ProcessingEvent[UUID]
+    ) -> tuple[list[Any], list[StoredEvent], Sequence[int] | None]:
+        """Stores events hash-chained per aggregate, personal fields encrypted.
+
+        Keys of the leads whose personal data the events carry are committed first:
+        an event is never stored without its lead's key.
+
+        Returns:
+            The domain events, their stored events, and their notification ids.
+        """
+        events = processing_event.events
+        subjects = self.personal_data.subjects(events)
+        if subjects:
+            self.subject_keys.ensure(subjects)
+        mapper = self.fast_mapper
+        prev = previous_hashes(events, mapper.heads, self.recorder)
+        stored, heads = mapper.to_stored_events(events, prev)
+        ids = self.recorder.insert_events(stored, tracking=processing_event.tracking,
+                                          **processing_event.saved_kwargs)
+        mapper.remember(heads)
+        return events, stored, ids
 
     # -- privacy ----------------------------------------------------------------------
 
@@ -491,7 +522,7 @@ class LeadLifecycle(Application[UUID]):
 
     def _get_lead(self, lead_id: UUID, *, version: int | None = None) -> Lead | None:
         try:
-            lead = self.repository.get(lead_id, version=version)
+            lead: Any = self.repository.get(lead_id, version=version)
         except AggregateNotFoundError:
             return None
         return lead if isinstance(lead, Lead) else None

@@ -28,8 +28,36 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
+    from kafka.partitioner import DefaultPartitioner, murmur2
 
-__all__ = ["PublishError", "TouchpointPublisher", "encode_input"]
+__all__ = ["KeyHashPartitioner", "PublishError", "TouchpointPublisher", "encode_input"]
+
+
+class KeyHashPartitioner(DefaultPartitioner):  # type: ignore[misc]
+    """kafka-python's default partitioner — murmur2 of the key, as the Java client, so a
+    key lands where any Kafka client puts it — remembering each key's hash.
+
+    The hash is pure Python and cost about as much as the rest of a send; inputs and
+    events come in runs per lead, so a bounded memory of recent keys saves most of it.
+    """
+
+    def __init__(self, maxsize: int = 100_000) -> None:
+        super().__init__()
+        self._hashes: dict[bytes, int] = {}
+        self._maxsize = maxsize
+
+    def partition(self, topic: str, key: Any, serialized_key: bytes | None, value: Any,
+                  serialized_value: bytes | None, cluster: Any) -> int:
+        if serialized_key is None or topic not in cluster.topics():
+            return int(super().partition(topic, key, serialized_key, value, serialized_value,
+                                         cluster))
+        h = self._hashes.get(serialized_key)
+        if h is None:
+            if len(self._hashes) >= self._maxsize:
+                self._hashes.clear()
+            h = self._hashes[serialized_key] = murmur2(serialized_key) & 0x7FFFFFFF
+        all_partitions = sorted(cluster.partitions_for_topic(topic))
+        return int(all_partitions[h % len(all_partitions)])
 
 
 class PublishError(LifecycleError):
@@ -65,7 +93,7 @@ class TouchpointPublisher:
                 linger_ms=linger_ms,
                 batch_size=256 * 1024,
                 request_timeout_ms=request_timeout_ms,
-                **producer_config,
+                **{"partitioner": KeyHashPartitioner(), **producer_config},
             )
         except KafkaError as e:
             raise PublishError(f"cannot connect to Kafka at {bootstrap_servers}: {e}") from e

@@ -11,9 +11,10 @@ Three synchronous pieces, each exactly-once or idempotent on its own terms:
 - :class:`Relay` — the event store's notification log → ``lead-events`` envelopes, at
   least once, each with the stable id ``<lead id>:<version>``; its position is stored
   after the broker acknowledged the sends.
-- :func:`project_envelopes` — ``lead-events`` envelopes → the same projection handlers
-  as embedded mode, rows keyed by (lead id, version) and written with ``ON CONFLICT DO
-  NOTHING``, so a redelivered envelope changes nothing.
+- :func:`project_envelopes` (:func:`project_partitions` for several partitions in one
+  transaction) — ``lead-events`` envelopes → the same projection handlers as embedded
+  mode, rows keyed by (lead id, version) and written with ``ON CONFLICT DO NOTHING``, so
+  a redelivered envelope changes nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from lifecycle.application import LeadLifecycle, Outcome, Result
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound_json
 from lifecycle.errors import InputRejected
 from lifecycle.projections import EventRecord, Projection, ProjectionStore, TableSpec
-from lifecycle.projections.runner import LEAD_TOPIC_PREFIX
+from lifecycle.projections.runner import LEAD_TOPIC_PREFIX, notification_reader
 from lifecycle.settings import Settings
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "ensure_topics",
     "envelope",
     "project_envelopes",
+    "project_partitions",
 ]
 
 
@@ -175,6 +177,9 @@ class Relay:
         self.app = app
         self.store = store
         self.payload = payload
+        # The log as plain tuples (own SQL): select_notifications' dict rows and UUIDs
+        # cost more than the envelopes.
+        self._read = notification_reader(app.recorder)
         store.ensure(())
 
     def position(self) -> int:
@@ -183,15 +188,19 @@ class Relay:
     def pending(self, limit: int) -> tuple[list[tuple[bytes, bytes]], int | None]:
         """The next envelopes to publish and the position they lead to."""
         start = self.position() + 1
-        notifications = self.app.recorder.select_notifications(start, limit)
-        if not notifications:
+        rows = self._read(start, limit)
+        if not rows:
             return [], None
         out = []
-        for n in notifications:
+        for n_id, originator_id, version, topic, state in rows:
+            if not topic.startswith(LEAD_TOPIC_PREFIX):
+                continue  # not a lead event: no envelope (as envelope() says)
+            n = Notification(id=n_id, originator_id=originator_id,
+                             originator_version=version, topic=topic, state=state)
             env = envelope(n, self.payload(n))
             if env is not None:
                 out.append(env)
-        return out, notifications[-1].id
+        return out, rows[-1][0]
 
     def acknowledge(self, position: int) -> None:
         """Stores the position once every envelope up to it was acknowledged."""
@@ -214,15 +223,32 @@ def project_envelopes(
 ) -> int:
     """Applies ``lead-events`` envelopes (offset, value) to the projections, idempotently,
     and stores the partition's offset in the same transaction. Returns rows written."""
+    return project_partitions(store, projections, topic, {partition: messages})
+
+
+def project_partitions(
+    store: ProjectionStore,
+    projections: Sequence[Projection],
+    topic: str,
+    batches: Mapping[int, Sequence[tuple[int, bytes]]],
+) -> int:
+    """:func:`project_envelopes` for several partitions at once: one transaction holds
+    every partition's rows and each partition's offset. Returns rows written.
+
+    Partitions are taken in order, so two workers briefly projecting the same partitions
+    (a rebalance) take their row locks in the same order.
+    """
     tables: dict[str, TableSpec] = {t.name: t for p in projections for t in p.tables}
     rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in tables}
-    for offset, value in messages:
-        record = record_of(offset, value)
-        for p in projections:
-            for table, values in p.rows(record):
-                rows[table].append(values)
-    last = messages[-1][0] if messages else -1
-    positions = {f"kafka:{topic}:{partition}": (last, 1)} if messages else {}
+    positions: dict[str, tuple[int, int]] = {}
+    for partition, messages in sorted(batches.items()):
+        for offset, value in messages:
+            record = record_of(offset, value)
+            for p in projections:
+                for table, values in p.rows(record):
+                    rows[table].append(values)
+        if messages:
+            positions[f"kafka:{topic}:{partition}"] = (messages[-1][0], 1)
     store.write(rows, tables, positions)
     return sum(len(v) for v in rows.values())
 

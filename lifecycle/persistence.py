@@ -263,6 +263,6 @@ class FastMapper(Mapper[UUID]):
                 state[name] = tuple(value)
         state["originator_id"] = oid
         state["originator_version"] = stored_event.originator_version
-        event = object.__new__(cls)
+        event: Any = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)
         return event  # type: ignore[no-any-return]

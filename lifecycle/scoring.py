@@ -346,7 +346,9 @@ class BantAssessment:
 
     @property
     def assessed(self) -> bool:
-        return any(v is not None for v in (self.budget, self.authority, self.need, self.timeline))
+        # Read on every grading: plain comparisons, not a generator.
+        return (self.budget is not None or self.authority is not None
+                or self.need is not None or self.timeline is not None)
 
 
 def bant_score(bant: BantAssessment) -> float:

@@ -387,11 +387,14 @@ class Lead(Aggregate):
     ) -> None:
         """Records a touchpoint, scores it at its own business time, and re-evaluates."""
         self._check_not_erased()
-        points = config.behaviour.weights.get(tp.kind)
+        # Attributes of pydantic models read once: each read goes through their
+        # __getattr__ hook, which costs more than a plain attribute.
+        kind, source = tp.kind, tp.source
+        points = config.behaviour.weights.get(kind)
         if points is None:
             if config.behaviour.unknown_kind == "reject":
                 known = ", ".join(sorted(config.behaviour.weights))
-                raise InvalidInput(f"kind: unknown touchpoint kind {tp.kind!r} (known: {known})")
+                raise InvalidInput(f"kind: unknown touchpoint kind {kind!r} (known: {known})")
             points = 0.0
         half_life = config.half_life_seconds
         t = tp.occurred_at
@@ -410,16 +413,17 @@ class Lead(Aggregate):
             if changes:
                 fit, parts = fit_score({**held, **changes}, config.fit)
         cause = f"touchpoint:{tp.touchpoint_id}"
+        properties = tp.properties
         self.trigger_event(
             self.TouchpointRecorded, timestamp=recorded_at, occurred_at=t,
-            source=tp.source, actor=tp.source, cause_id=cause,
-            channel=tp.channel, kind=tp.kind, points=points, behaviour=round(beh, 6),
+            source=source, actor=source, cause_id=cause,
+            channel=tp.channel, kind=kind, points=points, behaviour=round(beh, 6),
             behaviour_at=beh_at, profile=changes or None, fit=fit, fit_parts=parts,
-            properties=dict(tp.properties) if tp.properties else None,
+            properties=dict(properties) if properties else None,
         )
         self._evaluate(
             max(self.newest_at, t), template=template, config=config, trigger="touchpoint",
-            recorded_at=recorded_at, cause=cause, source=tp.source, kind=tp.kind,
+            recorded_at=recorded_at, cause=cause, source=source, kind=kind,
         )
 
     def regrade(

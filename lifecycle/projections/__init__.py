@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lifecycle.projections.base import EventRecord, Projection, Row, TableSpec
 from lifecycle.projections.runner import ProjectionRunner, ProjectionStatus, to_record
@@ -10,7 +10,7 @@ from lifecycle.projections.store import ProjectionStore
 from lifecycle.projections.tables import all_projections
 
 if TYPE_CHECKING:
-    from eventsourcing.persistence import Notification
+    from eventsourcing.persistence import StoredEvent
 
     from lifecycle.application import LeadLifecycle
 
@@ -31,16 +31,24 @@ __all__ = [
 def build_runner(app: LeadLifecycle, store: ProjectionStore | None = None,
                  *, batch_size: int = 5000) -> ProjectionRunner:
     """The embedded runner for an application, on its own database by default."""
-    mapper = app.mapper
+    decode = app.fast_mapper.decode_state  # reads nothing of a stored event but its state
 
-    def decode(notification: Notification) -> dict[str, Any]:
-        data: dict[str, Any] = mapper.decode_state(notification)  # type: ignore[attr-defined]
-        return data
+    def decode_state(state: bytes) -> dict[str, Any]:
+        return decode(cast("StoredEvent", _State(state)))
 
     return ProjectionRunner(
         app.recorder,
         store or ProjectionStore(app.settings.database_url),
         all_projections(app.scoring.behaviour.half_life_days),
-        decode=decode,
+        decode_state=decode_state,
         batch_size=batch_size,
     )
+
+
+class _State:
+    """A stored event's state alone (what the mapper decodes)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: bytes) -> None:
+        self.state = state

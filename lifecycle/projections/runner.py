@@ -5,23 +5,52 @@ recorder has no ``subscribe()``), turns each lead event into rows with every
 projection's pure handlers, and writes the rows together with each projection's new
 position in one transaction. Projections at different positions (one being rebuilt)
 share one pass: an event is applied only to the projections that have not seen it.
+
+On eventsourcing's SQLite and PostgreSQL recorders the log is read with SQL of its own
+(plain tuples, binary transfer on PostgreSQL) rather than ``select_notifications``,
+whose dict rows, UUID objects and ``Notification`` dataclasses cost more than the
+projecting itself; only the events some projection handles are decoded.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    Notification,
+    OperationalError,
+)
+from eventsourcing.utils import retry
 
-from lifecycle.projections.base import EventRecord, Projection, TableSpec
+from lifecycle.projections.base import EventRecord, Handler, Projection, TableSpec
 from lifecycle.projections.store import ProjectionStore
 
-__all__ = ["LEAD_TOPIC_PREFIX", "ProjectionRunner", "ProjectionStatus", "to_record"]
+__all__ = [
+    "LEAD_TOPIC_PREFIX",
+    "ProjectionRunner",
+    "ProjectionStatus",
+    "RawNotification",
+    "notification_reader",
+    "to_record",
+]
 
 LEAD_TOPIC_PREFIX = "lifecycle.aggregates.lead:Lead."
+
+RawNotification = tuple[int, str, int, str, Any]
+"""A notification as the runner reads it: (id, originator id as text — dashed UUID as
+``str(UUID)`` gives it —, originator version, topic, payload). The payload is the stored
+state (bytes) from :func:`notification_reader`, the whole ``Notification`` on the
+compatibility path of a Notification-level ``decode``."""
+
+Reader = Callable[[int, int], Sequence[RawNotification]]
 
 
 @dataclass(frozen=True)
@@ -58,13 +87,96 @@ def to_record(
     )
 
 
-def _default_decode(notification: Notification) -> dict[str, Any]:
-    data: dict[str, Any] = orjson.loads(notification.state)
+def _default_decode_state(state: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(state)
     return data
 
 
+def _dashed(originator_id: str) -> str:
+    """``str(UUID(x))`` of the 32 hex digits eventsourcing's SQLite recorder stores."""
+    if len(originator_id) == 32:
+        h = originator_id.lower()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return str(UUID(originator_id))
+
+
+def notification_reader(recorder: ApplicationRecorder) -> Reader:
+    """``read(start, limit)``: up to ``limit`` notifications from id ``start`` on, in order.
+
+    Own SQL on eventsourcing's SQLite and PostgreSQL recorders (and their subclasses);
+    ``select_notifications`` on any other recorder. Every path gives the same tuples.
+    """
+    from eventsourcing.postgres import PostgresApplicationRecorder
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return _sqlite_reader(recorder)
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return _postgres_reader(recorder)
+
+    def read(start: int, limit: int) -> list[RawNotification]:
+        return [(n.id, str(n.originator_id), n.originator_version, n.topic, n.state)
+                for n in recorder.select_notifications(start, limit)]
+
+    return read
+
+
+def _sqlite_reader(recorder: Any) -> Reader:
+    datastore = recorder.datastore
+    statement = (f"SELECT rowid, originator_id, originator_version, topic, state "
+                 f"FROM {recorder.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?")
+    uuids = datastore.originator_id_type == "uuid"
+
+    def read(start: int, limit: int) -> list[RawNotification]:
+        with datastore.transaction(commit=False) as c:
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None  # plain tuples
+            cursor.execute(statement, (start, limit))
+            rows: list[RawNotification] = cursor.fetchall()
+        if uuids:
+            return [(n, _dashed(o), v, t, s) for n, o, v, t, s in rows]
+        return rows
+
+    return read
+
+
+def _postgres_reader(recorder: Any) -> Reader:
+    from psycopg.rows import tuple_row
+    from psycopg.sql import SQL, Identifier
+
+    datastore = recorder.datastore
+    # originator_id::text is what str(UUID) gives: lowercase, dashed.
+    statement = SQL(
+        "SELECT notification_id, originator_id::text, originator_version, topic, state "
+        "FROM {}.{} WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
+    ).format(Identifier(datastore.schema), Identifier(recorder.events_table_name))
+
+    # As eventsourcing's own select_notifications: retry a dropped connection.
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def read(start: int, limit: int) -> list[RawNotification]:
+        with datastore.get_connection() as conn, \
+                conn.cursor(row_factory=tuple_row, binary=True) as cur:
+            cur.execute(statement, (start, limit), prepare=True)
+            rows: list[RawNotification] = cur.fetchall()
+            return rows
+
+    return read  # type: ignore[no-any-return]
+
+
 class ProjectionRunner:
-    """Keeps projections current with an application's notification log."""
+    """Keeps projections current with an application's notification log.
+
+    Args:
+        recorder: the application's recorder (its notification log is read).
+        store: where the projection tables are.
+        projections: what to keep current.
+        decode_state: stored event state (bytes) → the event's attributes as JSON
+            values; default: ``orjson.loads``.
+        decode: the older, Notification-level form of ``decode_state``; when given
+            (and ``decode_state`` is not), the log is read with ``select_notifications``
+            and each ``Notification`` is passed to it.
+        batch_size: notifications per transaction.
+    """
 
     def __init__(
         self,
@@ -73,16 +185,42 @@ class ProjectionRunner:
         projections: Sequence[Projection],
         *,
         decode: Callable[[Notification], dict[str, Any]] | None = None,
+        decode_state: Callable[[bytes], dict[str, Any]] | None = None,
         batch_size: int = 5000,
     ) -> None:
         self.recorder = recorder
         self.store = store
         self.projections = tuple(projections)
-        self.decode = decode or _default_decode
         self.batch_size = batch_size
         self._tables: dict[str, TableSpec] = {
             t.name: t for p in self.projections for t in p.tables
         }
+        self._read: Reader
+        self._decode: Callable[[Any], dict[str, Any]]
+        if decode is not None and decode_state is None:
+            def read(start: int, limit: int) -> list[RawNotification]:
+                return [(n.id, str(n.originator_id), n.originator_version, n.topic, n)
+                        for n in recorder.select_notifications(start, limit)]
+
+            self._read, self._decode = read, decode
+        else:
+            self._read = notification_reader(recorder)
+            self._decode = decode_state or _default_decode_state
+        # Event type → the (projection index, handler) pairs that turn it into rows.
+        catch_all: list[tuple[int, Handler]] = []
+        handled: set[str] = set()
+        for i, p in enumerate(self.projections):
+            if type(p).rows is not Projection.rows:  # a projection of its own making
+                catch_all.append((i, p.rows))
+            else:
+                handled.update(p.handlers)
+        self._catch_all = tuple(catch_all)
+        self._dispatch: dict[str, tuple[tuple[int, Handler], ...]] = {}
+        for event_type in handled:
+            targets = [(i, p.handlers[event_type]) for i, p in enumerate(self.projections)
+                       if type(p).rows is Projection.rows and event_type in p.handlers]
+            self._dispatch[event_type] = tuple(sorted([*targets, *catch_all],
+                                                      key=lambda t: t[0]))
         self.store.ensure(self.projections)
 
     def head(self) -> int:
@@ -108,47 +246,109 @@ class ProjectionRunner:
             for p in self.projections
         ]
 
+    def _rows(self, batch: Sequence[RawNotification],
+              after: Sequence[int]) -> dict[str, list[tuple[Any, ...]]]:
+        """Every projection's rows for the events of ``batch`` past its position."""
+        rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in self._tables}
+        dispatch, catch_all, decode = self._dispatch, self._catch_all, self._decode
+        prefix, skip = LEAD_TOPIC_PREFIX, len(LEAD_TOPIC_PREFIX)
+        for position, lead_id, version, topic, payload in batch:
+            if not topic.startswith(prefix):
+                continue
+            event_type = topic[skip:]
+            targets = dispatch.get(event_type, catch_all)
+            if not targets:
+                continue
+            record = EventRecord(position, lead_id, version, event_type, decode(payload))
+            for i, handler in targets:
+                if position > after[i]:
+                    for table, values in handler(record):
+                        rows[table].append(values)
+        return rows
+
     def run_once(self) -> int:
         """Applies the next batch of notifications; returns how many were read."""
         positions = self._current()
         start = min(pos for pos, _ in positions.values()) + 1
-        notifications = self.recorder.select_notifications(start, self.batch_size)
-        if not notifications:
+        batch = self._read(start, self.batch_size)
+        if not batch:
             return 0
-        rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in self._tables}
-        last = notifications[-1].id
-        for notification in notifications:
-            record = to_record(notification, self.decode)
-            if record is None:
-                continue
-            for p in self.projections:
-                if notification.id > positions[p.name][0]:
-                    for table, values in p.rows(record):
-                        rows[table].append(values)
+        rows = self._rows(batch, [positions[p.name][0] for p in self.projections])
+        last = batch[-1][0]
         new_positions = {p.name: (last, positions[p.name][1]) for p in self.projections}
+        self._write(rows, new_positions)
+        return len(batch)
+
+    def _write(self, rows: dict[str, list[tuple[Any, ...]]],
+               positions: dict[str, tuple[int, int]]) -> None:
         try:
             # Each event reaches the runner once (positions are atomic with rows), so
             # rows can be copied straight in; another runner racing on the same
             # database makes that conflict, and the batch is redone tolerantly.
-            self.store.write(rows, self._tables, new_positions, direct=True)
+            self.store.write(rows, self._tables, positions, direct=True)
         except self.store.integrity_errors:
-            self.store.write(rows, self._tables, new_positions, direct=False)
-        return len(notifications)
+            self.store.write(rows, self._tables, positions, direct=False)
 
     def run(self, *, on_progress: Callable[[int], None] | None = None) -> int:
         """Applies notifications until every projection is at the head.
+
+        Batch after batch as :meth:`run_once` would, with one overlap: while a full
+        batch is being written (its own transaction, on a writer thread, the database
+        working), the next one is read and turned into rows. That batch is written
+        only once the previous one committed and the stored positions are still the
+        ones it set — had another runner or a reset moved them meanwhile, the batch is
+        dropped and reading starts again from the stored positions, as ``run_once``
+        does at every batch.
 
         Returns:
             How many notifications were read.
         """
         total = 0
-        while True:
-            n = self.run_once()
-            if n == 0:
-                return total
-            total += n
-            if on_progress is not None:
-                on_progress(n)
+        writer: ThreadPoolExecutor | None = None
+        # The write in flight (None: written already, before the next read), how many
+        # notifications it covers, and the positions it sets.
+        pending: tuple[Future[None] | None, int, dict[str, tuple[int, int]]] | None = None
+        try:
+            positions = self._current()
+            while True:
+                start = min(pos for pos, _ in positions.values()) + 1
+                batch = self._read(start, self.batch_size)
+                rows: dict[str, list[tuple[Any, ...]]] = {}
+                if batch:
+                    rows = self._rows(batch, [positions[p.name][0] for p in self.projections])
+                overlapped = False
+                if pending is not None:
+                    future, n, expected = pending
+                    pending = None
+                    if future is not None:
+                        overlapped = True
+                        future.result()
+                    if on_progress is not None:
+                        on_progress(n)
+                    stored = self._current()
+                    if stored != expected:
+                        positions = stored
+                        continue
+                if not batch:
+                    if overlapped:
+                        continue  # this read began before the last write committed
+                    return total
+                last = batch[-1][0]
+                new_positions = {p.name: (last, positions[p.name][1])
+                                 for p in self.projections}
+                total += len(batch)
+                if len(batch) < self.batch_size:  # most likely the last batch: no thread
+                    self._write(rows, new_positions)
+                    pending = (None, len(batch), new_positions)
+                else:
+                    if writer is None:
+                        writer = ThreadPoolExecutor(1, thread_name_prefix="projection-writer")
+                    pending = (writer.submit(self._write, rows, new_positions), len(batch),
+                               new_positions)
+                positions = new_positions
+        finally:
+            if writer is not None:
+                writer.shutdown(wait=True)  # never leave a transaction behind
 
     def rebuild(self, names: Sequence[str] | None = None,
                 *, on_progress: Callable[[int], None] | None = None) -> int:
@@ -161,5 +361,12 @@ class ProjectionRunner:
             known = ", ".join(p.name for p in self.projections)
             raise ConfigError(f"unknown projection(s) {sorted(unknown)}; known: {known}")
         for p in chosen:
-            self.store.reset(p)
-        return self.run(on_progress=on_progress)
+            self.store.reset(p, drop_indexes=True)
+        try:
+            n = self.run(on_progress=on_progress)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.store.ensure(chosen)  # the indexes back, or at the next start
+            raise
+        self.store.ensure(chosen)  # builds the secondary indexes reset dropped
+        return n

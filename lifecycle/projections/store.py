@@ -26,6 +26,17 @@ POSITIONS = TableSpec(
 )
 
 
+# Column types of TableSpec → PostgreSQL types for a binary COPY.
+_BINARY_TYPES = {"TEXT": "text", "BIGINT": "int8", "INTEGER": "int4",
+                 "DOUBLE PRECISION": "float8", "REAL": "float4", "BOOLEAN": "bool"}
+
+
+def _copy_types(table: TableSpec) -> list[str] | None:
+    """The PostgreSQL types of a table's columns; None if one is not a plain type."""
+    types = [_BINARY_TYPES.get(sql_type.upper()) for _, sql_type in table.columns]
+    return None if None in types else [t for t in types if t is not None]
+
+
 class ProjectionStore:
     """A connection to the projection tables, with the dialect differences hidden.
 
@@ -118,11 +129,27 @@ class ProjectionStore:
         rows = self.query(f"SELECT name, position, version FROM {POSITIONS.name}")
         return {name: (int(pos), int(ver)) for name, pos, ver in rows}
 
-    def reset(self, projection: Projection) -> None:
-        """Drops a projection's rows and position, so it rebuilds from the start."""
+    def reset(self, projection: Projection, *, drop_indexes: bool = False) -> None:
+        """Drops a projection's rows and position, so it rebuilds from the start.
+
+        With ``drop_indexes`` its tables' secondary indexes go too (primary keys stay):
+        a rebuild then fills bare tables, and :meth:`ensure` builds each index once at
+        the end, a sorted build far cheaper than keeping it up row by row.
+        """
+        names = [table.name for table in projection.tables]
         with self.transaction() as cur:
-            for table in projection.tables:
-                cur.execute(f"DELETE FROM {table.name}")
+            if drop_indexes:
+                for table in projection.tables:
+                    for i in range(len(table.indexes)):  # named as TableSpec.ddl names them
+                        cur.execute(f"DROP INDEX IF EXISTS {table.name}_ix{i}")
+            if self.dialect == "postgres" and names:
+                # Not DELETE: it leaves every old row dead in the tables and their
+                # primary keys, and the rebuild re-inserts the very same keys, each
+                # checked against its dead twin. TRUNCATE is transactional here.
+                cur.execute(f"TRUNCATE {', '.join(names)}")
+            else:
+                for name in names:
+                    cur.execute(f"DELETE FROM {name}")
             cur.execute(self.sql(f"DELETE FROM {POSITIONS.name} WHERE name = ?"),
                         (projection.name,))
 
@@ -140,6 +167,32 @@ class ProjectionStore:
         this batch can exist yet: PostgreSQL then copies straight into the tables and a
         conflict raises instead).
         """
+        if self.dialect == "postgres":
+            try:
+                self._write(rows, tables, positions, direct=direct, binary=True)
+                return
+            except (TypeError, ValueError, OverflowError, self._data_error()):
+                # A value the binary COPY format cannot take as its column's type (an
+                # int beyond BIGINT, text where a number goes): nothing was written;
+                # the text format either takes it as PostgreSQL would or raises.
+                pass
+        self._write(rows, tables, positions, direct=direct, binary=False)
+
+    @staticmethod
+    def _data_error() -> type[Exception]:
+        import psycopg
+
+        return psycopg.DataError
+
+    def _write(
+        self,
+        rows: dict[str, list[tuple[Any, ...]]],
+        tables: dict[str, TableSpec],
+        positions: dict[str, tuple[int, int]],
+        *,
+        direct: bool,
+        binary: bool,
+    ) -> None:
         with self.transaction() as cur:
             for name, values in rows.items():
                 if not values:
@@ -147,7 +200,7 @@ class ProjectionStore:
                 table = tables[name]
                 cols = table.column_names
                 if self.dialect == "postgres" and len(values) >= 64:
-                    self._copy_insert(cur, table, values, direct=direct)
+                    self._copy_insert(cur, table, values, direct=direct, binary=binary)
                     continue
                 marks = ", ".join("?" * len(cols))
                 statement = (f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({marks}) "
@@ -157,22 +210,27 @@ class ProjectionStore:
 
     @staticmethod
     def _copy_insert(cur: Any, table: TableSpec, values: list[tuple[Any, ...]],
-                     *, direct: bool = False) -> None:
+                     *, direct: bool = False, binary: bool = False) -> None:
         # Row-by-row INSERTs cost a protocol round of work per row even in pipeline
         # mode; COPY into a per-transaction scratch table and one INSERT … SELECT is
-        # several times faster and keeps ON CONFLICT DO NOTHING semantics.
+        # several times faster and keeps ON CONFLICT DO NOTHING semantics. The binary
+        # format costs the client a fifth of the text format's (no number formatting)
+        # and the server less parsing.
+        types = _copy_types(table) if binary else None
+        fmt = " (FORMAT BINARY)" if types is not None else ""
         scratch = f"{table.name}_load"
         cols = ", ".join(table.column_names)
-        if direct:
-            with cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
-                for row in values:
-                    copy.write_row(row)
-            return
-        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {scratch} "
-                    f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-        with cur.copy(f"COPY {scratch} ({cols}) FROM STDIN") as copy:
+        if not direct:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {scratch} "
+                        f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        with cur.copy(f"COPY {table.name if direct else scratch} ({cols}) FROM STDIN{fmt}"
+                      ) as copy:
+            if types is not None:
+                copy.set_types(types)
             for row in values:
                 copy.write_row(row)
+        if direct:
+            return
         cur.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {scratch} "
                     f"ON CONFLICT ({', '.join(table.primary_key)}) DO NOTHING")
         cur.execute(f"DELETE FROM {scratch}")
@@ -186,4 +244,5 @@ class ProjectionStore:
                 "version = excluded.version, position = excluded.position, "
                 "updated_at = excluded.updated_at"
             )
-            cur.executemany(upsert, [(n, v, p, now) for n, (p, v) in positions.items()])
+            # In name order: concurrent writers of the same positions lock them alike.
+            cur.executemany(upsert, [(n, v, p, now) for n, (p, v) in sorted(positions.items())])
