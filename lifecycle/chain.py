@@ -110,9 +110,15 @@ def _heads_of(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, int, str]
     last: dict[Any, StoredEvent] = {}
     for s in stored_events:
         last[s.originator_id] = s
-    # Sorted, so concurrent writers lock head rows in one order (no deadlocks).
+    # Sorted, so concurrent writers lock head rows in one order (no deadlocks). By
+    # UUID.int, the order UUIDs compare in, without a Python-level __lt__ per comparison.
     return [(oid, s.originator_version, s.state[:HASH_LEN].decode("ascii"))
-            for oid, s in sorted(last.items())]
+            for oid, s in sorted(last.items(), key=_id_order)]
+
+
+def _id_order(item: tuple[Any, StoredEvent]) -> Any:
+    oid = item[0]
+    return oid.int if isinstance(oid, UUID) else oid
 
 
 class ChainedSQLiteRecorder(FastSQLiteProcessRecorder):

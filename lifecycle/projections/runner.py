@@ -292,13 +292,13 @@ class ProjectionRunner:
     def run(self, *, on_progress: Callable[[int], None] | None = None) -> int:
         """Applies notifications until every projection is at the head.
 
-        Batch after batch as :meth:`run_once` would, with one overlap: while a full
-        batch is being written (its own transaction, on a writer thread, the database
-        working), the next one is read and turned into rows. That batch is written
-        only once the previous one committed and the stored positions are still the
-        ones it set — had another runner or a reset moved them meanwhile, the batch is
-        dropped and reading starts again from the stored positions, as ``run_once``
-        does at every batch.
+        Batch after batch as :meth:`run_once` would, with one overlap on PostgreSQL:
+        while a full batch is being written (its own transaction, on a writer thread,
+        the server working), the next one is read and turned into rows. That batch is
+        written only once the previous one committed and the stored positions are
+        still the ones it set — had another runner or a reset moved them meanwhile,
+        the batch is dropped and reading starts again from the stored positions, as
+        ``run_once`` does at every batch.
 
         Returns:
             How many notifications were read.
@@ -337,7 +337,9 @@ class ProjectionRunner:
                 new_positions = {p.name: (last, positions[p.name][1])
                                  for p in self.projections}
                 total += len(batch)
-                if len(batch) < self.batch_size:  # most likely the last batch: no thread
+                if len(batch) < self.batch_size or self.store.dialect != "postgres":
+                    # The last batch most likely; and SQLite writes in this process,
+                    # holding the GIL: the overlap measured slower there.
                     self._write(rows, new_positions)
                     pending = (None, len(batch), new_positions)
                 else:
