@@ -2,32 +2,35 @@
 
 Run from the repository root (``./run bench pipeline`` runs the same)::
 
-    .venv/bin/python bench/pipeline.py --touchpoints 50000 --repeat 1
+    .venv/bin/python bench/pipeline.py --touchpoints 50000 --rates 300,1000 --repeat 2
 
-The broker is the one named by ``LIFECYCLE_TEST_KAFKA_BOOTSTRAP`` or a throwaway Tansu
-broker (``tests/harness/kafka.py``); PostgreSQL the server named by
-``LIFECYCLE_TEST_POSTGRES_URL`` or a throwaway one (``tests/harness/postgres.py``).
+PostgreSQL is the server named by ``LIFECYCLE_TEST_POSTGRES_URL`` or a throwaway one
+(``tests/harness/postgres.py``); the broker the one named by
+``LIFECYCLE_TEST_KAFKA_BOOTSTRAP`` or a throwaway Tansu broker per measurement
+(``tests/harness/kafka.py``: the workers' consumer group id is fixed, and Tansu does not
+always expire the members of a stopped deployment, which stalls the next one's join).
 Workers are real ``python -m lifecycle worker`` subprocesses, configured as the
 end-to-end tests configure them (no web server, policies effectively off). Every
-measurement gets a fresh database and topic prefix, and workers of its own.
+measurement gets a fresh database and topic prefix, and workers of its own
+(``--logs DIR`` keeps their logs).
 
-1. **Throughput**, with one and with two workers: the workers are started and waited
-   for (each has partitions assigned — read from its log — and one warm-up input per
-   partition went all the way to the projections); then ``--touchpoints`` inputs of the
-   demo history (:func:`lifecycle.demo.generate`, only the people whose every input
-   carries one partition key, as the end-to-end tests do; validated before timing) are
-   published with :class:`lifecycle.client.TouchpointPublisher`. Timed from the first
-   publish until the projections are current: every input consumed (tracking records
-   of the ``touchpoints`` partitions), the relay at the head of the notification log,
-   and every lead event projected (the projector's ``lead-events`` positions). Also
+1. **Throughput**, with each of ``--workers`` (default one and two): the workers are
+   started and waited for (each has partitions assigned — read from its log — and one
+   warm-up input per partition went all the way to the projections); then
+   ``--touchpoints`` inputs of the demo history (:func:`lifecycle.demo.generate`, only
+   the people whose every input carries one partition key, as the end-to-end tests do;
+   validated before timing) are published with
+   :class:`lifecycle.client.TouchpointPublisher`. Timed from the first publish until
+   the projections are current: every input consumed (tracking records of the
+   ``touchpoints`` partitions), the relay at the head of the notification log, and
+   every lead event projected (the projector's ``lead-events`` positions). Also
    reported: when publishing ended and when the last input was ingested.
-2. **Latency**, with one worker, at each of ``--rates``: that many touchpoints a second
-   for ``--seconds``
-   seconds, spread over ``--latency-leads`` leads, each with a unique id and its
-   publish time (µs) as its ``occurred_at``; ``lc_touches`` rows are polled every
-   ``--poll`` seconds by ``occurred_at`` (indexed), and a touchpoint's latency is the
-   poll that first saw its row minus its publish time (so it includes up to one poll
-   interval).
+2. **Latency**, with one worker, at each of ``--rates`` touchpoints a second for
+   ``--seconds`` seconds, spread over ``--latency-leads`` leads, each touchpoint with a
+   unique id and its publish time (µs) as its ``occurred_at``; ``lc_touches`` rows are
+   polled every ``--poll`` seconds by ``occurred_at`` (indexed), and a touchpoint's
+   latency is the poll that first saw its row minus its publish time (so it includes
+   up to one poll interval). Above what a worker sustains, latency grows with the run.
 
 The benchmark process, the broker, PostgreSQL and the workers share the machine: on
 2 cores the publisher and the workers compete. Nothing is asserted about speed: the

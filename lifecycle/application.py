@@ -164,14 +164,15 @@ class LeadLifecycle(Application[UUID]):
         self,
         items: Sequence[Inbound],
         *,
-        tracking: Tracking | None = None,
+        tracking: Tracking | Sequence[Tracking] | None = None,
         before_commit: Callable[[list[Result]], None] | None = None,
     ) -> list[Result]:
         """Records many inputs and saves all their events in one transaction.
 
         Args:
             items: validated inputs, applied in order.
-            tracking: an upstream position to store atomically with the events.
+            tracking: upstream positions to store atomically with the events: one, or
+                one per upstream (e.g. each Kafka partition the batch came from).
             before_commit: called with the results before anything is saved (e.g. to
                 send rejects to a dead-letter topic); if it raises, nothing is saved.
 
@@ -192,12 +193,15 @@ class LeadLifecycle(Application[UUID]):
                 results.append(self._handle(item, batch, recorded_at))
             if before_commit is not None:
                 before_commit(results)
-            processing = ProcessingEvent[UUID](tracking=tracking)
+            trackings = [tracking] if isinstance(tracking, Tracking) else list(tracking or ())
+            processing = ProcessingEvent[UUID](tracking=trackings[0] if trackings else None)
+            if len(trackings) > 1:  # written by the process recorder (recorders.py)
+                processing.saved_kwargs["more_trackings"] = trackings[1:]
             # Not processing.collect_events(): its runtime protocol checks cost more
             # than encoding the events.
             for aggregate in batch.aggregates.values():
                 processing.events.extend(aggregate.collect_events())
-            if processing.events or tracking is not None:
+            if processing.events or trackings:
                 if self._nobody_listens():
                     self._store(processing)
                 else:

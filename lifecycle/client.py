@@ -51,13 +51,17 @@ class KeyHashPartitioner(DefaultPartitioner):  # type: ignore[misc]
         if serialized_key is None or topic not in cluster.topics():
             return int(super().partition(topic, key, serialized_key, value, serialized_value,
                                          cluster))
-        h = self._hashes.get(serialized_key)
+        all_partitions = sorted(cluster.partitions_for_topic(topic))
+        return int(all_partitions[self.choose(serialized_key, len(all_partitions))])
+
+    def choose(self, key: bytes, partitions: int) -> int:
+        """The index, among a topic's partitions in order, that ``key`` goes to."""
+        h = self._hashes.get(key)
         if h is None:
             if len(self._hashes) >= self._maxsize:
                 self._hashes.clear()
-            h = self._hashes[serialized_key] = murmur2(serialized_key) & 0x7FFFFFFF
-        all_partitions = sorted(cluster.partitions_for_topic(topic))
-        return int(all_partitions[h % len(all_partitions)])
+            h = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return h % partitions
 
 
 class PublishError(LifecycleError):

@@ -2,12 +2,13 @@
 
 Three synchronous pieces, each exactly-once or idempotent on its own terms:
 
-- :class:`PartitionIngest` — a batch of messages from one ``touchpoints`` partition
-  becomes lead events, saved in one transaction *together with the partition's last
-  offset* (eventsourcing tracking record ``<topic>:<partition>``). A restarted worker
-  starts from that offset; messages at or below it are skipped. Rejected messages are
-  handed to the dead-letter callback before the transaction commits, so a crash can
-  repeat a dead letter (at least once, with a stable key) but never lose one.
+- :class:`PartitionIngest` — a batch of messages from one or more ``touchpoints``
+  partitions becomes lead events, saved in one transaction *together with each
+  partition's last offset* (eventsourcing tracking records ``<topic>:<partition>``). A
+  restarted worker starts from those offsets; messages at or below them are skipped.
+  Rejected messages are handed to the dead-letter callback before the transaction
+  commits, so a crash can repeat a dead letter (at least once, with a stable key) but
+  never lose one.
 - :class:`Relay` — the event store's notification log → ``lead-events`` envelopes, at
   least once, each with the stable id ``<lead id>:<version>``; its position is stored
   after the broker acknowledged the sends.
@@ -84,7 +85,11 @@ def dead_letter(topic: str, message: Message, *, code: str, reason: str,
 
 
 class PartitionIngest:
-    """Turns batches of one partition's messages into lead events, exactly once."""
+    """Turns batches of ``touchpoints`` messages into lead events, exactly once.
+
+    A batch may hold several partitions' messages: they are recorded in one
+    transaction, with one tracking record per partition (its last offset).
+    """
 
     def __init__(self, app: LeadLifecycle, topic: str) -> None:
         self.app = app
@@ -99,35 +104,39 @@ class PartitionIngest:
 
     def process(
         self,
-        partition: int,
-        messages: Sequence[Message],
+        batches: Mapping[int, Sequence[Message]],
         send_dead_letters: Callable[[list[DeadLetter]], None],
     ) -> tuple[int, int, int, int]:
-        """Records a batch from one partition.
+        """Records the messages of one or more partitions (each in offset order).
 
         Returns:
             Counts (accepted, duplicate, rejected, skipped as already processed).
         """
-        done = self.position(partition)
-        fresh = [m for m in messages if done is None or m.offset > done]
-        skipped = len(messages) - len(fresh)
-        if not fresh:
-            return 0, 0, 0, skipped
         letters: list[DeadLetter] = []
         items: list[Touchpoint | SalesAction] = []
         origin: list[Message] = []
-        for m in fresh:
-            try:
-                if m.value is None:
-                    raise InputRejected("empty message (no value)")
-                item = parse_inbound_json(m.value)
-            except InputRejected as e:
-                letters.append(dead_letter(self.topic, m, code=e.code, reason=str(e)))
+        trackings: list[Tracking] = []
+        skipped = 0
+        for partition, messages in sorted(batches.items()):
+            done = self.position(partition)
+            fresh = [m for m in messages if done is None or m.offset > done]
+            skipped += len(messages) - len(fresh)
+            if not fresh:
                 continue
-            items.append(item)
-            origin.append(m)
-        tracking = Tracking(notification_id=fresh[-1].offset,
-                            application_name=self.tracking_name(partition))
+            for m in fresh:
+                try:
+                    if m.value is None:
+                        raise InputRejected("empty message (no value)")
+                    item = parse_inbound_json(m.value)
+                except InputRejected as e:
+                    letters.append(dead_letter(self.topic, m, code=e.code, reason=str(e)))
+                    continue
+                items.append(item)
+                origin.append(m)
+            trackings.append(Tracking(notification_id=fresh[-1].offset,
+                                      application_name=self.tracking_name(partition)))
+        if not trackings:
+            return 0, 0, 0, skipped
 
         def before_commit(results: list[Result]) -> None:
             for m, r in zip(origin, results, strict=True):
@@ -137,7 +146,7 @@ class PartitionIngest:
             if letters:
                 send_dead_letters(letters)
 
-        results = self.app.record_batch(items, tracking=tracking, before_commit=before_commit)
+        results = self.app.record_batch(items, tracking=trackings, before_commit=before_commit)
         accepted = sum(1 for r in results if r.outcome is Outcome.ACCEPTED)
         duplicate = sum(1 for r in results if r.outcome is Outcome.DUPLICATE)
         return accepted, duplicate, len(letters), skipped

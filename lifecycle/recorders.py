@@ -35,7 +35,12 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-__all__ = ["FastPostgresProcessRecorder", "FastSQLiteProcessRecorder", "select_events_of"]
+__all__ = [
+    "FastPostgresProcessRecorder",
+    "FastSQLiteProcessRecorder",
+    "select_events_of",
+    "trackings_of",
+]
 
 _MAX_ROWID = 2**63 - 1
 _CHUNK = 500  # ids per query: well under SQLite's and PostgreSQL's parameter limits
@@ -52,8 +57,7 @@ class FastSQLiteProcessRecorder(SQLiteProcessRecorder):
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = self._insert_rows(c, stored_events)
-        tracking: Tracking | None = kwargs.get("tracking")
-        if tracking is not None:
+        for tracking in trackings_of(kwargs):
             self._insert_tracking(c, tracking)
         return ids
 
@@ -114,7 +118,23 @@ class _ColumnArrayInsert(PostgresAggregateRecorder):
 
 
 class FastPostgresProcessRecorder(PostgresProcessRecorder, _ColumnArrayInsert):
-    """PostgreSQL process recorder that sends a batch's rows as binary column arrays."""
+    """PostgreSQL process recorder that sends a batch's rows as binary column arrays,
+    and writes every tracking record of ``more_trackings`` as well as ``tracking``."""
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)  # writes ``tracking``
+        for tracking in kwargs.get("more_trackings", ()):
+            self._insert_tracking(curs, tracking=tracking)
+
+
+def trackings_of(kwargs: dict[str, Any]) -> list[Tracking]:
+    """The tracking records of an ``insert_events`` call: ``tracking`` (eventsourcing's
+    one upstream position) and ``more_trackings`` (one per further upstream, e.g. each
+    Kafka partition of a batch), all written in the events' transaction."""
+    first: Tracking | None = kwargs.get("tracking")
+    return ([first] if first is not None else []) + list(kwargs.get("more_trackings", ()))
 
 
 def select_events_of(

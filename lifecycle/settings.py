@@ -15,6 +15,8 @@
 | ``LIFECYCLE_PARTITIONS`` | ``6`` | partitions of the topics created at start-up |
 | ``LIFECYCLE_REPLICATION`` | ``1`` | replication factor of the topics created at start-up |
 | ``LIFECYCLE_WORKER_BATCH`` | ``1000`` | touchpoints a worker takes per transaction |
+| ``LIFECYCLE_WORKER_ENGINE`` | ``process`` | where a worker's engine runs: ``process`` (a |
+| | | child process, a core of its own) or ``thread`` |
 | ``LIFECYCLE_WORKER_WEB_PORT`` | ``6066`` | port of a worker's Faust web server |
 | ``LIFECYCLE_POLICY_INTERVAL`` | ``60`` | seconds between runs of the decay/nurture policies |
 """
@@ -49,7 +51,8 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="lifecycle.", pattern=r"^[A-Za-z0-9._-]*$")
     partitions: int = Field(default=6, ge=1)
     replication: int = Field(default=1, ge=1)
-    worker_batch: int = Field(default=1_000, ge=1)
+    worker_batch: int = Field(default=3_000, ge=1)
+    worker_engine: Literal["process", "thread"] = "process"
     worker_web_port: int = Field(default=6066, ge=0, le=65535)
     policy_interval: float = Field(default=60.0, gt=0)
 

@@ -18,9 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import warnings
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -30,16 +29,12 @@ import psycopg
 
 from lifecycle.application import LeadLifecycle, build_application
 from lifecycle.client import KeyHashPartitioner
-from lifecycle.distributed import (
-    DeadLetter,
-    Message,
-    PartitionIngest,
-    Relay,
-    project_partitions,
-)
+from lifecycle.distributed import Relay, project_partitions
 from lifecycle.errors import ConfigError
 from lifecycle.projections import ProjectionStore, all_projections
 from lifecycle.settings import Settings
+from lifecycle.worker_engine import Batches, Letters, start_engine
+from streams.batches import Pipeline
 from streams.transport import App
 
 __all__ = ["Worker", "create_app"]
@@ -57,44 +52,79 @@ class Worker:
             raise ConfigError("a distributed worker needs PostgreSQL: set "
                               "LIFECYCLE_DATABASE_URL=postgresql://…")
         self.settings = settings
+        # The engine writes (in a child process by default); this process reads the
+        # notification log for the relay.
+        self.engine = start_engine(settings, self.send_dead_letters)
         self.app: LeadLifecycle = build_application(settings)
-        self.ingest = PartitionIngest(self.app, settings.touchpoints_topic)
         self.projections = all_projections(self.app.scoring.behaviour.half_life_days)
         self.projection_store = ProjectionStore(settings.database_url)
         self.projection_store.ensure(self.projections)
         self.relay_store = ProjectionStore(settings.database_url)
         mapper = self.app.mapper
         self.relay = Relay(self.app, self.relay_store, payload=mapper.public_state)  # type: ignore[attr-defined]
-        # One thread per concern: the engine (ingest, policies), projections, relay.
+        # One thread per concern: calls to the engine (ingest, policies), projections,
+        # relay.
         self.engine_thread = ThreadPoolExecutor(1, thread_name_prefix="engine")
         self.projection_thread = ThreadPoolExecutor(1, thread_name_prefix="projection")
         self.relay_thread = ThreadPoolExecutor(1, thread_name_prefix="relay")
         self._producer: Any = None
+        self.partitioner = KeyHashPartitioner()
+        self.loop = asyncio.get_running_loop()
         self._lock_conn: psycopg.Connection[Any] | None = None
         self.counts: dict[str, int] = defaultdict(int)
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def producer(self) -> Any:
-        if self._producer is None:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", category=DeprecationWarning)
-                from kafka import KafkaProducer
+    async def producer(self) -> Any:
+        """The worker's own aiokafka producer (all acks), started on first use.
 
-            self._producer = KafkaProducer(
+        aiokafka builds record batches in C; kafka-python's pure-Python producer cost
+        the relay more than reading and encoding the events. Per partition, aiokafka
+        has one request in flight per broker at a time, so order is kept without the
+        idempotent producer; its retries may repeat a message, which the relay's stable
+        event ids and the idempotent projections (and a dead letter's stable key)
+        already allow for. (aiokafka's idempotent producer asks for a producer id with
+        InitProducerId v0, which the test broker, Tansu, answers with an error.)
+        """
+        if self._producer is None:
+            from aiokafka import AIOKafkaProducer
+
+            producer = AIOKafkaProducer(
                 bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
-                enable_idempotence=True, linger_ms=5, batch_size=512 * 1024,
-                client_id="lifecycle-worker", partitioner=KeyHashPartitioner(),
-            )
+                linger_ms=5, client_id="lifecycle-worker", request_timeout_ms=30_000)
+            await producer.start()
+            self._producer = producer
         return self._producer
 
-    def send_all(self, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-        """Sends and waits for every acknowledgement (raises on any failure)."""
-        producer = self.producer()
-        futures = [producer.send(topic, key=k, value=v) for k, v in messages]
-        producer.flush()
-        for f in futures:
-            f.get(timeout=30)
+    async def publish(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        """Sends keyed messages and waits for every acknowledgement (raises on a failure).
+
+        Each key goes to the partition the Java client (and :class:`KeyHashPartitioner`)
+        picks — murmur2 of the key — in record batches built per partition.
+        """
+        if not messages:
+            return
+        producer = await self.producer()
+        partitions = sorted(await producer.partitions_for(topic))
+        by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+        choose = self.partitioner.choose
+        for key, value in messages:
+            by_partition[partitions[choose(key, len(partitions))]].append((key, value))
+        futures = []
+        for partition, items in by_partition.items():
+            batch = producer.create_batch()
+            for key, value in items:
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        raise ValueError(f"a message for {topic} does not fit in a batch")
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*futures)
+
+    def publish_from_thread(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        """:meth:`publish` from a worker thread (blocks that thread, not the event loop)."""
+        asyncio.run_coroutine_threadsafe(self.publish(topic, messages), self.loop).result(60)
 
     def is_leader(self) -> bool:
         """Holds (or takes) the advisory lock that makes one worker the relay/policy leader."""
@@ -108,34 +138,48 @@ class Worker:
 
     # -- the work -------------------------------------------------------------------------
 
-    def ingest_batch(self, partition: int, messages: list[Message]) -> None:
-        def dead_letters(letters: list[DeadLetter]) -> None:
-            self.send_all(self.settings.dlq_topic, [(d.key, d.value) for d in letters])
+    async def record_events(self, batch: list[Any]) -> None:
+        """Records a batch of ``touchpoints`` events (the ingest agent's handler)."""
+        by_partition: dict[int, list[tuple[int, bytes | None, bytes | None]]] = \
+            defaultdict(list)
+        for event in batch:
+            m = event.message
+            by_partition[m.partition].append((m.offset, m.key, m.value))
+        await self.run(self.engine_thread, self.ingest_batch, dict(by_partition))
 
-        for attempt in range(5):
-            try:
-                a, d, r, s = self.ingest.process(partition, messages, dead_letters)
-            except Exception as e:
-                if "IntegrityError" not in type(e).__name__ or attempt == 4:
-                    raise
-                log.warning("partition %s: concurrent write, retrying (%s)", partition, e)
-                time.sleep(0.05 * (attempt + 1))
-                continue
-            self.counts["accepted"] += a
-            self.counts["duplicate"] += d
-            self.counts["rejected"] += r
-            self.counts["skipped"] += s
-            return
+    async def project_events(self, batch: list[Any]) -> None:
+        """Projects a batch of ``lead-events`` events (the projector agent's handler)."""
+        by_partition: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+        for event in batch:
+            m = event.message
+            if m.value is not None:
+                by_partition[m.partition].append((m.offset, m.value))
+        if by_partition:
+            await self.run(self.projection_thread, self.project_batches, dict(by_partition))
 
-    def relay_once(self, limit: int = 5000) -> int:
+    def send_dead_letters(self, letters: Letters) -> None:
+        self.publish_from_thread(self.settings.dlq_topic, letters)
+
+    def ingest_batch(self, batches: Batches) -> None:
+        """Records a batch (one or more partitions) in one transaction."""
+        a, d, r, s = self.engine.call(("ingest", batches))
+        self.counts["accepted"] += a
+        self.counts["duplicate"] += d
+        self.counts["rejected"] += r
+        self.counts["skipped"] += s
+
+    def relay_pending(self, limit: int = 5000) -> tuple[list[tuple[bytes, bytes]], int | None]:
+        """The next envelopes to relay and the position they lead to (leader only)."""
         if not self.is_leader():
-            return 0
-        envelopes, position = self.relay.pending(limit)
+            return [], None
+        return self.relay.pending(limit)
+
+    async def relay_once(self) -> int:
+        envelopes, position = await self.run(self.relay_thread, self.relay_pending)
         if position is None:
             return 0
-        if envelopes:
-            self.send_all(self.settings.events_topic, envelopes)
-        self.relay.acknowledge(position)
+        await self.publish(self.settings.events_topic, envelopes)
+        await self.run(self.relay_thread, self.relay.acknowledge, position)
         self.counts["relayed"] += len(envelopes)
         return len(envelopes)
 
@@ -162,17 +206,18 @@ class Worker:
     def run_policies(self) -> None:
         if not self.is_leader():
             return
-        from lifecycle.policies import run_policies
-
-        result = run_policies(self.app, at=datetime.now(UTC), store=self.projection_store,
-                              embedded=False)
+        result = self.engine.call(("policies", datetime.now(UTC).isoformat()))
         log.info("policies: %s", result)
+
+    async def stop_producer(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
 
     def close(self) -> None:
         for pool in (self.engine_thread, self.projection_thread, self.relay_thread):
             pool.shutdown(wait=True)
-        if self._producer is not None:
-            self._producer.close()
+        self.engine.close()
         if self._lock_conn is not None:
             self._lock_conn.close()
         self.projection_store.close()
@@ -195,6 +240,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         web_enabled=settings.worker_web_port > 0,
         web_port=settings.worker_web_port or 6066,
         stream_wait_empty=False,
+        stream_buffer_maxsize=16384,
         # A group join takes about half the session timeout; Faust's default (60 s)
         # makes every start and rebalance wait half a minute.
         broker_session_timeout=6.0,
@@ -219,39 +265,37 @@ def create_app(settings: Settings | None = None) -> faust.App:
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing
     async def _shutdown(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         if "w" in state:
-            state.pop("w").close()
+            w = state.pop("w")
+            await w.stop_producer()
+            w.close()
 
+    # The agents yield nothing: Faust logs and inspects every value an agent yields.
     @app.agent(touchpoints, name="ingest")
-    async def ingest(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
+    async def ingest(stream: faust.StreamT[Any]) -> None:
         w = worker()
-        async for batch in cast(faust.Stream[Any], stream).take_events(
-                settings.worker_batch, within=0.2):
-            by_partition: dict[int, list[Message]] = defaultdict(list)
-            for event in batch:
-                m = event.message
-                by_partition[m.partition].append(Message(m.partition, m.offset, m.key, m.value))
-            for partition, messages in by_partition.items():
-                await w.run(w.engine_thread, w.ingest_batch, partition, messages)
-            yield None
+        await _batched(stream, w.record_events, size=settings.worker_batch)
 
     @app.agent(events, name="project")
-    async def project(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
+    async def project(stream: faust.StreamT[Any]) -> None:
         w = worker()
-        async for batch in cast(faust.Stream[Any], stream).take_events(5000, within=0.2):
-            by_partition: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
-            for event in batch:
-                m = event.message
-                if m.value is not None:
-                    by_partition[m.partition].append((m.offset, m.value))
-            if by_partition:
-                await w.run(w.projection_thread, w.project_batches, dict(by_partition))
-            yield None
+        await _batched(stream, w.project_events, size=5000)
+
+    async def _batched(stream: faust.StreamT[Any], handle: Any, *, size: int) -> None:
+        """Feeds the stream's events to a :class:`Pipeline` (see streams/batches.py)."""
+        events = cast(faust.Stream[Any], stream).noack()
+        pipeline = Pipeline(events, handle, size=size, within=0.2, crash=app.crash)
+        add = pipeline.add
+        try:
+            async for event in cast(faust.Stream[Any], events).events():
+                await add(event)
+        finally:
+            await pipeline.close()
 
     @app.task
     async def relay() -> None:
         w = worker()
         while state.get("w") is w:  # until shutdown closed the worker (and its threads)
-            n = await w.run(w.relay_thread, w.relay_once)
+            n = await w.relay_once()
             if n == 0:
                 await asyncio.sleep(0.05)
 

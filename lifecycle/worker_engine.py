@@ -1,0 +1,253 @@
+"""A distributed worker's engine: in a process of its own, or in the worker's process.
+
+A worker's Faust agents, relay and projector run on one event loop in one Python
+process, and so does, by default, nothing else: the engine — turning touchpoints into
+lead events, and the decay and nurture policies — runs in a child process
+(``LIFECYCLE_WORKER_ENGINE=process``). Python runs one thread at a time per process,
+and the engine is as much CPU as the rest of the worker together, so in the worker's
+own process (``thread``) the two take turns on one core; as a child process the
+engine has a core of its own. (Kafka Streams gets the same from ``num.stream.threads``.)
+
+Nothing about exactly-once changes: the child records each batch with its partitions'
+offsets in one transaction (:class:`lifecycle.distributed.PartitionIngest`) and
+answers only after the commit; the agent acknowledges the batch's messages after that
+answer. Dead letters still leave before the commit: the child hands them to the
+worker, which sends them and waits for the broker's acknowledgement before telling the
+child to go on. If the worker dies, so does the child (a closed pipe, and on Linux the
+kernel's parent-death signal), and an unfinished transaction rolls back.
+
+The protocol, over a :func:`multiprocessing.Pipe` (pickled tuples):
+
+- worker → engine: ``("ingest", {partition: [(offset, key, value), ...]})``,
+  ``("policies", iso_time)``, ``("stop",)``
+- engine → worker: ``("dead_letters", [(key, value), ...])`` (the worker answers
+  ``("sent",)`` or ``("failed", reason)``), then ``("done", result)`` or
+  ``("error", type, message, traceback)``
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import multiprocessing
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+from lifecycle.errors import LifecycleError
+from lifecycle.settings import Settings
+
+__all__ = ["EngineError", "EngineHandler", "EngineProcess", "LocalEngine", "start_engine"]
+
+log = logging.getLogger("lifecycle.worker")
+
+Batches = Mapping[int, Sequence[tuple[int, bytes | None, bytes | None]]]
+"""Per partition, its messages in offset order: (offset, key, value)."""
+Letters = list[tuple[bytes, bytes]]
+"""Dead letters: (key, value) for the ``touchpoints-dlq`` topic."""
+
+
+class EngineError(LifecycleError):
+    """The engine failed a request, or its process is gone."""
+
+
+class EngineHandler:
+    """Carries out requests against a :class:`~lifecycle.application.LeadLifecycle`.
+
+    Args:
+        settings: the worker's settings (PostgreSQL).
+        send_dead_letters: sends dead letters and returns once the broker has them;
+            raises if it could not (the batch is then not committed).
+    """
+
+    def __init__(self, settings: Settings, send_dead_letters: Callable[[Letters], None]) -> None:
+        from lifecycle.application import build_application
+        from lifecycle.distributed import PartitionIngest
+
+        self.settings = settings
+        self.app = build_application(settings)
+        self.ingest = PartitionIngest(self.app, settings.touchpoints_topic)
+        self.send_dead_letters = send_dead_letters
+        self._store: Any = None
+
+    def handle(self, request: tuple[Any, ...]) -> Any:
+        kind = request[0]
+        if kind == "ingest":
+            return self.ingest_batches(request[1])
+        if kind == "policies":
+            return self.run_policies(datetime.fromisoformat(request[1]))
+        raise EngineError(f"unknown engine request {kind!r}")
+
+    def ingest_batches(self, batches: Batches) -> tuple[int, int, int, int]:
+        """Records a batch; returns (accepted, duplicate, rejected, skipped)."""
+        from lifecycle.distributed import Message
+
+        messages = {p: [Message(p, offset, key, value) for offset, key, value in items]
+                    for p, items in batches.items()}
+        for attempt in range(5):
+            try:
+                return self.ingest.process(messages, lambda letters: self.send_dead_letters(
+                    [(d.key, d.value) for d in letters]))
+            except Exception as e:
+                # Another worker wrote one of the leads meanwhile (a rebalance): nothing
+                # was saved and the leads were evicted from the cache; again is safe.
+                if "IntegrityError" not in type(e).__name__ or attempt == 4:
+                    raise
+                log.warning("concurrent write, retrying (%s)", e)
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def run_policies(self, at: datetime) -> dict[str, Any]:
+        from lifecycle.policies import run_policies
+        from lifecycle.projections import ProjectionStore
+
+        if self._store is None:
+            self._store = ProjectionStore(self.settings.database_url)
+        return run_policies(self.app, at=at, store=self._store, embedded=False)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        self.app.close()
+
+
+class LocalEngine:
+    """The engine in the worker's own process (``LIFECYCLE_WORKER_ENGINE=thread``)."""
+
+    def __init__(self, settings: Settings, send_dead_letters: Callable[[Letters], None]) -> None:
+        self.handler = EngineHandler(settings, send_dead_letters)
+
+    def call(self, request: tuple[Any, ...]) -> Any:
+        return self.handler.handle(request)
+
+    def close(self) -> None:
+        self.handler.close()
+
+
+class EngineProcess:
+    """The engine in a child process; :meth:`call` blocks the calling thread only."""
+
+    def __init__(self, settings: Settings, send_dead_letters: Callable[[Letters], None]) -> None:
+        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded event loop
+        self._conn, child_conn = ctx.Pipe()
+        self._send_dead_letters = send_dead_letters
+        self._lock = threading.Lock()
+        self._process = ctx.Process(
+            target=_child_main, name="lifecycle-engine", daemon=True,
+            args=(settings.model_dump(), child_conn, logging.getLogger().level))
+        self._process.start()
+        child_conn.close()
+        self._ready = False
+
+    def call(self, request: tuple[Any, ...]) -> Any:
+        with self._lock:
+            if not self._ready:
+                self._expect_ready()
+            self._conn.send(request)
+            while True:
+                reply = self._recv()
+                if reply[0] == "dead_letters":
+                    try:
+                        self._send_dead_letters(reply[1])
+                    except Exception as e:
+                        self._conn.send(("failed", f"{type(e).__name__}: {e}"))
+                    else:
+                        self._conn.send(("sent",))
+                elif reply[0] == "done":
+                    return reply[1]
+                elif reply[0] == "error":
+                    _, kind, message, trace = reply
+                    raise EngineError(f"engine: {kind}: {message}\n{trace}")
+                else:
+                    raise EngineError(f"engine: unexpected reply {reply[0]!r}")
+
+    def _expect_ready(self) -> None:
+        reply = self._recv()
+        if reply[0] == "error":
+            raise EngineError(f"engine did not start: {reply[1]}: {reply[2]}\n{reply[3]}")
+        self._ready = True
+
+    def _recv(self) -> tuple[Any, ...]:
+        try:
+            reply: tuple[Any, ...] = self._conn.recv()
+        except (EOFError, OSError):
+            self._process.join(1.0)
+            raise EngineError(f"the engine process is gone (exit code "
+                              f"{self._process.exitcode})") from None
+        return reply
+
+    def close(self) -> None:
+        with self._lock:
+            with contextlib.suppress(OSError, ValueError):  # already closed
+                self._conn.send(("stop",))
+            self._process.join(10.0)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(5.0)
+            self._conn.close()
+
+
+def start_engine(settings: Settings, send_dead_letters: Callable[[Letters], None]
+                 ) -> EngineProcess | LocalEngine:
+    """The engine ``settings.worker_engine`` asks for."""
+    if settings.worker_engine == "process":
+        return EngineProcess(settings, send_dead_letters)
+    return LocalEngine(settings, send_dead_letters)
+
+
+# -- the child process ---------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this process when the worker dies (even by SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:  # pragma: no cover - no libc: the closed pipe still ends the child
+        pass
+
+
+def _child_main(fields: dict[str, Any], conn: Connection, level: int) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker's Ctrl-C stops it: it says so
+    logging.basicConfig(level=level, format="[%(asctime)s] [%(process)d] [%(levelname)s] "
+                        "engine: %(message)s")
+
+    def send_dead_letters(letters: Letters) -> None:
+        conn.send(("dead_letters", letters))
+        answer = conn.recv()
+        if answer[0] != "sent":
+            raise EngineError(f"dead letters were not sent: {answer[1]}")
+
+    try:
+        handler = EngineHandler(Settings(**fields), send_dead_letters)
+    except Exception as e:
+        conn.send(("error", type(e).__name__, str(e), traceback.format_exc()))
+        return
+    try:
+        conn.send(("ready",))
+        while True:
+            try:
+                request = conn.recv()
+            except (EOFError, OSError):
+                return  # the worker is gone
+            if request[0] == "stop":
+                return
+            try:
+                result = handler.handle(request)
+            except Exception as e:
+                conn.send(("error", type(e).__name__, str(e), traceback.format_exc()))
+            else:
+                conn.send(("done", result))
+    finally:
+        handler.close()

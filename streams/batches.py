@@ -1,0 +1,104 @@
+"""Batches of a stream's events, handled one at a time while the next one fills.
+
+Faust's ``Stream.take_events`` stops filling its buffer while the agent handles a batch:
+the stream's per-event work (taking events off the channel, Faust's bookkeeping) and
+the handling (a database transaction, in another thread or process) take turns, and
+each waits for the other. :class:`Pipeline` overlaps them: the agent iterates a
+``noack()`` stream and adds each event; full batches (or the events waiting
+``within`` seconds) go, in order, to one handler task; at most one more batch waits
+while one is being handled, so a slow handler slows the stream down (back-pressure).
+
+An event is acknowledged — its offset may be committed to Kafka — only after the batch
+it is in was handled: exactly what ``take_events`` promises. If handling fails, the
+batch's events stay unacknowledged and the app crashes (the worker exits non-zero, as a
+Kafka Streams thread dies on an unhandled error); what was not committed to the
+database is read again by whichever worker takes the partitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+__all__ = ["Pipeline"]
+
+log = logging.getLogger("lifecycle.worker")
+
+Handler = Callable[[list[Any]], Awaitable[None]]
+
+
+class Pipeline:
+    """Collects a stream's events into batches and hands them to ``handle`` in order.
+
+    Args:
+        stream: the agent's ``noack()`` stream (its ``ack`` acknowledges an event).
+        handle: called with each batch of events; the events are acknowledged after it
+            returns.
+        size: events per batch at most.
+        within: seconds the first event of a batch may wait for the batch to fill.
+        crash: called with the exception when ``handle`` fails (``App.crash``).
+    """
+
+    def __init__(self, stream: Any, handle: Handler, *, size: int, within: float,
+                 crash: Callable[[BaseException], Awaitable[None]]) -> None:
+        self.stream = stream
+        self.handle = handle
+        self.size = size
+        self.within = within
+        self.crash = crash
+        self.loop = asyncio.get_running_loop()
+        self.current: list[Any] = []
+        self.started = 0.0
+        self.queue: asyncio.Queue[list[Any]] = asyncio.Queue(maxsize=1)
+        self.failure: BaseException | None = None
+        self.tasks = [self.loop.create_task(self._handle_batches()),
+                      self.loop.create_task(self._flush_waiting())]
+
+    async def add(self, event: Any) -> None:
+        """Adds an event; waits while a full batch cannot be queued yet."""
+        if self.failure is not None:
+            raise self.failure
+        if not self.current:
+            self.started = self.loop.time()
+        self.current.append(event)
+        if len(self.current) >= self.size:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self.current:
+            batch, self.current = self.current, []
+            await self.queue.put(batch)  # FIFO: batches are handled in the order flushed
+
+    async def _flush_waiting(self) -> None:
+        tick = max(self.within / 4, 0.005)
+        while True:
+            await asyncio.sleep(tick)
+            if self.current and self.loop.time() - self.started >= self.within:
+                await self._flush()
+
+    async def _handle_batches(self) -> None:
+        while True:
+            batch = await self.queue.get()
+            try:
+                await self.handle(batch)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
+                self.failure = exc
+                log.exception("handling a batch of %d events failed", len(batch))
+                await self.crash(exc)
+                return
+            ack = self.stream.ack
+            for event in batch:
+                await ack(event)
+
+    async def close(self) -> None:
+        """Stops handling; events not yet handled stay unacknowledged."""
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
