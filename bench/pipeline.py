@@ -31,6 +31,10 @@ measurement gets a fresh database and topic prefix, and workers of its own
    polled every ``--poll`` seconds by ``occurred_at`` (indexed), and a touchpoint's
    latency is the poll that first saw its row minus its publish time (so it includes
    up to one poll interval). Above what a worker sustains, latency grows with the run.
+3. **Baseline** (unless ``--no-baseline``): the throughput run with one worker whose
+   engine runs in the worker's own process (``LIFECYCLE_WORKER_ENGINE=thread``), so the
+   agents, relay, projector and engine take turns on one core; reported beside the
+   default (engine in a child process) as ``one_worker_vs_baseline``.
 
 The benchmark process, the broker, PostgreSQL and the workers share the machine: on
 2 cores the publisher and the workers compete. Nothing is asserted about speed: the
@@ -87,6 +91,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GOAL_TPS_ONE_WORKER = 5_000.0
 GOAL_P99_S = 2.0
 GOAL_RATE = 1_000.0
+BASELINE = "1_worker_engine_in_thread"
 LEAD_PREFIX = "lifecycle.aggregates.lead:Lead.%"
 _ASSIGNED = re.compile(r"Setting newly assigned partitions(.*?)for group", re.DOTALL)
 
@@ -191,7 +196,8 @@ class Deployment:
 
 
 @contextlib.contextmanager
-def deployment(pg_base: str, workdir: Path, name: str, partitions: int) -> Iterator[Deployment]:
+def deployment(pg_base: str, workdir: Path, name: str, partitions: int,
+               engine: str = "process") -> Iterator[Deployment]:
     """A fresh database, topic prefix and — unless LIFECYCLE_TEST_KAFKA_BOOTSTRAP names
     one — broker: the workers' consumer group id is fixed, and Tansu does not always
     expire a stopped deployment's members, which then stalls the next one's join."""
@@ -210,6 +216,7 @@ def deployment(pg_base: str, workdir: Path, name: str, partitions: int) -> Itera
             "LIFECYCLE_PARTITIONS": str(partitions),
             "LIFECYCLE_WORKER_WEB_PORT": "0",
             "LIFECYCLE_POLICY_INTERVAL": "1000000",
+            "LIFECYCLE_WORKER_ENGINE": engine,
             "PYTHONPATH": str(ROOT),
         })
         settings = Settings(mode="distributed", database_url=url, kafka_bootstrap=bootstrap,
@@ -313,8 +320,9 @@ def warm_up(dep: Deployment, monitor: Monitor, workers: int, timeout: float) -> 
 
 
 def throughput(pg_base: str, workdir: Path, name: str, workers: int,
-               items: Sequence[Inbound], partitions: int, timeout: float) -> dict[str, Any]:
-    with deployment(pg_base, workdir, name, partitions) as dep:
+               items: Sequence[Inbound], partitions: int, timeout: float,
+               engine: str = "process") -> dict[str, Any]:
+    with deployment(pg_base, workdir, name, partitions, engine) as dep:
         monitor = Monitor(dep.settings)
         try:
             ready = warm_up(dep, monitor, workers, timeout=180.0)
@@ -342,7 +350,8 @@ def throughput(pg_base: str, workdir: Path, name: str, workers: int,
     n = len(items)
     end = current if current is not None else time.perf_counter()
     return {
-        "workers": workers, "touchpoints": n, "complete": current is not None,
+        "workers": workers, "engine": engine, "touchpoints": n,
+        "complete": current is not None,
         "seconds": round(end - t0, 3),
         "touchpoints_per_s": round(n / (end - t0), 1) if current is not None else None,
         "publish_s": round(published - t0, 3),
@@ -515,6 +524,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--logs", type=Path, default=None,
                         help="keep the workers' logs in this directory (default: a temporary "
                         "one, deleted)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the baseline run: one worker with its engine in the "
+                        "worker's own process (LIFECYCLE_WORKER_ENGINE=thread)")
     parser.add_argument("--skip", default="",
                         help="comma-separated phases to skip: throughput, latency")
     args = parser.parse_args(argv)
@@ -581,6 +593,11 @@ def _result(args: argparse.Namespace, inputs: int, runs: dict[str, list[dict[str
         result["goals"]["one_worker_touchpoints_per_s"] = {
             "goal": GOAL_TPS_ONE_WORKER, "value": one["touchpoints_per_s"],
             "met": one["touchpoints_per_s"] >= GOAL_TPS_ONE_WORKER}
+    base = tp_summary.get(BASELINE)
+    if (one is not None and base is not None and one["touchpoints_per_s"]
+            and base["touchpoints_per_s"]):
+        result["one_worker_vs_baseline"] = round(
+            one["touchpoints_per_s"] / base["touchpoints_per_s"], 2)
     at_goal = lat_summary.get(f"{GOAL_RATE:g}_per_s")
     if at_goal is not None and at_goal["p99_ms"] is not None:
         met = at_goal["p99_ms"] <= GOAL_P99_S * 1000 and not at_goal["missing"]
@@ -614,6 +631,9 @@ def _print(console: Any, args: argparse.Namespace, result: dict[str, Any]) -> No
     console.print(f"load average before {machine['load_average_before']}, after "
                   f"{machine['load_average_after']} ({machine['cpus']} CPUs, shared with the "
                   "broker, PostgreSQL and workers)")
+    if "one_worker_vs_baseline" in result:
+        console.print(f"one worker (engine in a child process) vs the baseline (engine in "
+                      f"the worker's process): {result['one_worker_vs_baseline']}×")
     for goal, g in result["goals"].items():
         console.print(f"goal {goal}: {g['value']:,} (goal {g['goal']:,}) "
                       f"{'met' if g['met'] else 'NOT met'}")
@@ -631,6 +651,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"generating {args.touchpoints:,} consistently keyed demo inputs ...")
         items = demo_inputs(args.touchpoints, args.seed)
     runs: dict[str, list[dict[str, Any]]] = {f"{w}_worker": [] for w in args.workers}
+    if not args.no_baseline:
+        runs[BASELINE] = []
     latency_runs: dict[float, list[dict[str, Any]]] = {r: [] for r in args.rates}
     from tests.harness.postgres import postgres_server
 
@@ -647,6 +669,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    args.partitions, args.timeout)
                     console.print(f"  {r}", markup=False)
                     runs[f"{w}_worker"].append(r)
+                if not args.no_baseline:
+                    console.print(f"run {rep + 1}/{args.repeat}: throughput, baseline: 1 "
+                                  "worker, engine in the worker's process ...", markup=False)
+                    r = throughput(pg_base, workdir, f"tp-thread-{rep}", 1, items,
+                                   args.partitions, args.timeout, engine="thread")
+                    console.print(f"  {r}", markup=False)
+                    runs[BASELINE].append(r)
             if "latency" not in args.skip:
                 for rate in args.rates:
                     console.print(f"run {rep + 1}/{args.repeat}: latency, {rate:g}/s for "

@@ -14,7 +14,7 @@
 | ``LIFECYCLE_TOPIC_PREFIX`` | ``lifecycle.`` | prefix of the three topics |
 | ``LIFECYCLE_PARTITIONS`` | ``6`` | partitions of the topics created at start-up |
 | ``LIFECYCLE_REPLICATION`` | ``1`` | replication factor of the topics created at start-up |
-| ``LIFECYCLE_WORKER_BATCH`` | ``1000`` | touchpoints a worker takes per transaction |
+| ``LIFECYCLE_WORKER_BATCH`` | ``3000`` | touchpoints a worker takes per transaction |
 | ``LIFECYCLE_WORKER_ENGINE`` | ``process`` | where a worker's engine runs: ``process`` (a |
 | | | child process, a core of its own) or ``thread`` |
 | ``LIFECYCLE_WORKER_WEB_PORT`` | ``6066`` | port of a worker's Faust web server |

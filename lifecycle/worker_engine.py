@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import gc
 import logging
 import multiprocessing
 import signal
@@ -45,7 +46,14 @@ from typing import Any
 from lifecycle.errors import LifecycleError
 from lifecycle.settings import Settings
 
-__all__ = ["EngineError", "EngineHandler", "EngineProcess", "LocalEngine", "start_engine"]
+__all__ = [
+    "EngineError",
+    "EngineHandler",
+    "EngineProcess",
+    "LocalEngine",
+    "start_engine",
+    "tune_gc",
+]
 
 log = logging.getLogger("lifecycle.worker")
 
@@ -195,6 +203,21 @@ class EngineProcess:
             self._conn.close()
 
 
+def tune_gc() -> None:
+    """Fewer collections of the young generation, and none of what start-up built.
+
+    In a worker every Kafka message and every event becomes a handful of short-lived
+    objects, so the collector's default (a young collection every 700 allocations)
+    ran thousands of times a second, and each older collection walked the long-lived
+    objects of Faust and the engine. Start-up's objects are moved out of the
+    collector's sight (``gc.freeze``) and the young generation is collected every
+    50,000 allocations; cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def start_engine(settings: Settings, send_dead_letters: Callable[[Letters], None]
                  ) -> EngineProcess | LocalEngine:
     """The engine ``settings.worker_engine`` asks for."""
@@ -234,6 +257,7 @@ def _child_main(fields: dict[str, Any], conn: Connection, level: int) -> None:
     except Exception as e:
         conn.send(("error", type(e).__name__, str(e), traceback.format_exc()))
         return
+    tune_gc()
     try:
         conn.send(("ready",))
         while True:

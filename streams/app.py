@@ -33,7 +33,7 @@ from lifecycle.distributed import Relay, project_partitions
 from lifecycle.errors import ConfigError
 from lifecycle.projections import ProjectionStore, all_projections
 from lifecycle.settings import Settings
-from lifecycle.worker_engine import Batches, Letters, start_engine
+from lifecycle.worker_engine import Batches, Letters, start_engine, tune_gc
 from streams.batches import Pipeline
 from streams.transport import App
 
@@ -260,6 +260,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
     def worker() -> Worker:
         if "w" not in state:
             state["w"] = Worker(settings)
+            tune_gc()
         return state["w"]
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing
