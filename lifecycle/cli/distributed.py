@@ -26,8 +26,9 @@ def worker(loglevel: str, wait_for_broker: float) -> None:
 
     Configuration: LIFECYCLE_KAFKA_BOOTSTRAP, LIFECYCLE_DATABASE_URL (PostgreSQL),
     LIFECYCLE_TOPIC_PREFIX, LIFECYCLE_PARTITIONS, LIFECYCLE_REPLICATION,
-    LIFECYCLE_WORKER_WEB_PORT (0: no web server). Start more workers to share the
-    partitions.
+    LIFECYCLE_WORKER_BATCH, LIFECYCLE_WORKER_ENGINE (process: the engine in a child
+    process; thread: in this one), LIFECYCLE_WORKER_WEB_PORT (0: no web server). Start
+    more workers to share the partitions.
     """
     import faust
 
