@@ -159,16 +159,18 @@ class EngineProcess:
         with self._lock:
             if not self._ready:
                 self._expect_ready()
-            self._conn.send(request)
+            self._send(request)
             while True:
                 reply = self._recv()
                 if reply[0] == "dead_letters":
                     try:
                         self._send_dead_letters(reply[1])
-                    except Exception as e:
-                        self._conn.send(("failed", f"{type(e).__name__}: {e}"))
+                    except BaseException as e:  # answered either way: the child waits
+                        self._send(("failed", f"{type(e).__name__}: {e}"))
+                        if not isinstance(e, Exception):
+                            raise
                     else:
-                        self._conn.send(("sent",))
+                        self._send(("sent",))
                 elif reply[0] == "done":
                     return reply[1]
                 elif reply[0] == "error":
@@ -183,14 +185,22 @@ class EngineProcess:
             raise EngineError(f"engine did not start: {reply[1]}: {reply[2]}\n{reply[3]}")
         self._ready = True
 
+    def _send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self._conn.send(message)
+        except (OSError, ValueError):
+            raise self._gone() from None
+
     def _recv(self) -> tuple[Any, ...]:
         try:
             reply: tuple[Any, ...] = self._conn.recv()
         except (EOFError, OSError):
-            self._process.join(1.0)
-            raise EngineError(f"the engine process is gone (exit code "
-                              f"{self._process.exitcode})") from None
+            raise self._gone() from None
         return reply
+
+    def _gone(self) -> EngineError:
+        self._process.join(1.0)
+        return EngineError(f"the engine process is gone (exit code {self._process.exitcode})")
 
     def close(self) -> None:
         with self._lock:

@@ -9,10 +9,10 @@ each waits for the other. :class:`Pipeline` overlaps them: the agent iterates a
 while one is being handled, so a slow handler slows the stream down (back-pressure).
 
 An event is acknowledged — its offset may be committed to Kafka — only after the batch
-it is in was handled: exactly what ``take_events`` promises. If handling fails, the
-batch's events stay unacknowledged and the app crashes (the worker exits non-zero, as a
-Kafka Streams thread dies on an unhandled error); what was not committed to the
-database is read again by whichever worker takes the partitions.
+it is in was handled: exactly what ``take_events`` promises. If handling (or
+acknowledging) fails, the batch's events stay unacknowledged and the app crashes (the
+worker exits non-zero, as a Kafka Streams thread dies on an unhandled error); what was
+not committed to the database is read again by whichever worker takes the partitions.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ class Pipeline:
         if self.current:
             batch, self.current = self.current, []
             await self.queue.put(batch)  # FIFO: batches are handled in the order flushed
+            if self.failure is not None:  # failed while this add waited for room
+                raise self.failure
 
     async def _flush_waiting(self) -> None:
         tick = max(self.within / 4, 0.005)
@@ -84,16 +86,19 @@ class Pipeline:
             batch = await self.queue.get()
             try:
                 await self.handle(batch)
+                ack = self.stream.ack
+                for event in batch:
+                    await ack(event)
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:
                 self.failure = exc
                 log.exception("handling a batch of %d events failed", len(batch))
+                # Wake an add() waiting for room (it raises the failure), then crash.
+                while not self.queue.empty():
+                    self.queue.get_nowait()
                 await self.crash(exc)
                 return
-            ack = self.stream.ack
-            for event in batch:
-                await ack(event)
 
     async def close(self) -> None:
         """Stops handling; events not yet handled stay unacknowledged."""
@@ -101,4 +106,4 @@ class Pipeline:
             task.cancel()
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await task  # a failure ended it already: logged, and the app crashed
