@@ -38,7 +38,7 @@ class Recorder:
     ``release`` (a slow database) or fails."""
 
     def __init__(self, log: list[tuple[str, Any]], *, slow: bool = False,
-                 fail_on: int | None = None) -> None:
+                 fail_on: Any = None) -> None:
         self.log = log
         self.batches: list[list[Any]] = []
         self.release = asyncio.Event()
