@@ -141,7 +141,11 @@ class LocalEngine:
 
 
 class EngineProcess:
-    """The engine in a child process; :meth:`call` blocks the calling thread only."""
+    """The engine in a child process; :meth:`call` blocks the calling thread only.
+
+    Create it from a thread that lives as long as the worker (the event loop's): on
+    Linux the child's parent-death signal fires when the thread that started it ends.
+    """
 
     def __init__(self, settings: Settings, send_dead_letters: Callable[[Letters], None]) -> None:
         ctx = multiprocessing.get_context("spawn")  # no fork of a threaded event loop

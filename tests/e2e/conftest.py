@@ -32,6 +32,34 @@ def kafka_bootstrap() -> Iterator[str]:
         yield bootstrap
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc; [] where there is none)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 @dataclass
 class Cluster:
     """One test's distributed deployment: env, workers, and ways to watch them."""
@@ -51,9 +79,20 @@ class Cluster:
         self.workers.append(proc)
         return proc
 
-    def kill(self, proc: subprocess.Popen[bytes]) -> None:
-        os.killpg(proc.pid, signal.SIGKILL)
+    def kill(self, proc: subprocess.Popen[bytes]) -> list[int]:
+        """SIGKILLs the worker process alone (as ``kill -9 PID`` or the OOM killer would,
+        not its process group), and waits until the processes it had started — its
+        engine — are gone too. Returns their pids (Linux; elsewhere none are looked for).
+        """
+        children = child_pids(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [pid for pid in children if alive(pid)]
+        assert not left, f"processes of the killed worker still run: {left}"
+        return children
 
     def stop_all(self) -> None:
         for proc in self.workers:
