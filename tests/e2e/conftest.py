@@ -8,6 +8,7 @@ subprocesses. Every test gets its own database and topic prefix.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -67,12 +68,13 @@ class Cluster:
     env: dict[str, str]
     logs: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    stopped: set[int] = field(default_factory=set)  # pids stopped on purpose
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
+    def start_worker(self, loglevel: str = "warning") -> subprocess.Popen[bytes]:
         n = len(self.workers)
         with (self.logs / f"worker{n}.log").open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "lifecycle", "worker", "--loglevel", "warning"],
+                [sys.executable, "-m", "lifecycle", "worker", "--loglevel", loglevel],
                 cwd=self.logs, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -93,6 +95,21 @@ class Cluster:
         left = [pid for pid in children if alive(pid)]
         assert not left, f"processes of the killed worker still run: {left}"
         return children
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> int:
+        """Stops a worker with SIGTERM (a clean shutdown); returns its exit code."""
+        self.stopped.add(proc.pid)
+        os.kill(proc.pid, signal.SIGTERM)
+        return proc.wait(timeout=60)
+
+    def assigned_touchpoints(self, n: int) -> bool:
+        """Whether worker ``n`` (started with loglevel info) was last assigned partitions
+        of ``touchpoints`` (aiokafka logs each assignment)."""
+        text = (self.logs / f"worker{n}.log").read_text(errors="replace")
+        found = re.findall(r"Setting newly assigned partitions(.*?)for group", text, re.DOTALL)
+        topic = self.env["LIFECYCLE_TOPIC_PREFIX"] + "touchpoints"
+        return bool(found) and re.search(rf"(\|\s*|topic='){re.escape(topic)}(\s*\||')",
+                                         found[-1]) is not None
 
     def stop_all(self) -> None:
         for proc in self.workers:
@@ -120,7 +137,7 @@ class Cluster:
         while time.monotonic() < deadline:
             for proc in self.workers:
                 code = proc.poll()
-                if code is not None and code != -signal.SIGKILL:
+                if code is not None and code != -signal.SIGKILL and proc.pid not in self.stopped:
                     raise AssertionError(f"a worker exited with {code}\n{self.logs_tail()}")
             try:
                 if check():

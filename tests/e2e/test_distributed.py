@@ -169,6 +169,37 @@ def test_publish_and_workers_give_the_embedded_answers(cluster: Cluster, tmp_pat
     assert_same(expected, distributed_state(cluster))
 
 
+def test_workers_joining_and_leaving_mid_stream_give_the_embedded_answers(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """Two rebalances while touchpoints keep arriving: a second worker joins, then the
+    first stops (SIGTERM, a clean shutdown that leaves the group)."""
+    items = consistently_keyed(generate(leads=300, days=90, seed=7))
+    expected = embedded_expected(write_jsonl(tmp_path / "in.jsonl", items), tmp_path)
+    cluster.env["LIFECYCLE_WORKER_BATCH"] = "20"  # many small transactions
+    size = -(-len(items) // 8)
+    chunks = [write_jsonl(tmp_path / f"in{n}.jsonl", items[n * size:(n + 1) * size])
+              for n in range(8)]
+    publish(cluster, chunks[0])
+    first = cluster.start_worker()
+    cluster.wait_until(lambda: processed_offsets(cluster) > 0, timeout=180,
+                       what="the first worker to make progress")
+    cluster.start_worker(loglevel="info")
+    waiting = list(chunks[1:])
+    while not cluster.assigned_touchpoints(1):  # keep the stream flowing while it joins
+        assert waiting, f"the second worker got no partitions\n{cluster.logs_tail()}"
+        publish(cluster, waiting.pop(0))
+    assert waiting, "the second worker must join while inputs still arrive"
+    publish(cluster, waiting.pop(0))
+    assert cluster.stop(first) == 0  # its partitions move to the second worker
+    for chunk in waiting:
+        publish(cluster, chunk)
+    wait_for_same_answers(cluster, expected, total=len(items))
+    actual = distributed_state(cluster)
+    assert_same(expected, actual)
+    recorded = [e for e in actual["events"] if e[2].endswith("TouchpointRecorded")]
+    assert len(recorded) == len(set(recorded))
+
+
 def test_sigkilled_worker_loses_and_duplicates_nothing(cluster: Cluster, tmp_path: Path) -> None:
     items = consistently_keyed(generate(leads=300, days=90, seed=5))
     jsonl = write_jsonl(tmp_path / "in.jsonl", items)
