@@ -43,7 +43,13 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
+
+from lifecycle.application import build_application
+from lifecycle.distributed import Message, PartitionIngest
 from lifecycle.errors import LifecycleError
+from lifecycle.policies import run_policies
+from lifecycle.projections import ProjectionStore
 from lifecycle.settings import Settings
 
 __all__ = [
@@ -77,14 +83,11 @@ class EngineHandler:
     """
 
     def __init__(self, settings: Settings, send_dead_letters: Callable[[Letters], None]) -> None:
-        from lifecycle.application import build_application
-        from lifecycle.distributed import PartitionIngest
-
         self.settings = settings
         self.app = build_application(settings)
         self.ingest = PartitionIngest(self.app, settings.touchpoints_topic)
         self.send_dead_letters = send_dead_letters
-        self._store: Any = None
+        self._store: ProjectionStore | None = None
 
     def handle(self, request: tuple[Any, ...]) -> Any:
         kind = request[0]
@@ -96,27 +99,22 @@ class EngineHandler:
 
     def ingest_batches(self, batches: Batches) -> tuple[int, int, int, int]:
         """Records a batch; returns (accepted, duplicate, rejected, skipped)."""
-        from lifecycle.distributed import Message
-
         messages = {p: [Message(p, offset, key, value) for offset, key, value in items]
                     for p, items in batches.items()}
         for attempt in range(5):
             try:
                 return self.ingest.process(messages, lambda letters: self.send_dead_letters(
                     [(d.key, d.value) for d in letters]))
-            except Exception as e:
+            except IntegrityError as e:
                 # Another worker wrote one of the leads meanwhile (a rebalance): nothing
                 # was saved and the leads were evicted from the cache; again is safe.
-                if "IntegrityError" not in type(e).__name__ or attempt == 4:
+                if attempt == 4:
                     raise
                 log.warning("concurrent write, retrying (%s)", e)
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def run_policies(self, at: datetime) -> dict[str, Any]:
-        from lifecycle.policies import run_policies
-        from lifecycle.projections import ProjectionStore
-
         if self._store is None:
             self._store = ProjectionStore(self.settings.database_url)
         return run_policies(self.app, at=at, store=self._store, embedded=False)
