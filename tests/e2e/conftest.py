@@ -8,7 +8,6 @@ subprocesses. Every test gets its own database and topic prefix.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import psycopg
 import pytest
 
 from tests.harness.kafka import kafka_broker
+from tests.harness.workers import assigned
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,12 +104,9 @@ class Cluster:
 
     def assigned_touchpoints(self, n: int) -> bool:
         """Whether worker ``n`` (started with loglevel info) was last assigned partitions
-        of ``touchpoints`` (aiokafka logs each assignment)."""
+        of ``touchpoints``."""
         text = (self.logs / f"worker{n}.log").read_text(errors="replace")
-        found = re.findall(r"Setting newly assigned partitions(.*?)for group", text, re.DOTALL)
-        topic = self.env["LIFECYCLE_TOPIC_PREFIX"] + "touchpoints"
-        return bool(found) and re.search(rf"(\|\s*|topic='){re.escape(topic)}(\s*\||')",
-                                         found[-1]) is not None
+        return assigned(text, self.env["LIFECYCLE_TOPIC_PREFIX"] + "touchpoints")
 
     def stop_all(self) -> None:
         for proc in self.workers:

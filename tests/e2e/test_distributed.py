@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from lifecycle.application import LeadLifecycle, keys_of
-from lifecycle.contracts import parse_inbound
+from lifecycle.application import LeadLifecycle
 from lifecycle.demo import generate
 from lifecycle.ingest import RejectWriter, ingest_lines, read_lines
 from lifecycle.projections import build_runner
 from lifecycle.settings import Settings
 from tests.e2e.conftest import Cluster
+from tests.harness.workers import consistently_keyed as keyed_alike
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -56,23 +56,10 @@ def _norm(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 
 def consistently_keyed(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The inputs of the people whose every input carries the same partition key.
-
-    Kafka orders messages within a partition only. A person published under two keys
-    (an anonymous external id first, the email later) has inputs in two partitions, and
-    workers may apply them in another order than the file — as any Kafka consumer
-    would. The README says so; this test checks everything else is equal.
-    """
-    email_of = {i["external_id"]: i["email"] for i in items
-                if i.get("external_id") and i.get("email")}
-    keys: dict[str, set[str]] = {}
-    for i in items:
-        person = i.get("email") or email_of.get(i.get("external_id"), i.get("external_id"))
-        keys.setdefault(str(person), set()).add(str(keys_of(parse_inbound(i))[0]))
-    split = {p for p, k in keys.items() if len(k) > 1}
-    kept = [i for i in items
-            if str(i.get("email") or email_of.get(i.get("external_id"), i.get("external_id")))
-            not in split]
+    """The inputs of the people whose every input carries the same partition key
+    (:func:`tests.harness.workers.consistently_keyed`): the README says a person split
+    over two keys may be applied in another order; this test checks everything else."""
+    kept = keyed_alike(items)
     assert len(kept) > 0.8 * len(items)
     return kept
 

@@ -1,0 +1,1 @@
+"""Benchmarks: each ``bench/NAME.py`` runs as ``./run bench NAME``; ``_*.py`` are their parts."""
