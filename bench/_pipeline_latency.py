@@ -7,18 +7,18 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from bench._common import percentile
 from bench._pipeline_cluster import Deployment, Inbound, Monitor, deployment, warm_up
 from lifecycle.client import TouchpointPublisher
 from lifecycle.contracts import parse_inbound
 
-__all__ = ["LatencyProbe", "latency", "percentile"]
+__all__ = ["LatencyProbe", "latency"]
 
 
 class LatencyProbe:
@@ -136,13 +136,3 @@ def latency(pg_base: str, workdir: Path, name: str, rate: float, seconds: float,
         "mean_ms": round(statistics.mean(values) * ms, 1) if values else 0.0,
         **ready,
     }
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)

@@ -55,7 +55,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -70,6 +70,7 @@ if __package__ in (None, ""):  # run as a plain script: make ``lifecycle``/``tes
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
+from bench._common import database, print_goals
 from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import lead_id_for
 from lifecycle.application import LeadLifecycle, Outcome, keys_of
@@ -496,23 +497,6 @@ class BackendFigures:
         }
 
 
-@contextlib.contextmanager
-def _database(backend: str, workdir: Path, name: str, pg_base: str | None) -> Iterator[str]:
-    if backend == "sqlite":
-        path = workdir / f"{name}.db"
-        try:
-            yield f"sqlite:///{path}"
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    from tests.harness.postgres import fresh_database
-
-    assert pg_base is not None
-    with fresh_database(pg_base) as url:
-        yield url
-
-
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Touchpoint ingest throughput of the engine vs a naive baseline.")
@@ -595,9 +579,7 @@ def _render(console: Console, result: dict[str, Any], args: argparse.Namespace) 
         console.print(f"note: {result['baseline_note']}")
     console.print(f"memory: {result['memory']}")
     console.print(f"gc: {result['gc']} (see the module docstring)")
-    for goal, g in result["goals"].items():
-        console.print(f"goal {goal}: {g['value']:,} (goal {g['goal']:,}) "
-                      f"{'met' if g['met'] else 'NOT met'}")
+    print_goals(console, result["goals"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -628,12 +610,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for rep in range(args.repeat):
                 console.print(f"[{backend}] run {rep + 1}/{args.repeat}: engine ...",
                               markup=False)
-                with _database(backend, workdir, f"engine-{rep}", pg_base) as url:
+                with database(backend, workdir, f"engine-{rep}", pg_base) as url:
                     fig.engine.append(_in_worker(run_engine, url, raw, args.batch_size))
                 if baseline:
                     console.print(f"[{backend}] run {rep + 1}/{args.repeat}: naive baseline ...",
                                   markup=False)
-                    with _database(backend, workdir, f"naive-{rep}", pg_base) as url:
+                    with database(backend, workdir, f"naive-{rep}", pg_base) as url:
                         fig.naive.append(_in_worker(run_naive, url, baseline))
 
     validation_runs = [validate_seconds] + [r.validate_seconds for f in figures.values()

@@ -63,6 +63,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a plain script: make ``lifecycle``/``tests`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._common import loadavg, print_goals
 from bench._pipeline_cluster import Inbound, Monitor, demo_inputs, deployment, wait_for, warm_up
 from bench._pipeline_latency import latency
 from lifecycle.client import TouchpointPublisher
@@ -119,13 +120,6 @@ def throughput(pg_base: str, workdir: Path, name: str, workers: int,
         "ingested_s": round(ingested - t0, 3) if ingested is not None else None,
         **ready,
     }
-
-
-def _loadavg() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:  # pragma: no cover
-        return []
 
 
 # --------------------------------------------------------------------------- driver
@@ -267,9 +261,7 @@ def _print(console: Any, args: argparse.Namespace, result: dict[str, Any]) -> No
     if "one_worker_vs_baseline" in result:
         console.print(f"one worker (engine in a child process) vs the baseline (engine in "
                       f"the worker's process): {result['one_worker_vs_baseline']}×")
-    for goal, g in result["goals"].items():
-        console.print(f"goal {goal}: {g['value']:,} (goal {g['goal']:,}) "
-                      f"{'met' if g['met'] else 'NOT met'}")
+    print_goals(console, result["goals"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -277,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parse_args(argv)
     console = Console(width=120)
-    load_before = _loadavg()
+    load_before = loadavg()
     console.print(f"load average before: {load_before} on {os.cpu_count()} CPUs")
     items: list[Inbound] = []
     if "throughput" not in args.skip:
@@ -317,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 args.latency_leads, args.poll, args.partitions)
                     console.print(f"  {r}", markup=False)
                     latency_runs[rate].append(r)
-    load_after = _loadavg()
+    load_after = loadavg()
 
     result = _result(args, len(items), runs, latency_runs, load_before, load_after)
     _print(console, args, result)

@@ -55,7 +55,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,6 +82,7 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import get_topic
 
+from bench._common import database, loadavg, percentile, print_goals
 from lifecycle.application import LeadLifecycle
 from lifecycle.chain import ChainedSQLiteRecorder
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
@@ -102,24 +103,6 @@ GOAL_POSTGRES_EVENTS_PER_S = 50_000.0
 _URL_KEY = "BENCH_DATABASE_URL"
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _percentile(values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile (0..1) by linear interpolation; 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def _loadavg() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:  # pragma: no cover - not on every platform
-        return []
 
 
 class ServerCpu:
@@ -450,12 +433,12 @@ def _lag(url: str, batches: list[list[Touchpoint | SalesAction]], warmup: int,
     return {
         "batches": len(total), "inputs_per_batch": len(batches[0]) if batches else 0,
         "events_per_batch": round(statistics.mean(events), 1) if events else 0.0,
-        "p50_ms": round(_percentile(total, 0.5) * ms, 2),
-        "p99_ms": round(_percentile(total, 0.99) * ms, 2),
+        "p50_ms": round(percentile(total, 0.5) * ms, 2),
+        "p99_ms": round(percentile(total, 0.99) * ms, 2),
         "max_ms": round(max(total, default=0.0) * ms, 2),
-        "record_p50_ms": round(_percentile(record, 0.5) * ms, 2),
-        "project_p50_ms": round(_percentile(project, 0.5) * ms, 2),
-        "project_p99_ms": round(_percentile(project, 0.99) * ms, 2),
+        "record_p50_ms": round(percentile(record, 0.5) * ms, 2),
+        "project_p50_ms": round(percentile(project, 0.5) * ms, 2),
+        "project_p99_ms": round(percentile(project, 0.99) * ms, 2),
         "current": not behind,
     }
 
@@ -485,23 +468,6 @@ def run_backend(url: str, inputs: Path, opts: Options) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- driver
-
-
-@contextlib.contextmanager
-def _database(backend: str, workdir: Path, name: str, pg_base: str | None) -> Iterator[str]:
-    if backend == "sqlite":
-        path = workdir / f"{name}.db"
-        try:
-            yield f"sqlite:///{path}"
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    from tests.harness.postgres import fresh_database
-
-    assert pg_base is not None
-    with fresh_database(pg_base) as url:
-        yield url
 
 
 def _summary(figures: dict[str, Any]) -> dict[str, Any]:
@@ -590,7 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parse_args(argv)
     console = Console(width=120)
-    load_before = _loadavg()
+    load_before = loadavg()
     console.print(f"load average before: {load_before} on {os.cpu_count()} CPUs")
     console.print(f"generating the history of {args.leads:,} leads over {args.days} days "
                   f"(seed {args.seed}) ...")
@@ -622,10 +588,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"[{backend}] ingest {len(raw) - kept:,} inputs, "
                           f"{args.repeat} rebuild(s), lag over {args.lag_batches} batches, "
                           f"baseline on {args.baseline_events:,} events ...", markup=False)
-            with _database(backend, workdir, "projections", pg_base) as url:
+            with database(backend, workdir, "projections", pg_base) as url:
                 results[backend] = _summary(_in_worker(url, inputs, opts))
 
-    load_after = _loadavg()
+    load_after = loadavg()
     result: dict[str, Any] = {
         "bench": "projections",
         "leads": args.leads,
@@ -688,9 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           markup=False)
     console.print(f"load average before {load_before}, after {load_after} "
                   f"({os.cpu_count()} CPUs)")
-    for goal, g in result["goals"].items():
-        console.print(f"goal {goal}: {g['value']:,} (goal {g['goal']:,}) "
-                      f"{'met' if g['met'] else 'NOT met'}")
+    print_goals(console, result["goals"])
     sys.stdout.flush()
     print(json.dumps(result, sort_keys=False))
     return 0
