@@ -112,7 +112,7 @@ class PartitionIngest:
         Returns:
             Counts (accepted, duplicate, rejected, skipped as already processed).
         """
-        early: list[DeadLetter] = []  # rejected before the engine saw them
+        early: list[tuple[Message, DeadLetter]] = []  # rejected before the engine saw them
         items: list[Touchpoint | SalesAction] = []
         origin: list[Message] = []
         trackings: list[Tracking] = []
@@ -130,12 +130,12 @@ class PartitionIngest:
                         raise InputRejected("empty message (no value)")
                     item = parse_inbound_json(m.value, limits=limits)
                 except InputRejected as e:
-                    early.append(dead_letter(self.topic, m, code=e.code, reason=str(e)))
+                    early.append((m, dead_letter(self.topic, m, code=e.code, reason=str(e))))
                     continue
                 except Exception as e:  # a message must never block its partition
-                    early.append(dead_letter(
+                    early.append((m, dead_letter(
                         self.topic, m, code=INTERNAL_ERROR,
-                        reason=f"reading it failed ({type(e).__name__}: {e})"))
+                        reason=f"reading it failed ({type(e).__name__}: {e})")))
                     continue
                 items.append(item)
                 origin.append(m)
@@ -148,10 +148,13 @@ class PartitionIngest:
         def before_commit(results: list[Result]) -> None:
             # Called again with the final results when the batch had to be stored in
             # parts: the letters are then sent again (at least once, stable keys).
-            letters[:] = early + [
-                dead_letter(self.topic, m, code=r.code or "rejected", reason=r.reason or "",
-                            input_id=r.input_id)
-                for m, r in zip(origin, results, strict=True) if r.outcome is Outcome.REJECTED]
+            late = [(m, dead_letter(self.topic, m, code=r.code or "rejected",
+                                    reason=r.reason or "", input_id=r.input_id))
+                    for m, r in zip(origin, results, strict=True)
+                    if r.outcome is Outcome.REJECTED]
+            # in the order they were consumed, whichever step rejected them
+            letters[:] = [d for _, d in sorted(early + late,
+                                               key=lambda x: (x[0].partition, x[0].offset))]
             if letters:
                 send_dead_letters(list(letters))
 
