@@ -79,6 +79,17 @@ class Settings(BaseSettings):
         persistence_env(value)
         return value
 
+    @field_validator("max_future_skew", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # The environment gives strings: "3600" means seconds, as the table says.
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value  # an ISO 8601 duration (P1D, PT6H)
+        return value
+
     @property
     def limits(self) -> Limits:
         """What the inbound contract accepts, as configured."""
