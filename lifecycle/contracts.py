@@ -552,9 +552,22 @@ def parse_inbound_json(
     return parse_inbound(data, limits=limits, raw=text)
 
 
-def inbound_json_schema() -> dict[str, Any]:
-    """The JSON Schema of one inbound object (touchpoint or sales action)."""
+def inbound_json_schema(limits: Limits | None = None) -> dict[str, Any]:
+    """The JSON Schema of one inbound object (touchpoint or sales action).
+
+    Args:
+        limits: the configured bounds (default: :data:`DEFAULT_LIMITS`); the schema
+            states the largest amount and the properties' bounds it allows.
+    """
+    limits = limits or DEFAULT_LIMITS
     schema = _INBOUND.json_schema()
+    schema["$defs"]["SalesAction"]["properties"]["amount"]["maximum"] = limits.max_amount
+    schema["$defs"]["Touchpoint"]["properties"]["properties"]["description"] = (
+        f"free-form data: at most {limits.max_property_depth} levels deep and "
+        f"{limits.max_property_keys} keys, integers within 64 bits; the whole input at "
+        f"most {limits.max_input_bytes} bytes")
+    schema["$defs"]["Touchpoint"]["properties"]["properties"]["maxProperties"] = (
+        limits.max_property_keys)
     for model in schema["$defs"].values():
         for name, field in model.get("properties", {}).items():
             for option in field.get("anyOf", [field]):

@@ -182,7 +182,7 @@ def _print_lead(s: dict[str, Any]) -> None:
 @click.command()
 def schema() -> None:
     """Print the JSON Schema of one inbound input (touchpoint or sales action)."""
-    print_json(inbound_json_schema())
+    print_json(inbound_json_schema(Settings().limits))
 
 
 COMMANDS: tuple[click.Command, ...] = (ingest, lead, schema)

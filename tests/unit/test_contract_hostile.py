@@ -196,6 +196,31 @@ def test_lone_surrogates_are_rejected_from_python_callers(surrogate: str) -> Non
                                                             properties={surrogate: 1}))
 
 
+def _outcome(parse: Any) -> str:
+    try:
+        parse()
+    except InvalidInput as e:
+        return str(e)
+    return "ok"
+
+
+@RUNS
+@given(value=st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(CONTROLS),
+                     max_size=12),
+       ascii_only=st.booleans(),
+       place=st.sampled_from(["source", "text", "profile.name", "properties.key",
+                              "properties.value"]))
+def test_skipping_the_check_for_clean_json_text_never_lets_a_control_character_pass(
+    value: str, ascii_only: bool, place: str
+) -> None:
+    # parse_inbound_json skips the per-string check when the JSON text has no escape or
+    # character that could stand for a control character: it must agree with the check.
+    line = json.dumps(_with_string(place, value), ensure_ascii=ascii_only)
+    from_text = _outcome(lambda: parse_inbound_json(line))
+    assert from_text == _outcome(lambda: parse_inbound_json(line.encode()))
+    assert from_text == _outcome(lambda: parse_inbound(json.loads(line)))
+
+
 # -- invalid UTF-8 -----------------------------------------------------------------------
 
 
@@ -387,3 +412,6 @@ def test_the_json_schema_states_the_new_rules() -> None:
     currency = act["properties"]["currency"]
     assert set(currency["enum"]) == {*CURRENCIES, None}
     assert "<b>" not in currency["enum"]
+    configured = inbound_json_schema(Limits(max_amount=5.0, max_property_keys=7))
+    assert configured["$defs"]["SalesAction"]["properties"]["amount"]["maximum"] == 5.0
+    assert configured["$defs"]["Touchpoint"]["properties"]["properties"]["maxProperties"] == 7
