@@ -57,6 +57,7 @@ from lifecycle.errors import InvalidInput
 
 __all__ = [
     "CHANNELS",
+    "COUNTRIES",
     "CURRENCIES",
     "LOSS_REASONS",
     "REASON_TAXONOMY_VERSION",
@@ -218,6 +219,10 @@ Debian iso-codes data that tracks the standard's amendments)."""
 
 _CURRENCY_ENUM: list[JsonValue] = [*sorted(CURRENCIES), None]
 
+COUNTRIES: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries)
+"""ISO 3166-1 alpha-2 codes accepted in ``profile.country`` (from pycountry)."""
+_COUNTRY_ENUM: list[JsonValue] = [*sorted(COUNTRIES), None]
+
 
 def _check_properties(value: dict[str, Any], limits: Limits, raw: str | bytes | None, *,
                       clean: bool = False) -> None:
@@ -316,13 +321,20 @@ class Profile(_Frozen):
     employees: int | None = Field(default=None, ge=0, le=10_000_000)
     title: str | None = Field(default=None, max_length=200)
     country: str | None = Field(default=None, min_length=2, max_length=2,
-                                 description="ISO 3166-1 alpha-2 code")
+                                 description="ISO 3166-1 alpha-2 code (lower case is "
+                                 "upper-cased)", json_schema_extra={"enum": _COUNTRY_ENUM})
     phone: str | None = Field(default=None, max_length=50)
 
     @field_validator("country")
     @classmethod
-    def _upper(cls, value: str | None) -> str | None:
-        return value.upper() if value is not None else None
+    def _iso_3166(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.upper()
+        if code not in COUNTRIES:
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code "
+                             "(e.g. DE, GB, US)")
+        return code
 
     @field_validator("industry")
     @classmethod

@@ -102,8 +102,14 @@ class RejectWriter:
             text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate somewhere: escape, never fail
             text = json.dumps(record)
-        self._file.write(text + "\n")
+        # One record per line for every reader: NEL and the Unicode line separators end
+        # a line for some (Python's splitlines, editors), so they go escaped, as JSON
+        # allows; they can only stand inside strings here.
+        self._file.write(text.translate(_LINE_BREAKS) + "\n")
         self.count += 1
+
+
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, str | bytes, int]]:

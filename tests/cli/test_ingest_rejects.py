@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from lifecycle.ingest import RejectWriter
 from tests.cli.test_cli import jsonl, run
-from tests.support import T0, action_data, hours, touchpoint_data
+from tests.support import T0, action_data, hours, hypothesis_budget, touchpoint_data
 
 pytestmark = pytest.mark.integration
 
@@ -94,3 +97,30 @@ def test_a_line_that_is_not_utf8_is_rejected_and_kept_byte_for_byte(
     assert base64.b64decode(record["original_b64"]) == hostile
     shown = run(["lead", "show", "caf\ufffd@acme.com"], cwd=tmp_path)
     assert shown.returncode == 2  # no lead keyed by a replacement character
+
+
+SEPARATORS = ["\x85", "\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\r", "\n"]
+
+
+@settings(max_examples=hypothesis_budget(100), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.text(alphabet=st.sampled_from(SEPARATORS) | st.characters(),
+                              max_size=20), min_size=1, max_size=5),
+       as_bytes=st.booleans())
+def test_every_reject_record_is_one_line_whatever_the_text_holds(
+    tmp_path: Path, texts: list[str], as_bytes: bool
+) -> None:
+    # Found by the long fuzz run: a NEL (U+0085) in a rejected line split its record in
+    # two for readers that end lines there (Python's splitlines).
+    path = tmp_path / f"r-{len(list(tmp_path.iterdir()))}.jsonl"
+    with RejectWriter(path) as rejects:
+        for number, text in enumerate(texts, start=1):
+            original: str | bytes = text.encode("utf-8", "surrogatepass") + b"\xff" \
+                if as_bytes else text
+            rejects.write(number, "schema", f"reason {text}", original)
+    written = records(path)
+    assert [r["line"] for r in written] == list(range(1, len(texts) + 1))
+    for record, text in zip(written, texts, strict=True):
+        assert record["reason"] == f"reason {text}"
+        if not as_bytes:
+            assert record["original"] == text

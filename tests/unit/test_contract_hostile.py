@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lifecycle.contracts import (
+    COUNTRIES,
     CURRENCIES,
     Limits,
     SalesAction,
@@ -282,6 +283,24 @@ def test_every_iso_4217_currency_is_accepted(code: str, lower: bool) -> None:
                                     currency=code.lower() if lower else code))
     assert isinstance(act, SalesAction)
     assert act.currency == code
+
+
+@RUNS
+@given(code=st.text(max_size=3).filter(lambda c: c.strip().upper() not in COUNTRIES))
+@example(code="UK")
+@example(code="ZZ")
+@example(code="<b")
+def test_only_iso_3166_countries_are_accepted(code: str) -> None:
+    text = rejection(touchpoint_data("tp-1", profile={"country": code}))
+    assert text.startswith("profile.country:"), text
+
+
+def test_every_iso_3166_country_is_accepted() -> None:
+    for country in sorted(COUNTRIES):
+        tp = parse_inbound(touchpoint_data("tp-1", profile={"country": country.lower()}))
+        assert isinstance(tp, Touchpoint)
+        assert tp.profile is not None
+        assert tp.profile.country == country
 
 
 @RUNS
