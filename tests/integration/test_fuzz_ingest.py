@@ -147,7 +147,9 @@ def mutated_inputs(draw: st.DrawFn) -> bytes:
             marker = f"@@raw{len(raw)}@@"
             raw[marker], value = value[1], marker
         if field.startswith("profile."):
-            data["profile"] = {**data.get("profile", {}), field.split(".")[1]: value}
+            profile = data.get("profile")  # a first mutation may have replaced it
+            data["profile"] = {**(profile if isinstance(profile, dict) else {}),
+                               field.split(".")[1]: value}
         elif field == "properties.key":
             data["properties"] = {str(value): 1}
         elif field == "properties.value":
