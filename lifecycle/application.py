@@ -9,14 +9,16 @@ upstream position (a Kafka offset) that produced them.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
@@ -25,8 +27,11 @@ from eventsourcing.application import (
 )
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
+    DataError,
+    IntegrityError,
     Mapper,
     Notification,
+    PersistenceError,
     ProcessRecorder,
     Recording,
     StoredEvent,
@@ -37,7 +42,7 @@ from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import LeadKey, key_index_id, lead_id_for
 from lifecycle.chain import previous_hashes, recorder_topic
 from lifecycle.contracts import SalesAction, Touchpoint
-from lifecycle.errors import InputRejected, LeadNotFound, UnknownTemplate
+from lifecycle.errors import ImplausibleTime, InputRejected, LeadNotFound, UnknownTemplate
 from lifecycle.persistence import FastMapper
 from lifecycle.privacy import PersonalData, SubjectKeys
 from lifecycle.recorders import select_events_of
@@ -45,7 +50,15 @@ from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.settings import Settings, persistence_env
 from lifecycle.templates import FunnelTemplate, TemplateRegistry, load_templates
 
-__all__ = ["LeadLifecycle", "Outcome", "Result", "build_application", "keys_of"]
+__all__ = [
+    "INTERNAL_ERROR",
+    "UNSTORABLE",
+    "LeadLifecycle",
+    "Outcome",
+    "Result",
+    "build_application",
+    "keys_of",
+]
 
 Inbound = Touchpoint | SalesAction
 
@@ -66,6 +79,27 @@ class Result:
     events: int = 0
     code: str | None = None
     reason: str | None = None
+
+
+INTERNAL_ERROR = "internal_error"
+"""Code of an input the engine failed on unexpectedly (a bug, reported, never a stop)."""
+UNSTORABLE = "unstorable"
+"""Code of an input whose events the database refused (found by storing apart)."""
+
+# What a refused save of an input's events looks like: the database refused a value
+# (DataError), or encoding it failed. Anything else (a lost connection, a full disk, a
+# concurrent writer) is the store's condition, not an input's, and stops the batch.
+_POISON_AT_SAVE = (DataError, ValueError, TypeError, ArithmeticError)
+# Errors of the store met while applying an input: never the input's fault.
+_STORE_ERRORS = (PersistenceError, psycopg.Error, sqlite3.Error, MemoryError)
+
+
+class _Unstorable(Exception):
+    """Storing a batch failed in a way that one of its inputs may have caused."""
+
+
+class _Redo(Exception):
+    """An input failed unexpectedly: the batch's leads may be half-applied."""
 
 
 def keys_of(item: Touchpoint | SalesAction) -> tuple[str, ...]:
@@ -177,39 +211,102 @@ class LeadLifecycle(Application[UUID]):
                 send rejects to a dead-letter topic); if it raises, nothing is saved.
 
         Returns:
-            One result per input, in order. Rejections are results, not exceptions.
+            One result per input, in order. Rejections are results, not exceptions:
+            whatever goes wrong while applying one input (a domain error, an unexpected
+            exception, a value the database refuses) rejects that input alone.
 
         Raises:
             eventsourcing.persistence.IntegrityError: another writer changed one of the
                 leads meanwhile; nothing was saved and the touched leads were evicted
                 from the cache, so calling again with the same items is safe.
+            eventsourcing.persistence.PersistenceError: the store failed (not an input).
+
+        ``before_commit`` may be called twice: when the database refuses the batch, its
+        inputs are stored apart (halves, then halves of the failing half, each in its
+        own transaction, so only the culprit is rejected), then ``before_commit`` is
+        called again with the final results and the tracking records are stored last.
         """
-        batch = _Batch()
+        trackings = [tracking] if isinstance(tracking, Tracking) else list(tracking or ())
         recorded_at = self.clock()
-        results: list[Result] = []
         try:
-            self._prefetch(items, batch)
-            for item in items:
-                results.append(self._handle(item, batch, recorded_at))
-            if before_commit is not None:
-                before_commit(results)
-            trackings = [tracking] if isinstance(tracking, Tracking) else list(tracking or ())
-            processing = ProcessingEvent[UUID](tracking=trackings[0] if trackings else None)
-            if len(trackings) > 1:  # written by the process recorder (recorders.py)
-                processing.saved_kwargs["more_trackings"] = trackings[1:]
-            # Not processing.collect_events(): its runtime protocol checks cost more
-            # than encoding the events.
-            for aggregate in batch.aggregates.values():
-                processing.events.extend(aggregate.collect_events())
-            if processing.events or trackings:
-                if self._nobody_listens():
-                    self._store(processing)
-                else:
-                    self._notify(self._record(processing))
-        except BaseException:
-            self._forget(batch)
-            raise
-        return results
+            return self._record_together(items, trackings, before_commit, recorded_at)
+        except _Unstorable:
+            results = self._record_apart(items, recorded_at)
+            self._record_together([], trackings, before_commit, recorded_at, results=results)
+            return results
+
+    def _record_together(
+        self,
+        items: Sequence[Inbound],
+        trackings: list[Tracking],
+        before_commit: Callable[[list[Result]], None] | None,
+        recorded_at: datetime,
+        *,
+        results: list[Result] | None = None,
+    ) -> list[Result]:
+        """Applies ``items`` and stores their events with ``trackings``, one transaction.
+
+        ``results`` (with no items): outcomes decided before, handed to before_commit.
+
+        Raises:
+            _Unstorable: the store refused the events (nothing was saved).
+        """
+        failed: dict[int, Result] = {}
+        while True:
+            batch = _Batch()
+            outcomes = list(results or ())
+            try:
+                self._prefetch(items, batch)
+                for index, item in enumerate(items):
+                    result = failed.get(index) or self._handle(item, batch, recorded_at)
+                    if result.code == INTERNAL_ERROR and index not in failed:
+                        # The failing command may have changed its lead before raising:
+                        # apply the batch again from the store, without this input.
+                        failed[index] = result
+                        raise _Redo
+                    outcomes.append(result)
+                if before_commit is not None:
+                    before_commit(outcomes)
+                processing = ProcessingEvent[UUID](tracking=trackings[0] if trackings else None)
+                if len(trackings) > 1:  # written by the process recorder (recorders.py)
+                    processing.saved_kwargs["more_trackings"] = trackings[1:]
+                # Not processing.collect_events(): its runtime protocol checks cost more
+                # than encoding the events.
+                for aggregate in batch.aggregates.values():
+                    processing.events.extend(aggregate.collect_events())
+                if processing.events or trackings:
+                    try:
+                        if self._nobody_listens():
+                            self._store(processing)
+                        else:
+                            self._notify(self._record(processing))
+                    except IntegrityError:
+                        raise
+                    except _POISON_AT_SAVE as e:
+                        if not processing.events:
+                            raise  # tracking records alone: no input to blame
+                        raise _Unstorable(f"{type(e).__name__}: {e}") from e
+            except _Redo:
+                self._forget(batch)
+                continue
+            except BaseException:
+                self._forget(batch)
+                raise
+            return outcomes
+
+    def _record_apart(self, items: Sequence[Inbound], recorded_at: datetime) -> list[Result]:
+        """Stores ``items`` in order, each part in its own transaction, halving a part the
+        store refuses until the input that causes it is alone: that one is rejected."""
+        try:
+            return self._record_together(items, [], None, recorded_at)
+        except _Unstorable as e:
+            if len(items) == 1:
+                return [Result(items[0].input_id, Outcome.REJECTED, code=UNSTORABLE,
+                               reason=f"the database refused this input's events ({e}); "
+                               "check its values (e.g. text the database cannot hold)")]
+            middle = len(items) // 2
+            return (self._record_apart(items[:middle], recorded_at)
+                    + self._record_apart(items[middle:], recorded_at))
 
     def _nobody_listens(self) -> bool:
         """Whether the recordings of a batch would go unused: ``_notify`` is still
@@ -255,9 +352,37 @@ class LeadLifecycle(Application[UUID]):
 
     def _handle(self, item: Inbound, batch: _Batch, recorded_at: datetime) -> Result:
         try:
+            self._check_business_time(item, recorded_at)
             return self._apply(item, batch, recorded_at)
         except InputRejected as e:
             return Result(item.input_id, Outcome.REJECTED, code=e.code, reason=str(e))
+        except _STORE_ERRORS:
+            raise
+        except Exception as e:
+            # No input may stop ingestion: a bug met by one input rejects that input.
+            return Result(item.input_id, Outcome.REJECTED, code=INTERNAL_ERROR,
+                          reason=f"the engine failed on this input ({type(e).__name__}: {e}); "
+                          "nothing of it was recorded; please report it with the input")
+
+    def _check_business_time(self, item: Inbound, recorded_at: datetime) -> None:
+        """Rejects business times outside [earliest, recorded time + skew].
+
+        Raises:
+            ImplausibleTime: naming the window.
+        """
+        earliest = self.settings.earliest_business_time
+        try:
+            latest = recorded_at + self.settings.max_future_skew
+        except OverflowError:
+            latest = datetime.max.replace(tzinfo=UTC)
+        if earliest <= item.occurred_at <= latest:
+            return
+        skew = self.settings.max_future_skew
+        raise ImplausibleTime(
+            f"occurred_at {item.occurred_at.isoformat()} is outside the plausible window "
+            f"{earliest.isoformat()} .. {latest.isoformat()} (recorded time plus "
+            f"{_duration(skew)}); fix the source's clock or the value, or widen "
+            "LIFECYCLE_EARLIEST_BUSINESS_TIME / LIFECYCLE_MAX_FUTURE_SKEW")
 
     def _apply(self, item: Inbound, batch: _Batch, recorded_at: datetime) -> Result:
         keys = keys_of(item)
@@ -534,6 +659,13 @@ class LeadLifecycle(Application[UUID]):
     def lead_events(self, lead_id: UUID) -> list[Lead.Event]:
         """Every stored event of a lead, in order."""
         return [e for e in self.repository.event_store.get(lead_id) if isinstance(e, Lead.Event)]
+
+
+def _duration(value: timedelta) -> str:
+    if value % timedelta(days=1) == timedelta(0):
+        days = value // timedelta(days=1)
+        return f"{days} day" + ("" if days == 1 else "s")
+    return f"{value.total_seconds():g} s"
 
 
 def build_application(settings: Settings | None = None, **kwargs: Any) -> LeadLifecycle:

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import Notification, Tracking
 
-from lifecycle.application import LeadLifecycle, Outcome, Result
+from lifecycle.application import INTERNAL_ERROR, LeadLifecycle, Outcome, Result
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound_json
 from lifecycle.errors import InputRejected
 from lifecycle.projections import EventRecord, Projection, ProjectionStore, TableSpec
@@ -112,10 +112,11 @@ class PartitionIngest:
         Returns:
             Counts (accepted, duplicate, rejected, skipped as already processed).
         """
-        letters: list[DeadLetter] = []
+        early: list[tuple[Message, DeadLetter]] = []  # rejected before the engine saw them
         items: list[Touchpoint | SalesAction] = []
         origin: list[Message] = []
         trackings: list[Tracking] = []
+        limits = self.app.settings.limits
         skipped = 0
         for partition, messages in sorted(batches.items()):
             done = self.position(partition)
@@ -127,9 +128,14 @@ class PartitionIngest:
                 try:
                     if m.value is None:
                         raise InputRejected("empty message (no value)")
-                    item = parse_inbound_json(m.value)
+                    item = parse_inbound_json(m.value, limits=limits)
                 except InputRejected as e:
-                    letters.append(dead_letter(self.topic, m, code=e.code, reason=str(e)))
+                    early.append((m, dead_letter(self.topic, m, code=e.code, reason=str(e))))
+                    continue
+                except Exception as e:  # a message must never block its partition
+                    early.append((m, dead_letter(
+                        self.topic, m, code=INTERNAL_ERROR,
+                        reason=f"reading it failed ({type(e).__name__}: {e})")))
                     continue
                 items.append(item)
                 origin.append(m)
@@ -137,14 +143,20 @@ class PartitionIngest:
                                       application_name=self.tracking_name(partition)))
         if not trackings:
             return 0, 0, 0, skipped
+        letters: list[DeadLetter] = []
 
         def before_commit(results: list[Result]) -> None:
-            for m, r in zip(origin, results, strict=True):
-                if r.outcome is Outcome.REJECTED:
-                    letters.append(dead_letter(self.topic, m, code=r.code or "rejected",
-                                               reason=r.reason or "", input_id=r.input_id))
+            # Called again with the final results when the batch had to be stored in
+            # parts: the letters are then sent again (at least once, stable keys).
+            late = [(m, dead_letter(self.topic, m, code=r.code or "rejected",
+                                    reason=r.reason or "", input_id=r.input_id))
+                    for m, r in zip(origin, results, strict=True)
+                    if r.outcome is Outcome.REJECTED]
+            # in the order they were consumed, whichever step rejected them
+            letters[:] = [d for _, d in sorted(early + late,
+                                               key=lambda x: (x[0].partition, x[0].offset))]
             if letters:
-                send_dead_letters(letters)
+                send_dead_letters(list(letters))
 
         results = self.app.record_batch(items, tracking=trackings, before_commit=before_commit)
         accepted = sum(1 for r in results if r.outcome is Outcome.ACCEPTED)

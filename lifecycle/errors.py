@@ -7,6 +7,7 @@ what to do about it::
     ├── ConfigError                 a template or scoring file is invalid
     ├── InputRejected               an input cannot be applied (kept as a reject)
     │   ├── InvalidInput            it does not match the contract
+    │   │   └── ImplausibleTime     its business time is outside the plausible window
     │   ├── LeadNotFound            a sales action names a lead nobody captured
     │   ├── UnknownTemplate         a touchpoint names a template that is not loaded
     │   ├── LeadErased              the lead was erased; nothing more is recorded
@@ -19,6 +20,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "IllegalTransition",
+    "ImplausibleTime",
     "InputRejected",
     "InvalidInput",
     "LeadErased",
@@ -50,6 +52,17 @@ class InvalidInput(InputRejected):
     """The input does not match the published contract."""
 
     code = "schema"
+
+
+class ImplausibleTime(InvalidInput):
+    """The input's business time lies outside the window the engine accepts.
+
+    A timestamp in year 1 or 9999 is a bug at the source, and accepting it would poison
+    decay, cooling and nurture dates for the lead; see ``LIFECYCLE_EARLIEST_BUSINESS_TIME``
+    and ``LIFECYCLE_MAX_FUTURE_SKEW``.
+    """
+
+    code = "implausible_time"
 
 
 class LeadNotFound(InputRejected):

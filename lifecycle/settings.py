@@ -19,17 +19,27 @@
 | | | child process, a core of its own) or ``thread`` |
 | ``LIFECYCLE_WORKER_WEB_PORT`` | ``6066`` | port of a worker's Faust web server |
 | ``LIFECYCLE_POLICY_INTERVAL`` | ``60`` | seconds between runs of the decay/nurture policies |
+| ``LIFECYCLE_EARLIEST_BUSINESS_TIME`` | ``1970-01-01T00:00:00Z`` | inputs that happened |
+| | | earlier are rejected (``implausible_time``) |
+| ``LIFECYCLE_MAX_FUTURE_SKEW`` | ``P1D`` | how far past the recorded time an input's |
+| | | business time may lie (ISO 8601 duration or seconds) |
+| ``LIFECYCLE_MAX_AMOUNT`` | ``1e12`` | largest deal amount accepted |
+| ``LIFECYCLE_MAX_INPUT_BYTES`` | ``65536`` | largest input (one JSON object, UTF-8 bytes) |
+| ``LIFECYCLE_MAX_PROPERTY_DEPTH`` | ``8`` | nesting depth of a touchpoint's ``properties`` |
+| ``LIFECYCLE_MAX_PROPERTY_KEYS`` | ``256`` | keys in a touchpoint's ``properties``, all levels |
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lifecycle.contracts import Limits
 from lifecycle.errors import ConfigError
 
 __all__ = ["Settings", "persistence_env"]
@@ -55,12 +65,37 @@ class Settings(BaseSettings):
     worker_engine: Literal["process", "thread"] = "process"
     worker_web_port: int = Field(default=6066, ge=0, le=65535)
     policy_interval: float = Field(default=60.0, gt=0)
+    # The inbound contract's limits (see lifecycle.contracts.Limits for why each exists).
+    earliest_business_time: AwareDatetime = datetime(1970, 1, 1, tzinfo=UTC)
+    max_future_skew: timedelta = Field(default=timedelta(days=1), ge=timedelta(0))
+    max_amount: float = Field(default=1e12, gt=0, allow_inf_nan=False)
+    max_input_bytes: int = Field(default=65_536, ge=1_024)
+    max_property_depth: int = Field(default=8, ge=1, le=64)
+    max_property_keys: int = Field(default=256, ge=1)
 
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         persistence_env(value)
         return value
+
+    @field_validator("max_future_skew", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # The environment gives strings: "3600" means seconds, as the table says.
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value  # an ISO 8601 duration (P1D, PT6H)
+        return value
+
+    @property
+    def limits(self) -> Limits:
+        """What the inbound contract accepts, as configured."""
+        return Limits(max_amount=self.max_amount, max_input_bytes=self.max_input_bytes,
+                      max_property_depth=self.max_property_depth,
+                      max_property_keys=self.max_property_keys)
 
     @property
     def touchpoints_topic(self) -> str:

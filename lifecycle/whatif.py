@@ -103,9 +103,11 @@ def _identity(captured: Lead.Captured, step: Step) -> _Identity:
     erased = captured.email == ERASED or any(k.endswith(ERASED) for k in captured.keys)
     if not erased:
         return _Identity(captured.email, captured.external_id, screened, False)
-    # Contact data is gone: placeholders that keep the lead's screening outcome.
+    # Contact data is gone: placeholders that keep the lead's screening outcome. The
+    # domain is reserved (RFC 2606) and passes the contract's email validator, which
+    # refuses special-use names such as .invalid.
     hexid = captured.originator_id.hex
-    return _Identity(None if screened else f"{hexid}@erased.invalid",
+    return _Identity(None if screened else f"{hexid}@erased.example",
                      captured.external_id or f"erased-{hexid}", screened, True)
 
 

@@ -4,6 +4,10 @@ PostgreSQL comes from ``tests/harness/postgres.py``: the server named by
 ``LIFECYCLE_TEST_POSTGRES_URL`` when that is set, otherwise a throwaway server started
 once per session. A server that cannot be had makes the tests that need it fail (the
 harness raises); nothing here skips.
+
+Hypothesis profiles: ``default`` keeps the suite's example counts bounded;
+``HYPOTHESIS_PROFILE=long`` tries twenty times more examples in the tests that size their
+budget with ``tests.support.hypothesis_budget`` (the fuzz tests) and 2,000 in the others.
 """
 
 from __future__ import annotations
@@ -13,10 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.templates import TemplateRegistry, load_templates
 from tests.harness.postgres import fresh_database, postgres_server
+
+settings.register_profile("long", max_examples=2_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ models), so tests exercise the same normalisation as real traffic.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ __all__ = [
     "action_data",
     "event_names",
     "hours",
+    "hypothesis_budget",
     "lead_events",
     "touchpoint",
     "touchpoint_data",
@@ -40,6 +42,15 @@ ICP: dict[str, Any] = {
 FIT45: dict[str, Any] = {"industry": "software", "country": "US"}
 """Fit 45 (30 industry + 15 country): under generic_b2b the instant MQL rule applies
 (fit >= 40) but the threshold rule does not (fit < 50)."""
+
+
+LONG_RUN = 20
+"""How many times more examples ``HYPOTHESIS_PROFILE=long`` tries (see tests/conftest.py)."""
+
+
+def hypothesis_budget(examples: int) -> int:
+    """A test's number of examples: bounded in the suite, more under the long profile."""
+    return examples * LONG_RUN if os.environ.get("HYPOTHESIS_PROFILE") == "long" else examples
 
 
 def hours(n: float) -> timedelta:

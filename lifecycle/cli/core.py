@@ -94,7 +94,7 @@ def ingest(file: Path, rejects_path: Path | None, as_json: bool) -> None:
         table.add_row(*(str(v) for v in summary.as_dict().values()))
         Console().print(table)
         if summary.rejected:
-            Console().print(f"rejected lines written to [bold]{rejects_path}[/bold]")
+            Console().print(f"rejected lines appended to [bold]{rejects_path}[/bold]")
     sys.exit(0 if summary.rejected == 0 else 1)
 
 
@@ -182,7 +182,7 @@ def _print_lead(s: dict[str, Any]) -> None:
 @click.command()
 def schema() -> None:
     """Print the JSON Schema of one inbound input (touchpoint or sales action)."""
-    print_json(inbound_json_schema())
+    print_json(inbound_json_schema(Settings().limits))
 
 
 COMMANDS: tuple[click.Command, ...] = (ingest, lead, schema)

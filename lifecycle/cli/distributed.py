@@ -79,7 +79,7 @@ def publish(file: Path, rejects_path: Path | None, as_json: bool) -> None:
                     continue
                 summary.received += 1
                 try:
-                    publisher.publish(parse_inbound_json(text))
+                    publisher.publish(parse_inbound_json(text, limits=settings.limits))
                 except InputRejected as e:
                     summary.rejected += 1
                     rejects.write(number, e.code, str(e), text)

@@ -219,6 +219,8 @@ def demo(leads: int, days: int, seed: int, db_path: Path, html_path: Path) -> No
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     jsonl = db_path.with_suffix(".jsonl")
+    # A new demo database: its reject file starts anew too (ingest appends to it).
+    jsonl.with_suffix(".rejects.jsonl").unlink(missing_ok=True)
     with jsonl.open("w", encoding="utf-8") as f:
         for item in inputs:
             f.write(json.dumps(item) + "\n")

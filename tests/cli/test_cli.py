@@ -98,7 +98,7 @@ def test_ingest_accounts_for_every_line_and_keeps_the_rejects(tmp_path: Path) ->
     assert sorted(r["line"] for r in rejects) == sorted(MALFORMED)
     for record in rejects:
         code, reason = MALFORMED[record["line"]]
-        assert set(record) == {"line", "input_id", "code", "reason", "original"}
+        assert set(record) == {"run", "line", "input_id", "code", "reason", "original"}
         assert record["code"] == code
         assert reason in record["reason"]
         assert record["original"] == texts[record["line"] - 1]
@@ -116,7 +116,7 @@ def test_a_clean_ingest_exits_0_and_a_rerun_is_all_duplicates(tmp_path: Path) ->
     header, values = _table_row(first.stdout)
     assert dict(zip(header, values, strict=True)) == {
         "received": "3", "accepted": "3", "duplicate": "0", "rejected": "0"}
-    assert "rejected lines written" not in first.stdout
+    assert "rejected lines appended" not in first.stdout
     assert (tmp_path / "clean.jsonl.rejects.jsonl").read_text(encoding="utf-8") == ""
 
     again = run(["ingest", str(source), "--json"], cwd=tmp_path)
@@ -140,7 +140,7 @@ def test_ingest_from_stdin_with_a_named_reject_file(tmp_path: Path) -> None:
     header, values = _table_row(result.stdout)
     assert dict(zip(header, values, strict=True)) == {
         "received": "3", "accepted": "2", "duplicate": "0", "rejected": "1"}
-    assert f"rejected lines written to {rejects}" in result.stdout
+    assert f"rejected lines appended to {rejects}" in result.stdout
     (record,) = reject_lines(rejects)
     assert (record["line"], record["code"], record["original"]) == (2, "schema", "nonsense")
     assert not (tmp_path / "rejects.jsonl").exists()

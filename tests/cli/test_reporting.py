@@ -289,6 +289,8 @@ def test_a_rebuild_reports_its_speed_and_changes_no_report(session: Session) -> 
 
 def test_demo_runs_end_to_end_and_writes_every_section(tmp_path: Path) -> None:
     database, page = tmp_path / "out" / "demo.db", tmp_path / "out" / "report.html"
+    database.parent.mkdir()  # a previous demo's rejects: gone with its database
+    (tmp_path / "out" / "demo.rejects.jsonl").write_text('{"line": 1}\n', encoding="utf-8")
     result = run(["demo", "--leads", "200", "--days", "60", "--database", str(database),
                   "--html", str(page)], cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -232,6 +232,12 @@ def test_malformed_messages_go_to_the_dlq_and_the_partition_flows_on(
         (json.dumps({"action_id": "a-2", "occurred_at": "2026-03-01T12:00:00+00:00",
                      "actor": "sam", "action": "win", "external_id": "lead-a"}).encode(),
          "illegal_transition"),
+        # once, each of these stopped the partition (OverflowError) or, stored, crashed
+        # the projector (PostgreSQL text cannot hold NUL)
+        (json.dumps({**good, "touchpoint_id": "bad-2",
+                     "occurred_at": "9999-12-31T23:00:00-05:00"}).encode(), "schema"),
+        (json.dumps({**good, "touchpoint_id": "bad-3", "source": "web\u0000site"}).encode(),
+         "schema"),
     ]
     producer = KafkaProducer(bootstrap_servers=env["LIFECYCLE_KAFKA_BOOTSTRAP"], acks="all")
     topic = f"{prefix}touchpoints"
@@ -243,7 +249,7 @@ def test_malformed_messages_go_to_the_dlq_and_the_partition_flows_on(
     producer.close()
     cluster.start_worker()
     cluster.wait_until(lambda: processed_offsets(cluster) == 2 + len(bad), timeout=180,
-                       what="all six messages to be processed")
+                       what=f"all {2 + len(bad)} messages to be processed")
     touches = cluster.query("SELECT COUNT(*) FROM lifecycle_events "
                             "WHERE topic LIKE %s", ("%TouchpointRecorded",))
     assert touches[0][0] == 2  # both good messages, around the bad ones, were recorded
