@@ -118,7 +118,7 @@ async def _stop_mid_stream(settings: Settings, events: list[_Event], *,
 def test_shutdown_commits_the_batch_in_flight_and_a_restart_takes_the_rest_once(
         pg_database_url: str, engine: str) -> None:
     settings = Settings(database_url=pg_database_url, mode="distributed",
-                        worker_engine=engine)  # type: ignore[arg-type]
+                        worker_engine=engine)
     events = _events(600)
     by_offset = {(e.message.partition, e.message.offset): e for e in events}
     rounds = []
