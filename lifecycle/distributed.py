@@ -24,7 +24,7 @@ import base64
 import contextlib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -34,6 +34,7 @@ from lifecycle.application import LeadLifecycle, Outcome, Result
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound_json
 from lifecycle.errors import InputRejected
 from lifecycle.projections import EventRecord, Projection, ProjectionStore, TableSpec
+from lifecycle.projections.faults import Fault, project_event, reason_of, units_of
 from lifecycle.projections.runner import LEAD_TOPIC_PREFIX, notification_reader
 from lifecycle.settings import Settings
 
@@ -250,15 +251,33 @@ def project_partitions(
     tables: dict[str, TableSpec] = {t.name: t for p in projections for t in p.tables}
     rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in tables}
     positions: dict[str, tuple[int, int]] = {}
+    # An envelope a projection cannot turn into rows, or whose rows the database
+    # refuses, is recorded as that projection's fault and left out: one event must not
+    # stop every partition (the same rules as the embedded runner's).
+    faults: list[Fault] = []
+    records: list[EventRecord] = []
+    targets = [(p.name, p.rows) for p in projections]
     for partition, messages in sorted(batches.items()):
         for offset, value in messages:
-            record = record_of(offset, value)
-            for p in projections:
-                for table, values in p.rows(record):
-                    rows[table].append(values)
+            try:
+                record = record_of(offset, value)
+            except Exception as e:  # not an envelope: nothing to project, ever
+                reason = reason_of(e)
+                faults.extend(Fault(p.name, f"kafka:{topic}:{partition}", offset, offset, "",
+                                    reason) for p in projections)
+                continue
+            records.append(record)
+            project_event(record, targets, rows, faults)
         if messages:
             positions[f"kafka:{topic}:{partition}"] = (messages[-1][0], 1)
-    store.write(rows, tables, positions)
+    try:
+        store.write(rows, tables, positions, faults=faults)
+    except store.data_errors:
+        units = units_of(((r, targets) for r in records), faults)
+        refused = store.write_isolating(units, tables, positions, faults=faults)
+        refused_rows = sum(len(unit_rows) for fault, unit_rows in units if fault in
+                           {replace(f, reason="") for f in refused})
+        return sum(len(v) for v in rows.values()) - refused_rows
     return sum(len(v) for v in rows.values())
 
 
