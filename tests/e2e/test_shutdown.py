@@ -54,30 +54,26 @@ def _processed(cluster: Cluster) -> int:
         return 0
 
 
+def _publish(cluster: Cluster, path: Path, failures: list[BaseException]) -> None:
+    try:
+        publish(cluster, path)
+    except BaseException as e:  # reported by the test's thread
+        failures.append(e)
+
+
 def test_workers_stopped_under_load_exit_0_and_leave_the_embedded_answers(
         cluster: Cluster, tmp_path: Path) -> None:
     items = consistently_keyed(generate(leads=300, days=90, seed=13))
     expected = embedded_expected(write_jsonl(tmp_path / "in.jsonl", items), tmp_path)
     cluster.env["LIFECYCLE_WORKER_BATCH"] = "20"  # many small transactions to stop inside
-    chunks = 16
+    chunks = 8
     size = -(-len(items) // chunks)
     paths = [write_jsonl(tmp_path / f"in{n}.jsonl", items[n * size:(n + 1) * size])
              for n in range(chunks)]
     publish(cluster, paths[0])
-    failures: list[BaseException] = []
-
-    def keep_publishing() -> None:
-        try:
-            for path in paths[1:]:
-                publish(cluster, path)
-                time.sleep(1.5)  # a stream that flows through every round
-        except BaseException as e:  # reported by the test thread
-            failures.append(e)
-
-    publisher = threading.Thread(target=keep_publishing, daemon=True)
-    publisher.start()
+    waiting = paths[1:]
     rng = random.Random(13)
-    codes, mid_stream = [], 0
+    codes = []
     for round_ in range(4):
         before = _processed(cluster)
         worker = cluster.start_worker()
@@ -87,17 +83,22 @@ def test_workers_stopped_under_load_exit_0_and_leave_the_embedded_answers(
 
         cluster.wait_until(progressed, timeout=180,
                            what=f"round {round_}: the worker to make progress")
+        # Inputs arrive while the worker is told to stop (and leave work for the next).
+        failures: list[BaseException] = []
+        publisher = threading.Thread(target=_publish, args=(cluster, waiting.pop(0), failures))
+        publisher.start()
         time.sleep(rng.uniform(0.0, 0.8))  # somewhere inside a batch, or between two
-        mid_stream += publisher.is_alive() or processed_offsets(cluster) < len(items)
         codes.append(_stop(cluster, worker, group=round_ % 2 == 1))
+        publisher.join(timeout=120)
+        assert not failures, failures
         log = (cluster.logs / f"worker{round_}.log").read_text(errors="replace")
         assert "failed" not in log, log[-4000:]
         assert "Traceback" not in log, log[-4000:]
     assert codes == [0, 0, 0, 0], cluster.logs_tail()
-    assert mid_stream >= 3, "the stops must land while inputs still arrive"
+    assert _processed(cluster) < len(items), "the stops must land in the middle of the stream"
     cluster.start_worker()
-    publisher.join(timeout=600)
-    assert not failures, failures
+    for path in waiting:
+        publish(cluster, path)
     wait_for_same_answers(cluster, expected, total=len(items))
     actual = distributed_state(cluster)
     assert_same(expected, actual)
