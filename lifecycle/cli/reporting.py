@@ -102,12 +102,17 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
             task = bar.add_task("rebuild", total=head)
             n = runner.rebuild(list(names) or None, on_progress=lambda k: bar.advance(task, k))
         elapsed = time.perf_counter() - started
+        faults = {name: count for name, (count, _, _) in runner.store.faults().items()
+                  if not names or name in names}
     finally:
         runner.store.close()
         app.close()
     rate = n / elapsed if elapsed > 0 else 0.0
     click.echo(f"rebuilt {', '.join(names) or 'all projections'}: {n} events in "
                f"{elapsed:.2f} s ({rate:,.0f} events/s)")
+    for name, count in sorted(faults.items()):
+        click.echo(f"{name}: {count} event(s) still left out (see `lifecycle projections "
+                   f"status`)")
 
 
 def _report_options(f: click.decorators.FC) -> click.decorators.FC:

@@ -268,6 +268,10 @@ def test_projections_status_shows_fault_counts_and_reasons(tmp_path: Path) -> No
     text = cli(["projections", "status"], cwd=tmp_path)
     assert "funnel: 1 event(s) left out" in text.stdout
     assert "projections rebuild" in text.stdout
+    rebuilt = cli(["projections", "rebuild"], cwd=tmp_path)  # tries it again: still refused
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "funnel: 1 event(s) still left out" in rebuilt.stdout
+    assert "activity" not in rebuilt.stdout.split("events/s)")[1]
 
 
 def test_database_errors_are_not_an_events_fault() -> None:
