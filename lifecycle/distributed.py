@@ -34,7 +34,13 @@ from lifecycle.application import LeadLifecycle, Outcome, Result
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound_json
 from lifecycle.errors import InputRejected
 from lifecycle.projections import EventRecord, Projection, ProjectionStore, TableSpec
-from lifecycle.projections.faults import Fault, project_event, reason_of, units_of
+from lifecycle.projections.faults import (
+    Fault,
+    project_event,
+    reason_of,
+    transient_errors,
+    units_of,
+)
 from lifecycle.projections.runner import LEAD_TOPIC_PREFIX, notification_reader
 from lifecycle.settings import Settings
 
@@ -153,17 +159,27 @@ class PartitionIngest:
         return accepted, duplicate, len(letters), skipped
 
 
-def envelope(notification: Notification, payload: dict[str, Any]) -> tuple[bytes, bytes] | None:
+def envelope(notification: Notification, payload: dict[str, Any] | None, *,
+             error: str | None = None) -> tuple[bytes, bytes] | None:
     """The ``lead-events`` key and value of a lead event (None for other aggregates).
 
     The value is ``{"event_id", "lead_id", "version", "type", "schema_version",
     "occurred_at", "recorded_at", "payload"}``; ``payload`` is the stored event state,
-    with personal fields as stored (encrypted where the engine encrypts them).
+    with personal fields as stored (encrypted where the engine encrypts them). A stored
+    event that could not be read has ``"payload": null`` and ``"error"``: the reason
+    (the projectors record it as a fault; the relay does not stop on it).
     """
     topic = notification.topic
     if not topic.startswith(LEAD_TOPIC_PREFIX):
         return None
     lead_id = str(notification.originator_id)
+    if payload is None:
+        body: dict[str, Any] = {
+            "event_id": f"{lead_id}:{notification.originator_version}", "lead_id": lead_id,
+            "version": notification.originator_version, "type": topic[len(LEAD_TOPIC_PREFIX):],
+            "payload": None, "error": error or "unreadable",
+        }
+        return lead_id.encode(), orjson.dumps(body)
     body = {
         "event_id": f"{lead_id}:{notification.originator_version}",
         "lead_id": lead_id,
@@ -207,7 +223,14 @@ class Relay:
                 continue  # not a lead event: no envelope (as envelope() says)
             n = Notification(id=n_id, originator_id=originator_id,
                              originator_version=version, topic=topic, state=state)
-            env = envelope(n, self.payload(n))
+            try:
+                payload = self.payload(n)
+            except transient_errors():
+                raise
+            except Exception as e:  # unreadable (altered?) bytes: a fault, not a stop
+                env = envelope(n, None, error=f"the relay could not read it: {reason_of(e)}")
+            else:
+                env = envelope(n, payload)
             if env is not None:
                 out.append(env)
         return out, rows[-1][0]
@@ -220,8 +243,20 @@ class Relay:
 
 def record_of(offset: int, value: bytes) -> EventRecord:
     body = orjson.loads(value)
+    if body.get("payload") is None:
+        raise ValueError(body.get("error") or "an envelope without a payload")
     return EventRecord(position=offset, lead_id=body["lead_id"], version=int(body["version"]),
                        type=body["type"], data=body["payload"])
+
+
+def _identity(value: bytes, place: str, offset: int) -> tuple[str, int, str]:
+    """(lead id, version, type) of an envelope that cannot be projected; for one that
+    is not an envelope at all, its place (``kafka:<topic>:<partition>``) and offset."""
+    try:
+        body = orjson.loads(value)
+        return str(body["lead_id"]), int(body["version"]), str(body.get("type") or "")
+    except Exception:
+        return place, offset, ""
 
 
 def project_envelopes(
@@ -261,10 +296,11 @@ def project_partitions(
         for offset, value in messages:
             try:
                 record = record_of(offset, value)
-            except Exception as e:  # not an envelope: nothing to project, ever
+            except Exception as e:  # no event to project, ever: a fault of each projection
                 reason = reason_of(e)
-                faults.extend(Fault(p.name, f"kafka:{topic}:{partition}", offset, offset, "",
-                                    reason) for p in projections)
+                lead, version, kind = _identity(value, f"kafka:{topic}:{partition}", offset)
+                faults.extend(Fault(p.name, lead, version, offset, kind, reason)
+                              for p in projections)
                 continue
             records.append(record)
             project_event(record, targets, rows, faults)

@@ -292,3 +292,58 @@ def test_database_errors_are_not_an_events_fault() -> None:
             assert not isinstance(transient, refused), transient
             assert isinstance(transient, transient_errors())
     assert isinstance(orjson.JSONDecodeError("x", "", 0), data_errors("postgres"))
+
+
+def _events_table(url: str) -> str:
+    return "lifecycle_events" if _dialect(url) == "postgres" else "stored_events"
+
+
+@pytest.mark.parametrize("garbage", [b"\x00not an event", b"", b"{\"half\": "])
+def test_a_stored_event_altered_into_garbage_is_a_fault_for_runner_relay_and_projector(
+        database_url: str, garbage: bytes) -> None:
+    """A row of the event store edited into bytes nothing can decode (tampering, a bad
+    restore): the embedded runner, the relay and the distributed projector each record
+    it and go on, instead of stopping at it forever."""
+    app = LeadLifecycle(Settings(database_url=database_url))
+    app.record_batch([touchpoint(f"t-{i}", email=f"x{i % 3}@acme.com", at=T0 + hours(i))
+                      for i in range(12)])
+    lead = app.find_lead("x1@acme.com")
+    store = ProjectionStore(database_url)
+    table = _events_table(database_url)
+    key = str(lead) if _dialect(database_url) == "postgres" else lead.hex
+    store.query(f"SELECT 1 FROM {table} LIMIT 0")  # connection first
+    with store.transaction() as cur:
+        cur.execute(store.sql(f"UPDATE {table} SET state = ? WHERE originator_id = ? "
+                              "AND originator_version = 2"), (garbage, key))
+        assert cur.rowcount == 1
+    projections = all_projections(app.scoring.behaviour.half_life_days)
+    handling = sorted(p.name for p in projections if "TouchpointRecorded" in p.handlers)
+    try:
+        runner = build_runner(app, store)
+        runner.run()
+        faults = store.query("SELECT projection, lead_id, version FROM lc_projection_faults")
+        assert sorted(faults) == [(name, str(lead), 2) for name in handling]
+        assert all(s.lag == 0 for s in runner.status())
+        assert _count(store, "lc_touches") == 11
+
+        relay = Relay(app, store, payload=app.mapper.public_state)  # type: ignore[attr-defined]
+        envelopes, position = relay.pending(10_000)  # raised before: the relay stopped here
+        assert position == runner.head()
+        bad = [orjson.loads(v) for _, v in envelopes if orjson.loads(v)["payload"] is None]
+        assert [(b["lead_id"], b["version"]) for b in bad] == [(str(lead), 2)]
+        assert "could not read" in bad[0]["error"]
+
+        other = ProjectionStore(database_url)  # the projector's tables: fresh ones
+        for p in projections:
+            other.reset(p)
+        with other.transaction() as cur:
+            cur.execute("DELETE FROM lc_projection_faults")
+        project_partitions(other, projections, "lead-events",
+                           {0: list(enumerate(v for _, v in envelopes))})
+        faults = other.query("SELECT projection, lead_id, version FROM lc_projection_faults")
+        assert sorted(faults) == sorted((p.name, str(lead), 2) for p in projections)
+        assert _count(other, "lc_touches") == 11
+        other.close()
+    finally:
+        store.close()
+        app.close()
