@@ -24,7 +24,7 @@ import base64
 import contextlib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -34,6 +34,13 @@ from lifecycle.application import INTERNAL_ERROR, LeadLifecycle, Outcome, Result
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound_json
 from lifecycle.errors import InputRejected
 from lifecycle.projections import EventRecord, Projection, ProjectionStore, TableSpec
+from lifecycle.projections.faults import (
+    Fault,
+    project_event,
+    reason_of,
+    transient_errors,
+    units_of,
+)
 from lifecycle.projections.runner import LEAD_TOPIC_PREFIX, notification_reader
 from lifecycle.settings import Settings
 
@@ -164,17 +171,27 @@ class PartitionIngest:
         return accepted, duplicate, len(letters), skipped
 
 
-def envelope(notification: Notification, payload: dict[str, Any]) -> tuple[bytes, bytes] | None:
+def envelope(notification: Notification, payload: dict[str, Any] | None, *,
+             error: str | None = None) -> tuple[bytes, bytes] | None:
     """The ``lead-events`` key and value of a lead event (None for other aggregates).
 
     The value is ``{"event_id", "lead_id", "version", "type", "schema_version",
     "occurred_at", "recorded_at", "payload"}``; ``payload`` is the stored event state,
-    with personal fields as stored (encrypted where the engine encrypts them).
+    with personal fields as stored (encrypted where the engine encrypts them). A stored
+    event that could not be read has ``"payload": null`` and ``"error"``: the reason
+    (the projectors record it as a fault; the relay does not stop on it).
     """
     topic = notification.topic
     if not topic.startswith(LEAD_TOPIC_PREFIX):
         return None
     lead_id = str(notification.originator_id)
+    if payload is None:
+        body: dict[str, Any] = {
+            "event_id": f"{lead_id}:{notification.originator_version}", "lead_id": lead_id,
+            "version": notification.originator_version, "type": topic[len(LEAD_TOPIC_PREFIX):],
+            "payload": None, "error": error or "unreadable",
+        }
+        return lead_id.encode(), orjson.dumps(body)
     body = {
         "event_id": f"{lead_id}:{notification.originator_version}",
         "lead_id": lead_id,
@@ -218,7 +235,14 @@ class Relay:
                 continue  # not a lead event: no envelope (as envelope() says)
             n = Notification(id=n_id, originator_id=originator_id,
                              originator_version=version, topic=topic, state=state)
-            env = envelope(n, self.payload(n))
+            try:
+                payload = self.payload(n)
+            except transient_errors():
+                raise
+            except Exception as e:  # unreadable (altered?) bytes: a fault, not a stop
+                env = envelope(n, None, error=f"the relay could not read it: {reason_of(e)}")
+            else:
+                env = envelope(n, payload)
             if env is not None:
                 out.append(env)
         return out, rows[-1][0]
@@ -231,8 +255,20 @@ class Relay:
 
 def record_of(offset: int, value: bytes) -> EventRecord:
     body = orjson.loads(value)
+    if body.get("payload") is None:
+        raise ValueError(body.get("error") or "an envelope without a payload")
     return EventRecord(position=offset, lead_id=body["lead_id"], version=int(body["version"]),
                        type=body["type"], data=body["payload"])
+
+
+def _identity(value: bytes, place: str, offset: int) -> tuple[str, int, str]:
+    """(lead id, version, type) of an envelope that cannot be projected; for one that
+    is not an envelope at all, its place (``kafka:<topic>:<partition>``) and offset."""
+    try:
+        body = orjson.loads(value)
+        return str(body["lead_id"]), int(body["version"]), str(body.get("type") or "")
+    except Exception:
+        return place, offset, ""
 
 
 def project_envelopes(
@@ -262,15 +298,34 @@ def project_partitions(
     tables: dict[str, TableSpec] = {t.name: t for p in projections for t in p.tables}
     rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in tables}
     positions: dict[str, tuple[int, int]] = {}
+    # An envelope a projection cannot turn into rows, or whose rows the database
+    # refuses, is recorded as that projection's fault and left out: one event must not
+    # stop every partition (the same rules as the embedded runner's).
+    faults: list[Fault] = []
+    records: list[EventRecord] = []
+    targets = [(p.name, p.rows) for p in projections]
     for partition, messages in sorted(batches.items()):
         for offset, value in messages:
-            record = record_of(offset, value)
-            for p in projections:
-                for table, values in p.rows(record):
-                    rows[table].append(values)
+            try:
+                record = record_of(offset, value)
+            except Exception as e:  # no event to project, ever: a fault of each projection
+                reason = reason_of(e)
+                lead, version, kind = _identity(value, f"kafka:{topic}:{partition}", offset)
+                faults.extend(Fault(p.name, lead, version, offset, kind, reason)
+                              for p in projections)
+                continue
+            records.append(record)
+            project_event(record, targets, rows, faults)
         if messages:
             positions[f"kafka:{topic}:{partition}"] = (messages[-1][0], 1)
-    store.write(rows, tables, positions)
+    try:
+        store.write(rows, tables, positions, faults=faults)
+    except store.data_errors:
+        units = units_of(((r, targets) for r in records), faults)
+        refused = store.write_isolating(units, tables, positions, faults=faults)
+        refused_rows = sum(len(unit_rows) for fault, unit_rows in units if fault in
+                           {replace(f, reason="") for f in refused})
+        return sum(len(v) for v in rows.values()) - refused_rows
     return sum(len(v) for v in rows.values())
 
 

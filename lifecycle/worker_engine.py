@@ -254,7 +254,11 @@ def _die_with_parent() -> None:
 
 def _child_main(fields: dict[str, Any], conn: Connection, level: int) -> None:
     _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker's Ctrl-C stops it: it says so
+    # The worker stops this process (("stop",) once its batches drained), or its death
+    # does: a Ctrl-C or a SIGTERM sent to the whole process group (systemd, a shell's
+    # job control) must not end the engine under the worker's in-flight batch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=level, format="[%(asctime)s] [%(process)d] [%(levelname)s] "
                         "engine: %(message)s")
 

@@ -37,7 +37,7 @@ from lifecycle.worker_engine import Batches, Letters, start_engine, tune_gc
 from streams.batches import Pipeline
 from streams.transport import App
 
-__all__ = ["Worker", "create_app"]
+__all__ = ["Worker", "create_app", "drain_and_stop"]
 
 log = logging.getLogger("lifecycle.worker")
 T = TypeVar("T")
@@ -225,11 +225,41 @@ class Worker:
         self.app.close()
 
 
-def create_app(settings: Settings | None = None) -> faust.App:
-    """Builds the worker's Faust app (nothing connects until the worker starts)."""
-    settings = settings or Settings()
+async def drain_and_stop(pipelines: Sequence[Pipeline], state: dict[str, Worker],
+                         *, idle: Sequence[asyncio.Lock] = ()) -> None:
+    """A graceful shutdown's order: drain every pipeline (the batches in flight commit
+    and are acknowledged, nothing new is taken), wait until nothing holds the ``idle``
+    locks (a relay round, a policy run), and only then stop the producer, the
+    executors and the engine of the worker in ``state`` (removed from it).
+    """
+    await asyncio.gather(*(p.drain() for p in pipelines))
+    for lock in idle:
+        await lock.acquire()  # held until the end: no new round starts meanwhile
+    try:
+        w = state.pop("w", None)
+        if w is not None:
+            await w.stop_producer()
+            # Off the event loop: the engine process may take a moment to stop.
+            await asyncio.get_running_loop().run_in_executor(None, w.close)
+    finally:
+        for lock in idle:
+            lock.release()
+
+
+class _Stop:
+    """What a graceful shutdown waits for: the agents' pipelines, a relay round and a
+    policy run (each holds its lock while it uses the worker)."""
+
+    def __init__(self) -> None:
+        self.pipelines: set[Pipeline] = set()
+        self.stopping = asyncio.Event()
+        self.relaying = asyncio.Lock()
+        self.policing = asyncio.Lock()
+
+
+def _faust_app(settings: Settings) -> faust.App:
     # Faust's app with a consumer that does not sit 1.5 s on an empty fetch.
-    app = App(
+    return App(
         "lead-lifecycle",
         broker=[f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(",")],
         store="memory://",
@@ -249,6 +279,12 @@ def create_app(settings: Settings | None = None) -> faust.App:
         broker_commit_every=1000,
         broker_commit_interval=1.0,
     )
+
+
+def create_app(settings: Settings | None = None) -> faust.App:
+    """Builds the worker's Faust app (nothing connects until the worker starts)."""
+    settings = settings or Settings()
+    app = _faust_app(settings)
     touchpoints = app.topic(settings.touchpoints_topic, key_type=bytes, value_type=bytes,
                             key_serializer="raw", value_serializer="raw",
                             partitions=settings.partitions)
@@ -263,12 +299,17 @@ def create_app(settings: Settings | None = None) -> faust.App:
             tune_gc()
         return state["w"]
 
+    stop = _Stop()
+
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing
     async def _shutdown(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        if "w" in state:
-            w = state.pop("w")
-            await w.stop_producer()
-            w.close()
+        """Drains, then stops: Faust calls this after it stopped fetching (App.on_stop:
+        consumer paused, fetcher stopped) and before it stops the agents and commits
+        the acknowledged offsets (Consumer.on_stop). So the batches in flight finish
+        and are acknowledged, the relay and the policies finish their round, and only
+        then do the producer, the engine and the threads stop."""
+        stop.stopping.set()
+        await drain_and_stop(list(stop.pipelines), state, idle=(stop.relaying, stop.policing))
 
     # The agents yield nothing: Faust logs and inspects every value an agent yields.
     @app.agent(touchpoints, name="ingest")
@@ -285,26 +326,32 @@ def create_app(settings: Settings | None = None) -> faust.App:
         """Feeds the stream's events to a :class:`Pipeline` (see streams/batches.py)."""
         events = cast(faust.Stream[Any], stream).noack()
         pipeline = Pipeline(events, handle, size=size, within=0.2, crash=app.crash)
+        stop.pipelines.add(pipeline)
         add = pipeline.add
         try:
             async for event in cast(faust.Stream[Any], events).events():
                 await add(event)
         finally:
+            stop.pipelines.discard(pipeline)
             await pipeline.close()
 
     @app.task
     async def relay() -> None:
         w = worker()
-        while state.get("w") is w:  # until shutdown closed the worker (and its threads)
-            n = await w.relay_once()
+        while not stop.stopping.is_set():  # a round in progress finishes first
+            async with stop.relaying:
+                if stop.stopping.is_set():
+                    break
+                n = await w.relay_once()
             if n == 0:
                 await asyncio.sleep(0.05)
 
     @app.timer(interval=settings.policy_interval)
     async def policies() -> None:
-        w = state.get("w")
-        if w is not None:  # None: not started yet, or shut down
-            await w.run(w.engine_thread, w.run_policies)
+        async with stop.policing:
+            w = state.get("w")
+            if w is not None and not stop.stopping.is_set():  # None: not started yet
+                await w.run(w.engine_thread, w.run_policies)
 
     @app.timer(interval=10.0)
     async def report_counts() -> None:

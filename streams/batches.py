@@ -13,6 +13,12 @@ it is in was handled: exactly what ``take_events`` promises. If handling (or
 acknowledging) fails, the batch's events stay unacknowledged and the app crashes (the
 worker exits non-zero, as a Kafka Streams thread dies on an unhandled error); what was
 not committed to the database is read again by whichever worker takes the partitions.
+
+A worker told to stop (SIGTERM) first drains (:meth:`Pipeline.drain`): the batch being
+handled finishes and is acknowledged, batches not yet started are dropped
+unacknowledged and no new event is taken — only then may the engine and its threads
+stop. (Stopping them first made the in-flight batch, or the next queued one, fail with
+``cannot schedule new futures after shutdown`` and the worker exit 1.)
 """
 
 from __future__ import annotations
@@ -54,6 +60,9 @@ class Pipeline:
         self.started = 0.0
         self.queue: asyncio.Queue[list[Any]] = asyncio.Queue(maxsize=1)
         self.failure: BaseException | None = None
+        self.draining = False
+        # Held while a batch is handled and acknowledged: drain() waits for it.
+        self._busy = asyncio.Lock()
         self.tasks = [self.loop.create_task(self._handle_batches()),
                       self.loop.create_task(self._flush_waiting())]
 
@@ -61,6 +70,8 @@ class Pipeline:
         """Adds an event; waits while a full batch cannot be queued yet."""
         if self.failure is not None:
             raise self.failure
+        if self.draining:
+            return  # not taken: stays unacknowledged, read again after the restart
         if not self.current:
             self.started = self.loop.time()
         self.current.append(event)
@@ -84,21 +95,41 @@ class Pipeline:
     async def _handle_batches(self) -> None:
         while True:
             batch = await self.queue.get()
-            try:
-                await self.handle(batch)
-                ack = self.stream.ack
-                for event in batch:
-                    await ack(event)
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:
-                self.failure = exc
-                log.exception("handling a batch of %d events failed", len(batch))
-                # Wake an add() waiting for room (it raises the failure), then crash.
-                while not self.queue.empty():
-                    self.queue.get_nowait()
-                await self.crash(exc)
-                return
+            async with self._busy:
+                if self.draining:
+                    continue  # queued before the drain: dropped, unacknowledged
+                try:
+                    await self.handle(batch)
+                    ack = self.stream.ack
+                    for event in batch:
+                        await ack(event)
+                except asyncio.CancelledError:
+                    raise
+                except BaseException as exc:
+                    self.failure = exc
+                    log.exception("handling a batch of %d events failed", len(batch))
+                    # Wake an add() waiting for room (it raises the failure), then crash.
+                    while not self.queue.empty():
+                        self.queue.get_nowait()
+                    await self.crash(exc)
+                    return
+
+    async def drain(self) -> None:
+        """Finishes the batch being handled (handled and acknowledged), takes nothing new.
+
+        Batches not yet handled — queued, or still filling — are dropped without an
+        acknowledgement: the worker that takes their partitions reads them again, and
+        the engine's tracking records skip what was committed. Returns once nothing is
+        being handled; the pipeline is closed then. A failure of the last batch is
+        handled as always (logged, and the app crashes).
+        """
+        self.draining = True
+        self.current = []
+        while not self.queue.empty():  # also wakes an add() waiting for room
+            self.queue.get_nowait()
+        async with self._busy:  # the batch in flight, handled and acknowledged
+            pass
+        await self.close()
 
     async def close(self) -> None:
         """Stops handling; events not yet handled stay unacknowledged."""

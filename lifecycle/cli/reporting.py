@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from lifecycle.cli.core import open_app, print_json, run_ingest
 from lifecycle.projections import ProjectionStore, build_runner
@@ -47,7 +48,8 @@ def projections() -> None:
 @projections.command("status")
 @click.option("--json", "as_json", is_flag=True)
 def projections_status(as_json: bool) -> None:
-    """Each projection's position, lag behind the event store, and version."""
+    """Each projection's position, lag behind the event store, version, and the events
+    it left out (faults: a handler failed, or the database refused a value)."""
     app = open_app()
     runner = build_runner(app)
     try:
@@ -57,18 +59,33 @@ def projections_status(as_json: bool) -> None:
         app.close()
     data = [{"name": s.name, "position": s.position, "head": s.head, "lag": s.lag,
              "version": s.version, "stored_version": s.stored_version, "stale": s.stale,
-             "description": s.description} for s in rows]
+             "description": s.description, "faults": s.faults,
+             "latest_faults": [{"lead_id": f.lead_id, "version": f.version,
+                                "position": f.position, "event_type": f.event_type,
+                                "reason": f.reason} for f in s.latest_faults]}
+            for s in rows]
     if as_json:
         print_json(data)
         return
     table = Table(title="projections")
-    for column in ("name", "position", "head", "lag", "version", "description"):
+    for column in ("name", "position", "head", "lag", "version", "faults", "description"):
         table.add_column(column)
     for d in data:
         version = f"{d['version']}" + (" (stale: rebuild)" if d["stale"] else "")
-        table.add_row(str(d["name"]), str(d["position"]), str(d["head"]), str(d["lag"]), version,
-                      str(d["description"]))
-    Console().print(table)
+        table.add_row(Text(str(d["name"])), str(d["position"]), str(d["head"]), str(d["lag"]),
+                      version, str(d["faults"]), Text(str(d["description"])))
+    console = Console()
+    console.print(table)
+    for s in rows:
+        if s.faults:
+            console.print(Text(f"{s.name}: {s.faults} event(s) left out; latest:", style="red"))
+            for f in s.latest_faults:
+                # Shown literally: a reason may quote the value that was refused.
+                console.print(Text(f"  {f.event_type or 'envelope'} {f.lead_id} v{f.version} "
+                                   f"(position {f.position}): {f.reason}"))
+    if any(s.faults for s in rows):
+        console.print("fix the cause, then `lifecycle projections rebuild NAME` tries "
+                      "those events again")
 
 
 @projections.command("rebuild")
@@ -85,12 +102,17 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
             task = bar.add_task("rebuild", total=head)
             n = runner.rebuild(list(names) or None, on_progress=lambda k: bar.advance(task, k))
         elapsed = time.perf_counter() - started
+        faults = {name: count for name, (count, _, _) in runner.store.faults().items()
+                  if not names or name in names}
     finally:
         runner.store.close()
         app.close()
     rate = n / elapsed if elapsed > 0 else 0.0
     click.echo(f"rebuilt {', '.join(names) or 'all projections'}: {n} events in "
                f"{elapsed:.2f} s ({rate:,.0f} events/s)")
+    for name, count in sorted(faults.items()):
+        click.echo(f"{name}: {count} event(s) still left out (see `lifecycle projections "
+                   f"status`)")
 
 
 def _report_options(f: click.decorators.FC) -> click.decorators.FC:

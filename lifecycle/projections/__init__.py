@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from lifecycle.projections.base import EventRecord, Projection, Row, TableSpec
@@ -29,8 +30,10 @@ __all__ = [
 
 
 def build_runner(app: LeadLifecycle, store: ProjectionStore | None = None,
-                 *, batch_size: int = 5000) -> ProjectionRunner:
-    """The embedded runner for an application, on its own database by default."""
+                 *, batch_size: int = 5000,
+                 projections: Sequence[Projection] | None = None) -> ProjectionRunner:
+    """The embedded runner for an application, on its own database by default (with
+    the engine's projections unless ``projections`` are given)."""
     decode = app.fast_mapper.decode_state  # reads nothing of a stored event but its state
 
     def decode_state(state: bytes) -> dict[str, Any]:
@@ -39,7 +42,8 @@ def build_runner(app: LeadLifecycle, store: ProjectionStore | None = None,
     return ProjectionRunner(
         app.recorder,
         store or ProjectionStore(app.settings.database_url),
-        all_projections(app.scoring.behaviour.half_life_days),
+        all_projections(app.scoring.behaviour.half_life_days) if projections is None
+        else projections,
         decode_state=decode_state,
         batch_size=batch_size,
     )

@@ -15,6 +15,7 @@ projecting itself; only the events some projection handles are decoded.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import retry
 
 from lifecycle.projections.base import EventRecord, Handler, Projection, TableSpec
+from lifecycle.projections.faults import Fault, Unit, reason_of, transient_errors, units_of
 from lifecycle.projections.store import ProjectionStore
 
 __all__ = [
@@ -41,6 +43,8 @@ __all__ = [
     "notification_reader",
     "to_record",
 ]
+
+log = logging.getLogger("lifecycle.projections")
 
 LEAD_TOPIC_PREFIX = "lifecycle.aggregates.lead:Lead."
 
@@ -61,6 +65,9 @@ class ProjectionStatus:
     position: int
     head: int
     description: str
+    faults: int = 0
+    """Events this projection left out (a handler failed, or the database refused a value)."""
+    latest_faults: tuple[Fault, ...] = ()
 
     @property
     def lag(self) -> int:
@@ -215,6 +222,7 @@ class ProjectionRunner:
             else:
                 handled.update(p.handlers)
         self._catch_all = tuple(catch_all)
+        self._names = tuple(p.name for p in self.projections)
         self._dispatch: dict[str, tuple[tuple[int, Handler], ...]] = {}
         for event_type in handled:
             targets = [(i, p.handlers[event_type]) for i, p in enumerate(self.projections)
@@ -237,20 +245,26 @@ class ProjectionRunner:
     def status(self) -> list[ProjectionStatus]:
         stored = self.store.positions()
         head = self.head()
+        faults = self.store.faults()
         return [
             ProjectionStatus(
                 name=p.name, version=p.version,
                 stored_version=stored[p.name][1] if p.name in stored else None,
                 position=stored.get(p.name, (0, 0))[0], head=head, description=p.description,
+                faults=faults.get(p.name, (0, [], None))[0],
+                latest_faults=tuple(faults.get(p.name, (0, [], None))[1]),
             )
             for p in self.projections
         ]
 
     def _rows(self, batch: Sequence[RawNotification],
-              after: Sequence[int]) -> dict[str, list[tuple[Any, ...]]]:
-        """Every projection's rows for the events of ``batch`` past its position."""
+              after: Sequence[int]) -> tuple[dict[str, list[tuple[Any, ...]]], list[Fault]]:
+        """Every projection's rows for the events of ``batch`` past its position, and the
+        faults of the events a projection's handler (or the decoding) failed on."""
         rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in self._tables}
+        faults: list[Fault] = []
         dispatch, catch_all, decode = self._dispatch, self._catch_all, self._decode
+        names = self._names
         prefix, skip = LEAD_TOPIC_PREFIX, len(LEAD_TOPIC_PREFIX)
         for position, lead_id, version, topic, payload in batch:
             if not topic.startswith(prefix):
@@ -259,12 +273,50 @@ class ProjectionRunner:
             targets = dispatch.get(event_type, catch_all)
             if not targets:
                 continue
-            record = EventRecord(position, lead_id, version, event_type, decode(payload))
+            try:
+                record = EventRecord(position, lead_id, version, event_type, decode(payload))
+            except transient_errors():
+                raise
+            except Exception as e:  # the event cannot be read: a fault of each target
+                reason = reason_of(e)
+                faults.extend(Fault(names[i], lead_id, version, position, event_type, reason)
+                              for i, _ in targets if position > after[i])
+                continue
             for i, handler in targets:
                 if position > after[i]:
-                    for table, values in handler(record):
+                    try:
+                        produced = list(handler(record))
+                    except transient_errors():
+                        raise
+                    except Exception as e:
+                        faults.append(Fault(names[i], lead_id, version, position, event_type,
+                                            reason_of(e)))
+                        continue
+                    for table, values in produced:
                         rows[table].append(values)
-        return rows
+        return rows, faults
+
+    def _units(self, batch: Sequence[RawNotification], after: Sequence[int],
+               known: Sequence[Fault]) -> list[Unit]:
+        """Each (event, projection)'s rows apart (see :meth:`ProjectionStore.write_isolating`),
+        but for the ``known`` faults."""
+        failed = {(f.lead_id, f.version) for f in known}
+        events = []
+        for position, lead_id, version, topic, payload in batch:
+            if not topic.startswith(LEAD_TOPIC_PREFIX):
+                continue
+            event_type = topic[len(LEAD_TOPIC_PREFIX):]
+            targets = [(self._names[i], handler) for i, handler
+                       in self._dispatch.get(event_type, self._catch_all) if position > after[i]]
+            if not targets:
+                continue
+            if (lead_id, version) in failed and len(
+                    [f for f in known if (f.lead_id, f.version) == (lead_id, version)]
+            ) == len(targets):
+                continue  # every target failed already (or it could not be decoded)
+            record = EventRecord(position, lead_id, version, event_type, self._decode(payload))
+            events.append((record, targets))
+        return units_of(events, known)
 
     def run_once(self) -> int:
         """Applies the next batch of notifications; returns how many were read."""
@@ -273,21 +325,34 @@ class ProjectionRunner:
         batch = self._read(start, self.batch_size)
         if not batch:
             return 0
-        rows = self._rows(batch, [positions[p.name][0] for p in self.projections])
+        after = [positions[p.name][0] for p in self.projections]
+        rows, faults = self._rows(batch, after)
         last = batch[-1][0]
         new_positions = {p.name: (last, positions[p.name][1]) for p in self.projections}
-        self._write(rows, new_positions)
+        self._write(rows, new_positions, faults, batch, after)
         return len(batch)
 
     def _write(self, rows: dict[str, list[tuple[Any, ...]]],
-               positions: dict[str, tuple[int, int]]) -> None:
+               positions: dict[str, tuple[int, int]], faults: Sequence[Fault],
+               batch: Sequence[RawNotification], after: Sequence[int]) -> None:
         try:
-            # Each event reaches the runner once (positions are atomic with rows), so
-            # rows can be copied straight in; another runner racing on the same
-            # database makes that conflict, and the batch is redone tolerantly.
-            self.store.write(rows, self._tables, positions, direct=True)
-        except self.store.integrity_errors:
-            self.store.write(rows, self._tables, positions, direct=False)
+            try:
+                # Each event reaches the runner once (positions are atomic with rows), so
+                # rows can be copied straight in; another runner racing on the same
+                # database makes that conflict, and the batch is redone tolerantly.
+                self.store.write(rows, self._tables, positions, direct=True, faults=faults)
+            except self.store.integrity_errors:
+                self.store.write(rows, self._tables, positions, direct=False, faults=faults)
+        except self.store.data_errors as e:
+            # A value the database refuses: find the events it comes from, record them
+            # as faults, write the rest (nothing was written: the batch rolled back).
+            refused = self.store.write_isolating(self._units(batch, after, faults),
+                                                 self._tables, positions, faults=faults)
+            log.warning("projections left out %d event(s) the database refused (%s)",
+                        len(refused), reason_of(e))
+        if faults:
+            log.warning("projections left out %d event(s) their handlers failed on",
+                        len(faults))
 
     def run(self, *, on_progress: Callable[[int], None] | None = None) -> int:
         """Applies notifications until every projection is at the head.
@@ -314,8 +379,10 @@ class ProjectionRunner:
                 start = min(pos for pos, _ in positions.values()) + 1
                 batch = self._read(start, self.batch_size)
                 rows: dict[str, list[tuple[Any, ...]]] = {}
+                faults: list[Fault] = []
+                after = [positions[p.name][0] for p in self.projections]
                 if batch:
-                    rows = self._rows(batch, [positions[p.name][0] for p in self.projections])
+                    rows, faults = self._rows(batch, after)
                 overlapped = False
                 if pending is not None:
                     future, n, expected = pending
@@ -340,12 +407,13 @@ class ProjectionRunner:
                 if len(batch) < self.batch_size or self.store.dialect != "postgres":
                     # The last batch most likely; and SQLite writes in this process,
                     # holding the GIL: the overlap measured slower there.
-                    self._write(rows, new_positions)
+                    self._write(rows, new_positions, faults, batch, after)
                     pending = (None, len(batch), new_positions)
                 else:
                     if writer is None:
                         writer = ThreadPoolExecutor(1, thread_name_prefix="projection-writer")
-                    pending = (writer.submit(self._write, rows, new_positions), len(batch),
+                    pending = (writer.submit(self._write, rows, new_positions, faults, batch,
+                                             after), len(batch),
                                new_positions)
                 positions = new_positions
         finally:

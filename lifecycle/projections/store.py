@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from lifecycle.projections.base import Projection, TableSpec
+from lifecycle.projections.faults import FAULTS, Fault, Unit, data_errors, with_reason
 from lifecycle.settings import persistence_env
 
-__all__ = ["POSITIONS", "ProjectionStore"]
+__all__ = ["POSITIONS", "FaultSummary", "ProjectionStore"]
 
 POSITIONS = TableSpec(
     "lc_projection_positions",
@@ -24,6 +25,10 @@ POSITIONS = TableSpec(
      ("updated_at", "DOUBLE PRECISION")),
     ("name",),
 )
+
+
+FaultSummary = tuple[int, list[Fault], float | None]
+"""A projection's faults: how many, the latest few, and when the latest was recorded."""
 
 
 # Column types of TableSpec → PostgreSQL types for a binary COPY.
@@ -58,6 +63,11 @@ class ProjectionStore:
         import psycopg
 
         return (psycopg.IntegrityError,)
+
+    @property
+    def data_errors(self) -> tuple[type[BaseException], ...]:
+        """Errors of the values written (an event's fault), not of the database."""
+        return data_errors(self.dialect)
 
     # -- connection ---------------------------------------------------------------------
 
@@ -117,7 +127,7 @@ class ProjectionStore:
     def ensure(self, projections: Sequence[Projection]) -> None:
         """Creates every table (and the positions table) that does not exist yet."""
         with self.transaction() as cur:
-            for statement in POSITIONS.ddl():
+            for statement in (*POSITIONS.ddl(), *FAULTS.ddl()):
                 cur.execute(statement)
             for projection in projections:
                 for table in projection.tables:
@@ -152,6 +162,25 @@ class ProjectionStore:
                     cur.execute(f"DELETE FROM {name}")
             cur.execute(self.sql(f"DELETE FROM {POSITIONS.name} WHERE name = ?"),
                         (projection.name,))
+            # A rebuild tries the faulted events again.
+            cur.execute(self.sql(f"DELETE FROM {FAULTS.name} WHERE projection = ?"),
+                        (projection.name,))
+
+    def faults(self, *, latest: int = 3) -> dict[str, FaultSummary]:
+        """Per projection with faults: their count, the ``latest`` most recent, and when
+        the last was recorded."""
+        counts = self.query(f"SELECT projection, COUNT(*), MAX(recorded_at) FROM {FAULTS.name} "
+                            "GROUP BY projection")
+        out: dict[str, FaultSummary] = {}
+        for name, count, last in counts:
+            rows = self.query(
+                f"SELECT projection, lead_id, version, position, event_type, reason "
+                f"FROM {FAULTS.name} WHERE projection = ? "
+                f"ORDER BY recorded_at DESC, position DESC LIMIT ?", (name, latest))
+            out[str(name)] = (int(count), [Fault(str(p), str(lead), int(v), int(pos), str(t),
+                                                 str(r)) for p, lead, v, pos, t, r in rows],
+                              None if last is None else float(last))
+        return out
 
     def write(
         self,
@@ -160,8 +189,9 @@ class ProjectionStore:
         positions: dict[str, tuple[int, int]],
         *,
         direct: bool = False,
+        faults: Sequence[Fault] = (),
     ) -> None:
-        """Inserts rows and sets positions, atomically.
+        """Inserts rows and sets positions, atomically (and records ``faults``).
 
         Rows already there are ignored, unless ``direct`` (the caller knows no row of
         this batch can exist yet: PostgreSQL then copies straight into the tables and a
@@ -169,14 +199,87 @@ class ProjectionStore:
         """
         if self.dialect == "postgres":
             try:
-                self._write(rows, tables, positions, direct=direct, binary=True)
+                self._write(rows, tables, positions, direct=direct, binary=True,
+                            faults=faults)
                 return
             except (TypeError, ValueError, OverflowError, self._data_error()):
                 # A value the binary COPY format cannot take as its column's type (an
                 # int beyond BIGINT, text where a number goes): nothing was written;
                 # the text format either takes it as PostgreSQL would or raises.
                 pass
-        self._write(rows, tables, positions, direct=direct, binary=False)
+        self._write(rows, tables, positions, direct=direct, binary=False, faults=faults)
+
+    def write_isolating(
+        self,
+        units: Sequence[Unit],
+        tables: dict[str, TableSpec],
+        positions: dict[str, tuple[int, int]],
+        *,
+        faults: Sequence[Fault] = (),
+    ) -> list[Fault]:
+        """:meth:`write` for a batch the database refused: finds the units (one event's
+        rows for one projection) whose values it refuses, leaves them out and records
+        them as faults; every other unit's rows, ``faults`` and the positions are
+        written in one transaction. Returns the refused units' faults.
+
+        The batch is halved until the refusing units are alone, each part inside a
+        savepoint: a part that is taken stays, a refused part is rolled back and split.
+        Errors of the database itself (not in :attr:`data_errors`) are raised.
+        """
+        refused: list[Fault] = []
+        errors = self.data_errors
+        with self.transaction() as cur:
+
+            def insert(part: Sequence[Unit]) -> None:
+                by_table: dict[str, list[tuple[Any, ...]]] = {}
+                for _, unit_rows in part:
+                    for table, row in unit_rows:
+                        by_table.setdefault(table, []).append(row)
+                for name, values in by_table.items():
+                    self._insert(cur, tables[name], values)
+
+            def attempt(part: Sequence[Unit]) -> None:
+                try:
+                    with self._savepoint(cur):
+                        insert(part)
+                except errors as e:
+                    if len(part) == 1:
+                        refused.append(with_reason(part[0][0], e))
+                        return
+                    half = len(part) // 2
+                    attempt(part[:half])
+                    attempt(part[half:])
+
+            if units:
+                attempt(units)
+            self._record_faults(cur, [*faults, *refused])
+            self._set_positions(cur, positions)
+        return refused
+
+    @contextmanager
+    def _savepoint(self, cur: Any) -> Iterator[None]:
+        cur.execute("SAVEPOINT lc_part")
+        try:
+            yield
+        except BaseException:
+            cur.execute("ROLLBACK TO SAVEPOINT lc_part")
+            cur.execute("RELEASE SAVEPOINT lc_part")
+            raise
+        cur.execute("RELEASE SAVEPOINT lc_part")
+
+    def _insert(self, cur: Any, table: TableSpec, values: list[tuple[Any, ...]]) -> None:
+        cols = table.column_names
+        marks = ", ".join("?" * len(cols))
+        statement = (f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks}) "
+                     f"ON CONFLICT ({', '.join(table.primary_key)}) DO NOTHING")
+        cur.executemany(self.sql(statement), values)
+
+    def _record_faults(self, cur: Any, faults: Sequence[Fault]) -> None:
+        if faults:
+            now = time.time()
+            # A fault already recorded (a redelivered envelope) keeps its first record.
+            self._insert(cur, FAULTS, [(f.projection, f.lead_id, f.version, f.position,
+                                        f.event_type, f.reason, now) for f in faults])
 
     @staticmethod
     def _data_error() -> type[Exception]:
@@ -192,20 +295,18 @@ class ProjectionStore:
         *,
         direct: bool,
         binary: bool,
+        faults: Sequence[Fault] = (),
     ) -> None:
         with self.transaction() as cur:
             for name, values in rows.items():
                 if not values:
                     continue
                 table = tables[name]
-                cols = table.column_names
                 if self.dialect == "postgres" and len(values) >= 64:
                     self._copy_insert(cur, table, values, direct=direct, binary=binary)
                     continue
-                marks = ", ".join("?" * len(cols))
-                statement = (f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({marks}) "
-                             f"ON CONFLICT ({', '.join(table.primary_key)}) DO NOTHING")
-                cur.executemany(self.sql(statement), values)
+                self._insert(cur, table, values)
+            self._record_faults(cur, faults)
             self._set_positions(cur, positions)
 
     @staticmethod

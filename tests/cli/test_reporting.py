@@ -240,8 +240,10 @@ def test_the_reports_agree_with_each_other(session: Session) -> None:
 def test_projections_status_shows_no_lag_after_an_ingest(session: Session) -> None:
     status = output(session, "status")
     check(status, Many({"name": str, "position": int, "head": int, "lag": int, "version": int,
-                        "stored_version": Opt(int), "stale": bool, "description": str}, min=3))
+                        "stored_version": Opt(int), "stale": bool, "description": str,
+                        "faults": int, "latest_faults": list}, min=3))
     assert {s["name"] for s in status} == {"funnel", "activity", "losses"}
+    assert [(s["faults"], s["latest_faults"]) for s in status] == [(0, [])] * 3
     head = status[0]["head"]
     assert head > session.stats.inputs  # more events than inputs
     for s in status:

@@ -247,3 +247,82 @@ def test_an_add_waiting_for_room_raises_when_the_handler_fails() -> None:
             await p.close()
 
     run(main)
+
+
+def test_drain_finishes_the_batch_in_flight_and_takes_nothing_new() -> None:
+    """SIGTERM's order: the batch being handled ends and is acknowledged before drain
+    returns; the queued batch and the one filling are never handled nor acknowledged."""
+
+    async def main() -> None:
+        log: list[tuple[str, Any]] = []
+        handler = Recorder(log, slow=True)
+        p = pipeline(log, handler, size=2)
+        for event in range(5):  # [0, 1] in flight, [2, 3] queued, [4] filling
+            await p.add(event)
+        await settle()
+        drained = asyncio.create_task(p.drain())
+        await settle()
+        assert not drained.done()  # waits for the batch in flight
+        await p.add(5)  # arrives during the drain: not taken
+        handler.release.set()
+        await asyncio.wait_for(drained, timeout=1)
+        assert log == [("start", (0, 1)), ("end", (0, 1)), ("ack", 0), ("ack", 1)]
+        assert all(task.done() for task in p.tasks)
+        await p.add(6)
+        await settle()
+        assert handler.batches == [[0, 1]]
+        assert acks(log) == [0, 1]
+
+    run(main)
+
+
+@pytest.mark.parametrize("in_flight", [0, 1, 2, 3])
+def test_drain_at_any_point_acks_exactly_the_batches_handled(in_flight: int) -> None:
+    """Drained after 0..3 batches were released: every handled batch is acknowledged
+    whole, in order, nothing else; an add() waiting for room is released, not stuck."""
+
+    async def main() -> None:
+        log: list[tuple[str, Any]] = []
+        handler = Recorder(log, slow=True)
+        p = pipeline(log, handler, size=2)
+        adding = asyncio.create_task(_add_all(p, range(12)))
+        for _ in range(in_flight):
+            await settle()
+            handler.release.set()
+            await settle()
+            handler.release.clear()
+        await settle()
+        drained = asyncio.create_task(p.drain())
+        await settle()
+        handler.release.set()
+        await asyncio.wait_for(drained, timeout=1)
+        await asyncio.wait_for(adding, timeout=1)  # never left waiting for room
+        handled = [e for batch in handler.batches for e in batch]
+        assert acks(log) == handled
+        assert handled == list(range(len(handled)))
+        assert all(len(batch) == 2 for batch in handler.batches)
+
+    run(main)
+
+
+async def _add_all(p: Pipeline, events: range) -> None:
+    for event in events:
+        await p.add(event)
+
+
+def test_drain_after_a_failure_returns_and_keeps_the_failed_batch_unacked() -> None:
+    async def main() -> None:
+        log: list[tuple[str, Any]] = []
+        crashes = Crashes()
+        handler = Recorder(log, slow=True, fail_on=0)
+        p = pipeline(log, handler, size=1, crash=crashes)
+        await p.add(0)
+        await settle()
+        drained = asyncio.create_task(p.drain())
+        await settle()
+        handler.release.set()
+        await asyncio.wait_for(drained, timeout=1)
+        assert len(crashes.errors) == 1  # a failure while draining still crashes the app
+        assert acks(log) == []
+
+    run(main)
