@@ -114,12 +114,13 @@ def _audit_key(app: LeadLifecycle) -> str | None:
 
 
 def _print_breaks(console: Console, data: dict[str, Any], title: str) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in ("aggregate", "version", "problem", "detail"):
-        table.add_column(column, overflow="fold")
+    # Lines, not a table: the lead id and the problem stay whole in any terminal width.
+    console.print(f"[red]{title}[/red]")
     for b in data["broken"]:
-        table.add_row(b["aggregate_id"], _fmt(b["version"]), b["problem"], _fmt(b["detail"]))
-    console.print(table)
+        version = "" if b["version"] is None else f" v{b['version']}"
+        console.print(f"  {b['aggregate_id']}{version} [bold]{b['problem']}[/bold]",
+                      soft_wrap=True)
+        console.print(f"      {_fmt(b['detail'])}")
 
 
 @audit.command("verify")
@@ -234,15 +235,18 @@ def audit_anchor(file: Path, as_json: bool) -> None:
 
 @audit.command("projections")
 @click.option("--limit", default=10, show_default=True, help="examples per table and kind")
+@click.option("--max-lag", default=0, show_default=True, type=click.IntRange(min=0),
+              help="notifications a projection may be behind the store unreported")
 @click.option("--json", "as_json", is_flag=True, help="print as JSON")
-def audit_projections(limit: int, as_json: bool) -> None:
-    """Rebuild the projections into a scratch database and compare them with the live
-    tables. Exit status 1 when they differ."""
+def audit_projections(limit: int, max_lag: int, as_json: bool) -> None:
+    """Check that the projections have applied every stored event, rebuild them into a
+    scratch database and compare with the live tables. Exit status 1 when a projection
+    is behind the event store (stuck, lagging, or empty) or its rows differ."""
     from lifecycle.projections.drift import check_drift
 
     app = open_app()
     try:
-        data = check_drift(app, limit=limit)
+        data = check_drift(app, limit=limit, max_lag=max_lag)
     finally:
         app.close()
     if as_json:
@@ -260,8 +264,16 @@ def audit_projections(limit: int, as_json: bool) -> None:
             for e in t["examples"]:
                 what = e.get("columns") or e.get("live") or e.get("rebuilt")
                 console.print(_fmt(f"{t['table']} {e['kind']} {e['key']}: {what}"))
-        console.print("[green]no drift[/green]" if data["ok"] else
-                      f"[red]{data['differences']} difference(s)[/red]")
+        for b in data["behind"]:
+            console.print(f"[red]{_fmt(b['name'])} is behind the event store[/red]: "
+                          f"{_fmt(b['detail'])}")
+        if data["ok"]:
+            console.print("[green]no drift[/green]")
+        else:
+            parts = ([f"{len(data['behind'])} projection(s) behind"] if data["behind"] else []
+                     ) + ([f"{data['differences']} difference(s)"] if data["differences"]
+                          else [])
+            console.print(f"[red]drift: {', '.join(parts)}[/red]")
     sys.exit(0 if data["ok"] else 1)
 
 
