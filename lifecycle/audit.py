@@ -8,7 +8,10 @@ the stored history was not altered.
   events that had happened by then, applied in recorded order) and as of *recorded*
   time (what the engine knew then: the prefix of its history recorded by then).
 - :func:`verify`: recomputes the hash chains (:mod:`lifecycle.chain`) straight from the
-  raw rows of the events table, SQLite or PostgreSQL, in one consistent read.
+  raw rows of the events table, SQLite or PostgreSQL, in one consistent read; checks the
+  heads, the notification order and the key index against the leads; and, given an
+  anchor (:mod:`lifecycle.anchor`), holds every history to it.
+- :func:`take_anchor`: the checkpoint :func:`verify` holds the store to.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 from weakref import WeakKeyDictionary
@@ -27,16 +30,26 @@ from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from lifecycle.aggregates.lead import Lead
+from lifecycle.anchor import Anchor
 from lifecycle.application import LeadLifecycle
-from lifecycle.chain import Break
+from lifecycle.chain import KEY_KIND, Anchored, Break
 from lifecycle.errors import LeadNotFound
-from lifecycle.integrity import Source, scan, scan_parallel
+from lifecycle.integrity import Source, Tally, cross_check, scan, scan_parallel
 from lifecycle.persistence import new_frozen
 from lifecycle.scoring import behaviour_at
 from lifecycle.settings import persistence_env
 from lifecycle.views import DETAIL_FIELDS
 
-__all__ = ["PARALLEL_FROM", "VerifyReport", "as_of", "fold", "history", "state_view", "verify"]
+__all__ = [
+    "PARALLEL_FROM",
+    "VerifyReport",
+    "as_of",
+    "fold",
+    "history",
+    "state_view",
+    "take_anchor",
+    "verify",
+]
 
 PARALLEL_FROM = 300_000
 """Stores with at least this many events are verified by parallel processes."""
@@ -236,6 +249,8 @@ class VerifyReport:
     seconds: float = 0.0
     breaks: list[Break] = field(default_factory=list)
     scope: str = "all"
+    checks: tuple[str, ...] = ()
+    anchor: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -250,6 +265,7 @@ class VerifyReport:
             "ok": self.ok, "scope": self.scope, "aggregates": self.aggregates,
             "events": self.events, "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_per_second),
+            "checks": list(self.checks), "anchor": self.anchor,
             "broken": [{"aggregate_id": _dashed(b.originator_id), "version": b.version,
                         "problem": b.problem, "detail": b.detail} for b in self.breaks],
         }
@@ -262,31 +278,105 @@ def _dashed(oid: str) -> str:
         return oid
 
 
-def verify(app: LeadLifecycle, *, lead_id: UUID | None = None, batch_size: int = 20_000,
-           workers: int | None = None) -> VerifyReport:
-    """Recomputes every aggregate's hash chain (or one lead's) from the raw stored rows.
+def _source(app: LeadLifecycle) -> Source:
+    url = app.settings.database_url
+    recorder: Any = app.recorder
+    env = persistence_env(url)
+    if env["PERSISTENCE_MODULE"].endswith("sqlite"):
+        return Source("sqlite", env["SQLITE_DBNAME"], recorder.events_table_name)
+    return Source("postgres", url, recorder.events_table_name, recorder.datastore.schema)
+
+
+def _scan(app: LeadLifecycle, *, lead_id: UUID | None, batch_size: int, workers: int | None,
+          anchored: Anchored | None, ends: bool) -> tuple[list[Break], Tally]:
+    source = _source(app)
+    if workers is None:
+        size = app.recorder.max_notification_id() or 0
+        workers = min(os.cpu_count() or 1, 4) if size >= PARALLEL_FROM else 1
+    if lead_id is None and workers > 1:
+        return scan_parallel(source, workers, batch_size=batch_size, anchored=anchored,
+                             ends=ends)
+    return scan(source, lead_id=lead_id, batch_size=batch_size, anchored=anchored, ends=ends)
+
+
+def verify(app: LeadLifecycle, *, lead_id: UUID | None = None, anchor: Anchor | None = None,
+           batch_size: int = 20_000, workers: int | None = None) -> VerifyReport:
+    """Checks the stored events from their raw rows, every aggregate or one lead.
+
+    - every chain recomputed: an edited, removed, moved or renamed event breaks it;
+    - every chain's end against its head, and every head against a chain;
+    - each aggregate's events in the notification log in the order of their versions;
+    - whole store only: the key index against the leads (:func:`cross_check`);
+    - with ``anchor``: every aggregate it holds still has its anchored history (any
+      event it covers edited, deleted or truncated, or the whole history gone, is
+      found even when chains and heads were recomputed to match); events added since
+      are checked by their chains, and none may sit in the part of the log it covers.
 
     Args:
+        anchor: a loaded anchor (:func:`lifecycle.anchor.load` checked its root).
         workers: processes to split a whole-store check over (default: one per CPU, up
             to 4, for stores of more than ``PARALLEL_FROM`` events; else one).
     """
     started = time.perf_counter()
     report = VerifyReport(scope="all" if lead_id is None else str(lead_id))
-    url = app.settings.database_url
-    env = persistence_env(url)
-    recorder: Any = app.recorder
-    if env["PERSISTENCE_MODULE"].endswith("sqlite"):
-        source = Source("sqlite", env["SQLITE_DBNAME"], recorder.events_table_name)
-    else:
-        source = Source("postgres", url, recorder.events_table_name, recorder.datastore.schema)
-    if workers is None:
-        size = recorder.max_notification_id() or 0
-        workers = min(os.cpu_count() or 1, 4) if size >= PARALLEL_FROM else 1
-    if lead_id is None and workers > 1:
-        breaks, tally = scan_parallel(source, workers, batch_size=batch_size)
-    else:
-        breaks, tally = scan(source, lead_id=lead_id, batch_size=batch_size)
+    anchored = None
+    if anchor is not None:
+        anchored = Anchored(anchor.heads(None if lead_id is None else lead_id.hex),
+                            anchor.max_notification_id, anchor.created_at)
+        report.anchor = anchor.summary()
+    whole = lead_id is None
+    breaks, tally = _scan(app, lead_id=lead_id, batch_size=batch_size, workers=workers,
+                          anchored=anchored, ends=whole)
+    if whole and tally.ends is not None:
+        breaks = sorted(breaks, key=lambda b: b.originator_id)
+        breaks += cross_check(tally.ends, breaks)
+    if anchor is not None:
+        breaks = _name_lead(breaks, anchor)
+    report.checks = (("chains", "heads", "notification_order")
+                     + (("key_index",) if whole else ()) + (("anchor",) if anchor else ()))
     report.breaks = breaks
     report.aggregates, report.events = tally.aggregates, tally.events
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _name_lead(breaks: list[Break], anchor: Anchor) -> list[Break]:
+    """Breaks of key index entries also name the lead the anchor says they belonged to."""
+    gone = {b.originator_id for b in breaks
+            if b.problem in ("vanished", "anchor_truncated", "anchor_mismatch")}
+    if not gone:
+        return breaks
+    leads = {oid: lead for oid, kind, _, _, lead in anchor.lines
+             if oid in gone and kind == KEY_KIND and lead}
+    return [Break(b.originator_id, b.version, b.problem,
+                  f"{b.detail} (the key index entry of lead {_dashed(leads[b.originator_id])})")
+            if b.problem in ("vanished", "anchor_truncated", "anchor_mismatch")
+            and b.originator_id in leads else b for b in breaks]
+
+
+def take_anchor(app: LeadLifecycle, *, batch_size: int = 20_000, workers: int | None = None,
+                created_at: datetime | None = None) -> tuple[Anchor | None, VerifyReport]:
+    """A checkpoint of the whole store (unsealed: :func:`lifecycle.anchor.write` seals
+    it), taken while verifying it.
+
+    Returns:
+        The anchor, or None when the store does not verify (an anchor must not vouch for
+        a broken store), and the verification report.
+    """
+    started = time.perf_counter()
+    when = (created_at or datetime.now(UTC)).isoformat()
+    breaks, tally = _scan(app, lead_id=None, batch_size=batch_size, workers=workers,
+                          anchored=None, ends=True)
+    assert tally.ends is not None
+    breaks = sorted(breaks, key=lambda b: b.originator_id)
+    breaks += cross_check(tally.ends, breaks)
+    report = VerifyReport(aggregates=tally.aggregates, events=tally.events, breaks=breaks,
+                          seconds=time.perf_counter() - started,
+                          checks=("chains", "heads", "notification_order", "key_index"))
+    if breaks:
+        return None, report
+    lines = [(oid, kind, version, digest.decode("ascii"), ref if isinstance(ref, str) else None)
+             for oid, version, digest, kind, ref, _ in tally.ends]
+    return Anchor(created_at=when, backend=_source(app).dialect,
+                  max_notification_id=tally.max_notification_id, events=tally.events,
+                  lines=tuple(lines)), report

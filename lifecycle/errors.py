@@ -4,6 +4,7 @@ Every error a user can cause carries a message that says what was attempted and
 what to do about it::
 
     LifecycleError
+    ├── AnchorInvalid               an audit anchor file cannot be trusted or read
     ├── ConfigError                 a template or scoring file is invalid
     ├── InputRejected               an input cannot be applied (kept as a reject)
     │   ├── InvalidInput            it does not match the contract
@@ -18,6 +19,7 @@ what to do about it::
 from __future__ import annotations
 
 __all__ = [
+    "AnchorInvalid",
     "ConfigError",
     "IllegalTransition",
     "ImplausibleTime",
@@ -32,6 +34,14 @@ __all__ = [
 
 class LifecycleError(Exception):
     """Base class of every error raised by the engine on purpose."""
+
+
+class AnchorInvalid(LifecycleError):
+    """An audit anchor file is unreadable, altered, or keyed with another key.
+
+    Nothing about the store follows from it: verify against another copy of the anchor
+    (or with the right ``LIFECYCLE_AUDIT_KEY``).
+    """
 
 
 class ConfigError(LifecycleError):

@@ -5,6 +5,7 @@
 | ``LIFECYCLE_MODE`` | ``embedded`` | ``distributed``: workers keep the projections |
 | ``LIFECYCLE_DATABASE_URL`` | ``sqlite:///lifecycle.db`` | ``sqlite:///PATH`` or |
 | | | ``postgresql://user:pw@host:port/db`` |
+| ``LIFECYCLE_AUDIT_KEY`` | (none) | HMAC key of ``audit anchor`` files (keep it apart) |
 | ``LIFECYCLE_DEFAULT_TEMPLATE`` | ``generic_b2b`` | template of new leads that name none |
 | ``LIFECYCLE_TEMPLATES_DIR`` | (none) | extra ``*.toml`` funnel templates |
 | ``LIFECYCLE_SCORING_FILE`` | (built-in) | scoring, grading and nurture configuration |
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lifecycle.contracts import Limits
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LIFECYCLE_", frozen=True, extra="ignore")
 
     database_url: str = "sqlite:///lifecycle.db"
+    audit_key: SecretStr | None = None  # HMAC key of audit anchors (lifecycle.anchor)
     mode: Literal["embedded", "distributed"] = "embedded"
     default_template: str = "generic_b2b"
     templates_dir: Path | None = None

@@ -1,5 +1,5 @@
-"""Audit and privacy commands: ``audit history|as-of|verify|projections``, ``erase``,
-``whatif``."""
+"""Audit and privacy commands: ``audit history|as-of|verify|anchor|projections``,
+``erase``, ``whatif``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lifecycle.aggregates.lead import ERASED
+from lifecycle.application import LeadLifecycle
 from lifecycle.cli.core import open_app, print_json
 
 __all__ = ["COMMANDS"]
@@ -107,17 +108,48 @@ def audit_as_of(key: str, timestamp: str, as_json: bool) -> None:
     Console().print(table)
 
 
+def _audit_key(app: LeadLifecycle) -> str | None:
+    key = app.settings.audit_key
+    return None if key is None else str(key.get_secret_value())
+
+
+def _print_breaks(console: Console, data: dict[str, Any], title: str) -> None:
+    # Lines, not a table: the lead id and the problem stay whole in any terminal width.
+    console.print(f"[red]{title}[/red]")
+    for b in data["broken"]:
+        version = "" if b["version"] is None else f" v{b['version']}"
+        console.print(f"  {b['aggregate_id']}{version} [bold]{b['problem']}[/bold]",
+                      soft_wrap=True)
+        console.print(f"      {_fmt(b['detail'])}")
+
+
 @audit.command("verify")
 @click.option("--lead", "key", help="only this lead (external id, email or lead id)")
+@click.option("--anchor", "anchor_path", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="an anchor file (audit anchor): hold the store to it")
 @click.option("--json", "as_json", is_flag=True, help="print as JSON")
-def audit_verify(key: str | None, as_json: bool) -> None:
-    """Recompute the hash chains of the stored events and report the first broken link
-    of every aggregate. Exit status 1 when a link is broken."""
+def audit_verify(key: str | None, anchor_path: Path | None, as_json: bool) -> None:
+    """Verify the stored events: recompute every hash chain, check it against its head
+    and the notification log, cross-check the key index with the leads, and — with
+    --anchor — find any event the anchor covers that was edited, deleted or truncated,
+    even if chains and heads were rewritten to match.
+
+    Exit status 0: intact; 1: something was altered (each aggregate's first problem is
+    listed); 2: the check could not be made (an anchor that is altered, unreadable or
+    keyed with another key than LIFECYCLE_AUDIT_KEY; bad options).
+    """
+    from lifecycle.anchor import load
     from lifecycle.audit import verify
+    from lifecycle.errors import AnchorInvalid
 
     app = open_app()
     try:
-        report = verify(app, lead_id=app.find_lead(key) if key else None)
+        try:
+            anchor = load(anchor_path, _audit_key(app)) if anchor_path else None
+        except AnchorInvalid as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+        report = verify(app, lead_id=app.find_lead(key) if key else None, anchor=anchor)
     finally:
         app.close()
     data = report.as_dict()
@@ -127,30 +159,94 @@ def audit_verify(key: str | None, as_json: bool) -> None:
         console = Console()
         console.print(f"verified {data['events']:,} events of {data['aggregates']:,} aggregates "
                       f"in {data['seconds']:.2f} s ({data['events_per_second']:,} events/s)")
+        if anchor is not None:
+            console.print(f"against the anchor taken {_fmt(anchor.created_at)} "
+                          f"({anchor.events:,} events of {anchor.aggregates:,} aggregates, "
+                          f"{'keyed' if anchor.key_id else 'not keyed'})")
         if report.ok:
-            console.print("[green]every chain is intact[/green]")
+            console.print("[green]every chain is intact[/green]"
+                          + (" and holds what the anchor holds" if anchor else ""))
         else:
-            table = Table(title=f"{len(report.breaks)} broken chain(s)", title_justify="left")
-            for column in ("aggregate", "version", "problem", "detail"):
-                table.add_column(column, overflow="fold")
-            for b in data["broken"]:
-                table.add_row(b["aggregate_id"], _fmt(b["version"]), b["problem"],
-                              _fmt(b["detail"]))
-            console.print(table)
+            _print_breaks(console, data, f"{len(report.breaks)} broken chain(s)")
     sys.exit(0 if report.ok else 1)
+
+
+@audit.command("anchor")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def audit_anchor(file: Path, as_json: bool) -> None:
+    """Verify the whole store and write a checkpoint of it to FILE ('-': stdout): every
+    lead's and key index entry's version and chain hash, and a root over them (HMAC with
+    LIFECYCLE_AUDIT_KEY when it is set). Keep FILE outside the database; `audit verify
+    --anchor FILE` later finds any event it covers that was altered.
+
+    Exit status 0: written; 1: the store does not verify (nothing written); 2: FILE
+    exists (anchors are evidence: never overwritten) or the key is unusable.
+    """
+    from lifecycle.anchor import check_key, write
+    from lifecycle.audit import take_anchor
+    from lifecycle.errors import AnchorInvalid
+
+    to_stdout = str(file) == "-"
+    if not to_stdout and file.exists():
+        click.echo(f"error: {file} exists; anchors are evidence and are never overwritten: "
+                   "choose a new name (e.g. anchor-$(date +%F).json)", err=True)
+        sys.exit(2)
+    app = open_app()
+    try:
+        key = _audit_key(app)
+        try:
+            check_key(key)
+        except AnchorInvalid as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+        anchor, report = take_anchor(app)
+    finally:
+        app.close()
+    if anchor is None:
+        console = Console(stderr=True)
+        console.print("[red]the store does not verify; no anchor written[/red]")
+        _print_breaks(console, report.as_dict(), f"{len(report.breaks)} broken chain(s)")
+        sys.exit(1)
+    try:
+        sealed = write(anchor, None if to_stdout else file, key)
+    except AnchorInvalid as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except FileExistsError:
+        click.echo(f"error: {file} appeared meanwhile; it was not overwritten", err=True)
+        sys.exit(2)
+    summary = {**sealed.summary(), "file": None if to_stdout else str(file),
+               "seconds": round(report.seconds, 3)}
+    if as_json and not to_stdout:
+        print_json(summary)
+    elif not to_stdout:
+        click.echo(f"anchored {sealed.events:,} events of {sealed.aggregates:,} aggregates "
+                   f"(notification log up to {sealed.max_notification_id:,}) in {file}\n"
+                   f"root {sealed.algorithm}:{sealed.root}"
+                   + (f" (key id {sealed.key_id})" if sealed.key_id else
+                      " (not keyed: set LIFECYCLE_AUDIT_KEY to key anchors)")
+                   + "\nkeep this file outside the database; check with "
+                   f"`lifecycle audit verify --anchor {file}`")
+    else:
+        click.echo(f"anchored {sealed.events:,} events of {sealed.aggregates:,} aggregates, "
+                   f"root {sealed.algorithm}:{sealed.root}", err=True)
 
 
 @audit.command("projections")
 @click.option("--limit", default=10, show_default=True, help="examples per table and kind")
+@click.option("--max-lag", default=0, show_default=True, type=click.IntRange(min=0),
+              help="notifications a projection may be behind the store unreported")
 @click.option("--json", "as_json", is_flag=True, help="print as JSON")
-def audit_projections(limit: int, as_json: bool) -> None:
-    """Rebuild the projections into a scratch database and compare them with the live
-    tables. Exit status 1 when they differ."""
+def audit_projections(limit: int, max_lag: int, as_json: bool) -> None:
+    """Check that the projections have applied every stored event, rebuild them into a
+    scratch database and compare with the live tables. Exit status 1 when a projection
+    is behind the event store (stuck, lagging, or empty) or its rows differ."""
     from lifecycle.projections.drift import check_drift
 
     app = open_app()
     try:
-        data = check_drift(app, limit=limit)
+        data = check_drift(app, limit=limit, max_lag=max_lag)
     finally:
         app.close()
     if as_json:
@@ -168,8 +264,16 @@ def audit_projections(limit: int, as_json: bool) -> None:
             for e in t["examples"]:
                 what = e.get("columns") or e.get("live") or e.get("rebuilt")
                 console.print(_fmt(f"{t['table']} {e['kind']} {e['key']}: {what}"))
-        console.print("[green]no drift[/green]" if data["ok"] else
-                      f"[red]{data['differences']} difference(s)[/red]")
+        for b in data["behind"]:
+            console.print(f"[red]{_fmt(b['name'])} is behind the event store[/red]: "
+                          f"{_fmt(b['detail'])}")
+        if data["ok"]:
+            console.print("[green]no drift[/green]")
+        else:
+            parts = ([f"{len(data['behind'])} projection(s) behind"] if data["behind"] else []
+                     ) + ([f"{data['differences']} difference(s)"] if data["differences"]
+                          else [])
+            console.print(f"[red]drift: {', '.join(parts)}[/red]")
     sys.exit(0 if data["ok"] else 1)
 
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lifecycle.aggregates.lead import ERASED, Lead
 from lifecycle.audit import fold
-from lifecycle.chain import GENESIS, HASH_LEN, Break, check_rows, link
+from lifecycle.chain import GENESIS, HASH_LEN, Anchored, Break, Row, check_rows, link
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.errors import LeadErased
 from lifecycle.persistence import FastMapper
@@ -53,17 +53,18 @@ def note(lead: Lead, text: str, scoring: ScoringConfig, templates: TemplateRegis
 # -- the chain -----------------------------------------------------------------------
 
 
-def chain(bodies: list[bytes], oid: str = "a") -> list[tuple[str, int, bytes, bytes]]:
+def chain(bodies: list[bytes], oid: str = "a", first_nid: int = 1) -> list[Row]:
     rows, prev = [], GENESIS
     for version, body in enumerate(bodies, 1):
         prev = link(prev, TOPIC, body)
-        rows.append((oid, version, TOPIC, prev + body))
+        rows.append((oid, version, TOPIC, prev + body, first_nid + version - 1))
     return rows
 
 
-def problems(rows: list[tuple[str, int, bytes, bytes]],
-             heads: dict[str, tuple[int, str]] | None = None) -> list[tuple[str, int | None, str]]:
-    return [(b.originator_id, b.version, b.problem) for b in check_rows([rows], heads)]
+def problems(rows: list[Row], heads: dict[str, tuple[int, str]] | None = None,
+             anchored: Anchored | None = None) -> list[tuple[str, int | None, str]]:
+    return [(b.originator_id, b.version, b.problem)
+            for b in check_rows([rows], heads, anchored=anchored)]
 
 
 def test_link_is_sha256_of_previous_topic_and_body() -> None:
@@ -78,11 +79,11 @@ def test_check_rows_finds_the_first_broken_link_of_each_aggregate() -> None:
     a = chain([b'{"n":1}', b'{"n":2}', b'{"n":3}', b'{"n":4}'], "a")
     b = chain([b'{"m":1}', b'{"m":2}'], "b")
     assert problems(a + b) == []
-    edited = [*a[:1], (a[1][0], 2, TOPIC, a[1][3].replace(b"2", b"9")), *a[2:]]
+    edited = [*a[:1], (a[1][0], 2, TOPIC, a[1][3].replace(b"2", b"9"), 2), *a[2:]]
     assert problems(edited + b) == [("a", 2, "hash_mismatch")]
     assert problems([a[0], a[2], a[3], *b]) == [("a", 3, "version_gap")]
     assert problems(a[1:] + b) == [("a", 2, "missing_first_event")]
-    renamed = [*a[:2], (a[2][0], 3, b"other:Topic", a[2][3]), a[3]]
+    renamed = [*a[:2], (a[2][0], 3, b"other:Topic", a[2][3], 3), a[3]]
     assert problems(renamed) == [("a", 3, "hash_mismatch")]
     # A chain split over several fetches verifies the same.
     assert list(check_rows([a[:1], a[1:3], a[3:] + b[:1], b[1:]])) == []
@@ -100,6 +101,47 @@ def test_check_rows_compares_each_chain_end_with_its_head() -> None:
     # A broken chain is reported once, not again at its head.
     assert problems(a[:1] + a[2:], dict(head)) == [("a", 3, "version_gap")]
     assert all(isinstance(b, Break) for b in check_rows([a], {}))
+
+
+def test_check_rows_wants_versions_in_notification_order() -> None:
+    a = chain([b'{"n":1}', b'{"n":2}', b'{"n":3}'], "a", first_nid=10)
+    assert problems(a) == []
+    swapped = [a[0], (*a[1][:4], 12), (*a[2][:4], 11)]
+    assert problems(swapped) == [("a", 3, "notification_order")]
+    assert problems([a[0], (*a[1][:4], 10), a[2]]) == [("a", 2, "notification_order")]
+
+
+def anchor_of(rows: list[Row], upto: int, floor: int) -> Anchored:
+    heads = {oid: (version, state[:HASH_LEN].decode()) for oid, version, _, state, _ in rows
+             if version <= upto}
+    return Anchored(heads, floor, "2024-01-01T00:00:00+00:00")
+
+
+def test_check_rows_holds_histories_to_an_anchor() -> None:
+    a = chain([b'{"n":1}', b'{"n":2}', b'{"n":3}', b'{"n":4}'], "a")
+    b = chain([b'{"m":1}', b'{"m":2}'], "b", first_nid=5)
+    # The anchor holds a at v3 and b at v2, log up to 7; a's v4 came later, at 8.
+    a[3] = (*a[3][:4], 8)
+    held = anchor_of(a[:3] + b, 99, 7)
+    assert problems(a + b, anchored=held) == []
+    # A history recomputed from an edited event: every link and head is consistent, but
+    # v1..v3 are not what the anchor holds.
+    resealed = chain([b'{"n":1}', b'{"n":2}', b'{"n":X}', b'{"n":4}'], "a")
+    assert problems(resealed + b, anchored=anchor_of(a[:3] + b, 99, 7)) == [
+        ("a", 3, "anchor_mismatch")]
+    # Truncated below the anchor (heads rewritten to match: no heads checked here).
+    assert problems(a[:2] + b, anchored=anchor_of(a[:3] + b, 99, 7)) == [
+        ("a", 3, "anchor_truncated")]
+    # A whole history gone.
+    assert problems(a, anchored=anchor_of(a[:3] + b, 99, 7)) == [("b", None, "vanished")]
+    # An aggregate the anchor does not hold, inside the part of the log it covers.
+    c = chain([b'{"k":1}'], "c", first_nid=6)
+    assert problems(a + b + c, anchored=anchor_of(a[:3] + b, 99, 7)) == [
+        ("c", 1, "before_anchor")]
+    # A head without events is reported once, not also as vanished.
+    heads = {"b": (2, b[-1][3][:HASH_LEN].decode())}
+    assert problems(a, heads, anchored=anchor_of(a[:3] + b, 99, 7)) == [
+        ("a", None, "no_head"), ("b", None, "events_missing")]
 
 
 # -- the mapper ----------------------------------------------------------------------
