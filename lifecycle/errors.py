@@ -5,6 +5,7 @@ what to do about it::
 
     LifecycleError
     ├── ConfigError                 a template or scoring file is invalid
+    ├── ErasureIncomplete           a key is deleted, but a copy may remain: erase again
     ├── InputRejected               an input cannot be applied (kept as a reject)
     │   ├── InvalidInput            it does not match the contract
     │   ├── LeadNotFound            a sales action names a lead nobody captured
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ErasureIncomplete",
     "IllegalTransition",
     "InputRejected",
     "InvalidInput",
@@ -34,6 +36,10 @@ class LifecycleError(Exception):
 
 class ConfigError(LifecycleError):
     """A configuration file (template, scoring) is missing or invalid."""
+
+
+class ErasureIncomplete(LifecycleError):
+    """A lead's key was deleted, but a copy of it may remain on disk; erase again."""
 
 
 class InputRejected(LifecycleError):

@@ -19,6 +19,8 @@
 | | | child process, a core of its own) or ``thread`` |
 | ``LIFECYCLE_WORKER_WEB_PORT`` | ``6066`` | port of a worker's Faust web server |
 | ``LIFECYCLE_POLICY_INTERVAL`` | ``60`` | seconds between runs of the decay/nurture policies |
+| ``LIFECYCLE_PERSONAL_PROPERTIES`` | ``email,name,phone,address`` | touchpoint properties |
+| | | encrypted as personal data: names containing one of these parts, or ``*`` for all |
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Settings(BaseSettings):
     worker_engine: Literal["process", "thread"] = "process"
     worker_web_port: int = Field(default=6066, ge=0, le=65535)
     policy_interval: float = Field(default=60.0, gt=0)
+    personal_properties: str = "email,name,phone,address"
 
     @field_validator("database_url")
     @classmethod

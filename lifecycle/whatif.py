@@ -106,7 +106,7 @@ def _identity(captured: Lead.Captured, step: Step) -> _Identity:
     # Contact data is gone: placeholders that keep the lead's screening outcome.
     hexid = captured.originator_id.hex
     return _Identity(None if screened else f"{hexid}@erased.invalid",
-                     captured.external_id or f"erased-{hexid}", screened, True)
+                     f"erased-{hexid}", screened, True)
 
 
 def _touchpoint(step: Step, ident: _Identity, captured: Lead.Captured | None) -> Touchpoint:
