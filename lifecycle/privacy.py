@@ -70,7 +70,8 @@ KEY_TTL = 60.0
 """Seconds a process trusts a cached key: an erasure made elsewhere is honoured here
 within that time (a deleted key stays deleted for good)."""
 ERASE_WAIT = 30.0
-"""Seconds an erasure on PostgreSQL waits for older transactions (see ``_vacuum``)."""
+"""Seconds an erasure waits for older transactions (PostgreSQL, see ``_vacuum``) or
+readers of the write-ahead log (SQLite) before it says it is incomplete."""
 _KEPT = re.compile(r"(\d+) dead row versions cannot be removed")
 PREFIX = "enc:v1:"
 JSON_PREFIX = "enc:j1:"
@@ -250,7 +251,11 @@ class SubjectKeys:
         if self.dialect == "sqlite":
             # secure_delete zeroed the row in its page; old versions of the page stay in
             # the write-ahead log until it is checkpointed and truncated.
-            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            conn.execute(f"PRAGMA busy_timeout = {int(ERASE_WAIT * 1000)}")
+            try:
+                busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            finally:
+                conn.execute("PRAGMA busy_timeout = 30000")
             if busy:
                 raise ErasureIncomplete(
                     f"the key of lead {lead_id} is deleted, but other connections kept the "
@@ -269,19 +274,24 @@ class SubjectKeys:
         snapshots to end, and checks that no dead row was kept.
         """
         deadline = time.monotonic() + ERASE_WAIT
-        notices: list[Any] = []
-        conn.add_notice_handler(notices.append)
+        notices: list[str] = []
+
+        def notice(diagnostic: Any) -> None:  # valid only during the call: copy the text
+            notices.append(f"{diagnostic.message_primary} {diagnostic.message_detail}")
+
+        conn.add_notice_handler(notice)
         try:
             while True:
                 older = [pid for (pid,) in conn.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
-                    "AND age(backend_xmin) >= age(%s::xid)", (xid,))]
+                    # A transaction that started before the delete holds VACUUM's horizon
+                    # back by its xid even when it has no snapshot at the moment.
+                    "AND pid <> pg_backend_pid() AND greatest(age(backend_xmin), "
+                    "age(backend_xid)) >= age(%s::xid)", (xid,))]
                 if not older:
                     notices.clear()
                     conn.execute(f"VACUUM (FULL, VERBOSE) {KEYS_TABLE}")
-                    kept = [int(m.group(1)) for n in notices if (m := _KEPT.search(
-                        f"{n.message_primary} {n.message_detail}"))]
+                    kept = [int(m.group(1)) for n in notices if (m := _KEPT.search(n))]
                     if not any(kept):
                         return
                 if time.monotonic() > deadline:
@@ -292,7 +302,7 @@ class SubjectKeys:
                         "when they are done")
                 time.sleep(0.1)
         finally:
-            conn.remove_notice_handler(notices.append)
+            conn.remove_notice_handler(notice)
 
 
 class PersonalProperties:
