@@ -445,12 +445,15 @@ def _keyed(key: str, fn: Callable[[str], str]) -> str:
 def _open_tree(value: Any, open_json: Callable[[Any], Any]) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
+        plain = {k for k in value if not k.startswith(JSON_PREFIX)}
         for stored, item in value.items():
             name = stored
             if stored.startswith(JSON_PREFIX):
-                name = str(open_json(stored))
-                if name in out:  # erased names all read the same: keep each entry
-                    name = f"{name} {sum(1 for k in out if k.startswith(name)) + 1}"
+                name = base = str(open_json(stored))
+                n = 1
+                while name in out or name in plain:  # erased names all read the same
+                    n += 1
+                    name = f"{base} {n}"
             out[name] = _open_tree(item, open_json)
         return out
     if isinstance(value, list):

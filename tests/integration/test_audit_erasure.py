@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -31,7 +32,7 @@ from lifecycle.privacy import KEYS_TABLE
 from lifecycle.projections import ProjectionStore, build_runner
 from lifecycle.projections.tables import all_projections
 from lifecycle.reports import build_report
-from lifecycle.settings import persistence_env
+from lifecycle.settings import Settings, persistence_env
 from tests.integration.audit_story import (
     T0,
     Person,
@@ -464,3 +465,32 @@ def test_an_older_transaction_makes_erase_say_it_is_incomplete_until_it_ends(
     assert app.erase(lead_id, actor="dpo", cause="erasure:2") is False
     assert holding(key, raw_bytes(url)) == []
     assert app.get_lead(lead_id).erased
+
+
+@pytest.mark.parametrize(("setting", "sealed", "readable"), [
+    (None, ["ZqHomeAddr", "ZqTag@x.example"], ["ZqSsn123", "spring-zz"]),
+    ("ssn", ["ZqSsn123", "ZqTag@x.example"], ["ZqHomeAddr", "spring-zz"]),  # replaces it
+    ("*", ["ZqHomeAddr", "ZqSsn123", "ZqTag@x.example", "spring-zz"], []),
+])
+def test_personal_properties_follow_the_configuration(
+    database_url: str, setting: str | None, sealed: list[str], readable: list[str]
+) -> None:
+    """By name (default: email, name, phone, address), any '@' string, or all ('*')."""
+    settings = (Settings(database_url=database_url) if setting is None else
+                Settings(database_url=database_url, personal_properties=setting))
+    app = LeadLifecycle(settings)
+    try:
+        properties: dict[str, Any] = {"home_address": "ZqHomeAddr", "user": {"SSN": "ZqSsn123"},
+                                      "tags": ["ZqTag@x.example"], "utm": "spring-zz"}
+        [result] = app.record_batch([touch("p1", "page_view", T0, "p@q.example.com",
+                                           properties=properties)])
+        assert result.outcome is Outcome.ACCEPTED
+        assert result.lead_id is not None
+        raw = RawEvents(app).all_text()
+        assert [s for s in sealed if s in raw] == []
+        assert [s for s in readable if s in raw] == readable
+        first = next(e for e in app.lead_events(result.lead_id)
+                     if isinstance(e, Lead.TouchpointRecorded))
+        assert first.properties == properties
+    finally:
+        app.close()
