@@ -270,8 +270,10 @@ class SubjectKeys:
         A deleted row stays in its page until the space is reused, and a plain VACUUM
         was measured to leave some deleted keys readable in free space: the table is
         rewritten (a brief exclusive lock on the key table only). A rewrite keeps a row
-        that a snapshot taken before the delete may still see, so it waits for such
-        snapshots to end, and checks that no dead row was kept.
+        that a transaction older than the delete may still see, so it waits for those
+        to end (a role that may not see other sessions' transactions in
+        ``pg_stat_activity`` waits by retrying), and reads VACUUM's report to check that
+        no dead row was kept.
         """
         deadline = time.monotonic() + ERASE_WAIT
         notices: list[str] = []
@@ -282,12 +284,13 @@ class SubjectKeys:
         conn.add_notice_handler(notice)
         try:
             while True:
+                # VACUUM's horizon is the oldest snapshot in this database, and the
+                # rewrite's own snapshot starts at the oldest transaction still running
+                # in any database: so both must be younger than the delete.
                 older = [pid for (pid,) in conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    # A transaction that started before the delete holds VACUUM's horizon
-                    # back by its xid even when it has no snapshot at the moment.
-                    "AND pid <> pg_backend_pid() AND greatest(age(backend_xmin), "
-                    "age(backend_xid)) >= age(%s::xid)", (xid,))]
+                    "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                    "AND (age(backend_xid) >= age(%s::xid) OR (datname = current_database() "
+                    "AND age(backend_xmin) >= age(%s::xid)))", (xid, xid))]
                 if not older:
                     notices.clear()
                     conn.execute(f"VACUUM (FULL, VERBOSE) {KEYS_TABLE}")

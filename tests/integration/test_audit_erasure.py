@@ -462,6 +462,7 @@ def test_an_older_transaction_makes_erase_say_it_is_incomplete_until_it_ends(
             older.execute("ROLLBACK")
         else:
             older.rollback()
+    monkeypatch.setattr(lifecycle.privacy, "ERASE_WAIT", 30.0)
     assert app.erase(lead_id, actor="dpo", cause="erasure:2") is False
     assert holding(key, raw_bytes(url)) == []
     assert app.get_lead(lead_id).erased
