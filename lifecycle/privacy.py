@@ -144,14 +144,15 @@ class SubjectKeys:
                                  "PRIMARY KEY, key BYTEA NOT NULL, created_at DOUBLE PRECISION "
                                  "NOT NULL)")
                 # ANALYZE copies sample values of a column into pg_statistic, where a
-                # deleted key would outlive its row: keys are never sampled.
+                # deleted key would outlive its row: keys are never sampled. (A table
+                # made before this: "TYPE" to the same type drops what was sampled.)
                 [(target,)] = conn.execute(
                     "SELECT attstattarget FROM pg_attribute WHERE attrelid = %s::regclass "
                     "AND attname = 'key'", (KEYS_TABLE,)).fetchall()
                 if target != 0:
                     with contextlib.suppress(psycopg.errors.DatabaseError):  # not the owner
                         conn.execute(f"ALTER TABLE {KEYS_TABLE} ALTER COLUMN key "
-                                     "SET STATISTICS 0")
+                                     "SET STATISTICS 0, ALTER COLUMN key TYPE BYTEA")
             self._conn = conn
         return self._conn
 

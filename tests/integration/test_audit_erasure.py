@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
@@ -495,3 +495,27 @@ def test_personal_properties_follow_the_configuration(
         assert first.properties == properties
     finally:
         app.close()
+
+
+@pytest.mark.postgres
+def test_a_key_table_sampled_by_an_older_version_loses_its_statistics(
+    pg_database_url: str,
+) -> None:
+    """A key table that ANALYZE sampled before keys were kept out of the statistics
+    (made by an earlier version): opening the engine drops those samples."""
+    with psycopg.connect(pg_database_url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, key BYTEA NOT "
+                     "NULL, created_at DOUBLE PRECISION NOT NULL)")
+        conn.execute(f"INSERT INTO {KEYS_TABLE} SELECT md5(i::text), sha256(i::text::bytea), "
+                     "0 FROM generate_series(1, 300) i")
+        conn.execute(f"ANALYZE {KEYS_TABLE}")
+        sampled = (f"SELECT count(*) FROM pg_stats WHERE tablename = '{KEYS_TABLE}' "
+                   "AND attname = 'key'")
+        assert conn.execute(sampled).fetchone() == (1,)
+        app = open_app(pg_database_url)
+        try:
+            app.subject_keys.cipher(uuid4())  # the key store's first use
+            conn.execute(f"ANALYZE {KEYS_TABLE}")
+            assert conn.execute(sampled).fetchone() == (0,)
+        finally:
+            app.close()
