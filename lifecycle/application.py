@@ -42,9 +42,15 @@ from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import LeadKey, key_index_id, lead_id_for
 from lifecycle.chain import previous_hashes, recorder_topic
 from lifecycle.contracts import SalesAction, Touchpoint
-from lifecycle.errors import ImplausibleTime, InputRejected, LeadNotFound, UnknownTemplate
+from lifecycle.errors import (
+    ImplausibleTime,
+    InputRejected,
+    LeadErased,
+    LeadNotFound,
+    UnknownTemplate,
+)
 from lifecycle.persistence import FastMapper
-from lifecycle.privacy import PersonalData, SubjectKeys
+from lifecycle.privacy import PersonalData, PersonalProperties, SubjectKeys
 from lifecycle.recorders import select_events_of
 from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.settings import Settings, persistence_env
@@ -173,7 +179,8 @@ class LeadLifecycle(Application[UUID]):
     def construct_mapper(self) -> Mapper[UUID]:
         self.subject_keys = SubjectKeys(self.settings.database_url,
                                         cache_size=self.settings.cache_size * 2)
-        self.personal_data = PersonalData(self.subject_keys)
+        self.personal_data = PersonalData(
+            self.subject_keys, PersonalProperties.parse(self.settings.personal_properties))
         self.fast_mapper = FastMapper(personal=self.personal_data)
         return self.fast_mapper
 
@@ -617,18 +624,33 @@ class LeadLifecycle(Application[UUID]):
 
     # -- reading ----------------------------------------------------------------------
 
-    def find_lead(self, key: str) -> UUID:
-        """The id of the lead known by ``key`` (an external id or an email).
+    def find_lead(self, key: str, *, erased_ok: bool = False) -> UUID:
+        """The id of the lead known by ``key`` (an external id, an email or a lead id).
+
+        Args:
+            key: the key; ``external:…`` / ``email:…`` name its kind.
+            erased_ok: return an erased lead found by a key of its (the key index
+                finds it by the key's uuid5, without the key's text).
 
         Raises:
             LeadNotFound: no lead is known by that key.
+            LeadErased: the lead known by that key was erased (unless ``erased_ok``);
+                it is still found by its lead id.
         """
         key = key.strip()
         candidates = [key] if key.startswith(("external:", "email:")) else (
-            [f"email:{key.lower()}"] if "@" in key else [f"external:{key}"])
+            # An external id may look like an email: try both, email first.
+            [f"email:{key.lower()}", f"external:{key}"] if "@" in key else [f"external:{key}"])
         for candidate in candidates:
             lead_id = self._lookup(candidate)
             if lead_id is not None:
+                # Only a lead without a key can be erased: the others are not loaded
+                # (audit verify looks up leads whose events may not decode).
+                if not erased_ok and self.subject_keys.cipher(lead_id) is None and (
+                        (lead := self._get_lead(lead_id)) is not None and lead.erased):
+                    raise LeadErased(
+                        f"the lead known by that key, {lead_id}, was erased: its personal "
+                        "data is gone; its history is still shown by its lead id")
                 return lead_id
         try:
             lead_id = UUID(key)

@@ -6,6 +6,7 @@ what to do about it::
     LifecycleError
     ├── AnchorInvalid               an audit anchor file cannot be trusted or read
     ├── ConfigError                 a template or scoring file is invalid
+    ├── ErasureIncomplete           a key is deleted, but a copy may remain: erase again
     ├── InputRejected               an input cannot be applied (kept as a reject)
     │   ├── InvalidInput            it does not match the contract
     │   │   └── ImplausibleTime     its business time is outside the plausible window
@@ -21,6 +22,7 @@ from __future__ import annotations
 __all__ = [
     "AnchorInvalid",
     "ConfigError",
+    "ErasureIncomplete",
     "IllegalTransition",
     "ImplausibleTime",
     "InputRejected",
@@ -46,6 +48,10 @@ class AnchorInvalid(LifecycleError):
 
 class ConfigError(LifecycleError):
     """A configuration file (template, scoring) is missing or invalid."""
+
+
+class ErasureIncomplete(LifecycleError):
+    """A lead's key was deleted, but a copy of it may remain on disk; erase again."""
 
 
 class InputRejected(LifecycleError):

@@ -1,17 +1,33 @@
 """Personal data: encrypted per lead, erasable by deleting the lead's key.
 
-Crypto-shredding: the personal fields of events — email, the email in lead keys,
-profile name and phone, free text — are stored encrypted (AES-256-GCM) with a key of
-their own lead, kept in ``lc_subject_keys`` in the same database. Erasing a lead
-deletes its key: every copy of those fields (the event store, a backup of it, the
+Crypto-shredding: the personal fields of events are stored encrypted (AES-256-GCM) with
+a key of their own lead, kept in ``lc_subject_keys`` in the same database. Erasing a
+lead deletes its key: every copy of those fields (the event store, a backup of it, the
 ``lead-events`` topic) becomes unreadable at once, and decoding shows
-:data:`~lifecycle.aggregates.lead.ERASED` instead. Nothing else is encrypted, so
-projections, reports and the funnel keep working, and lead ids (uuid5 of a key) stay
-as pseudonyms.
+:data:`~lifecycle.aggregates.lead.ERASED` instead.
+
+Personal fields: the email; the external id and every lead key, of either kind (an
+external id may be an email, or a CRM id that points at the person); the profile's name
+and phone; free text (notes, loss, disqualification, recycle and reopen texts, skip
+reasons, the reason of a sales override); and the touchpoint properties that are
+personal (:class:`PersonalProperties`: by name, by default every property whose name
+contains ``email``, ``name``, ``phone`` or ``address`` at any depth, and every string
+that holds an ``@``). Nothing else is encrypted, so projections, reports and the funnel
+keep working; lead ids and key index ids (uuid5 of a key) stay as pseudonyms. A
+competitor's name is business data the loss report groups by, and stays readable.
 
 A field value is stored as ``"enc:v1:" + base64(nonce || ciphertext)``; a key
-``email:ada@acme.com`` keeps its kind (``email:enc:v1:…``). The lead id is the
-associated data, so a ciphertext copied to another lead does not decrypt.
+``email:ada@acme.com`` keeps its kind (``email:enc:v1:…``); a personal property value,
+of any JSON type, as ``"enc:j1:" + …`` of its JSON. The lead id is the associated data,
+so a ciphertext copied to another lead does not decrypt.
+
+Deleting a key is physical, not only logical: on SQLite the key connection deletes with
+``secure_delete`` and truncates the write-ahead log; on PostgreSQL the row is deleted
+and the key table rewritten (``VACUUM FULL``: a plain ``VACUUM`` was measured to leave
+deleted keys readable in the pages' free space), and the key column is kept out of the
+planner's statistics (``ANALYZE`` would otherwise copy key values into ``pg_statistic``).
+What is not covered: copies outside the database's live files — PostgreSQL's WAL
+segments until they are recycled, WAL archives and backups, freed disk blocks.
 """
 
 from __future__ import annotations
@@ -20,43 +36,69 @@ import base64
 import contextlib
 import functools
 import os
+import re
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lifecycle.aggregates.lead import ERASED, PERSONAL_PROFILE_FIELDS, Lead
 from lifecycle.aggregates.lead_key import LeadKey
+from lifecycle.errors import ErasureIncomplete
 from lifecycle.settings import persistence_env
 
-__all__ = ["KEYS_TABLE", "PREFIX", "FieldSpec", "KeyRing", "PersonalData", "SubjectKeys"]
+__all__ = [
+    "DEFAULT_PERSONAL_PROPERTIES",
+    "JSON_PREFIX",
+    "KEYS_TABLE",
+    "PREFIX",
+    "FieldSpec",
+    "KeyRing",
+    "PersonalData",
+    "PersonalProperties",
+    "SubjectKeys",
+]
 
 KEYS_TABLE = "lc_subject_keys"
 KEY_TTL = 60.0
 """Seconds a process trusts a cached key: an erasure made elsewhere is honoured here
 within that time (a deleted key stays deleted for good)."""
+ERASE_WAIT = 30.0
+"""Seconds an erasure waits for older transactions (PostgreSQL, see ``_vacuum``) or
+readers of the write-ahead log (SQLite) before it says it is incomplete."""
+_KEPT = re.compile(r"(\d+) dead row versions cannot be removed")
 PREFIX = "enc:v1:"
-_EMAIL = "email:"
+JSON_PREFIX = "enc:j1:"
+_MARK = "enc:"
+_OVERRIDE = "sales override: "
+"""How the Lead writes a MarketingQualified rule forced by a salesperson; the reason
+after it is free text."""
+DEFAULT_PERSONAL_PROPERTIES = ("email", "name", "phone", "address")
 
-TEXT, KEYS, KEY, PROFILE = 1, 2, 3, 4
+TEXT, KEYS, KEY, PROFILE, PROPERTIES, OVERRIDE = 1, 2, 3, 4, 5, 6
 
 FieldSpec = tuple[str | None, tuple[tuple[str, int], ...]]
 """Which attribute names the lead (None: the event's originator) and the personal
 fields of an event class with their kind."""
 
 SPECS: dict[type, FieldSpec] = {
-    Lead.Captured: (None, (("email", TEXT), ("keys", KEYS), ("profile", PROFILE))),
-    Lead.TouchpointRecorded: (None, (("profile", PROFILE),)),
+    Lead.Captured: (None, (("email", TEXT), ("external_id", TEXT), ("keys", KEYS),
+                           ("profile", PROFILE))),
+    Lead.TouchpointRecorded: (None, (("profile", PROFILE), ("properties", PROPERTIES))),
     Lead.NoteAdded: (None, (("text", TEXT),)),
     Lead.Lost: (None, (("text", TEXT),)),
     Lead.Disqualified: (None, (("text", TEXT),)),
     Lead.Recycled: (None, (("text", TEXT),)),
     Lead.Reopened: (None, (("text", TEXT),)),
+    Lead.StageAdvanced: (None, (("skip_reason", TEXT),)),
+    Lead.Won: (None, (("skip_reason", TEXT),)),
+    Lead.MarketingQualified: (None, (("rule", OVERRIDE),)),
     LeadKey.Registered: ("lead_id", (("key", KEY),)),
 }
 
@@ -101,6 +143,16 @@ class SubjectKeys:
                     conn.execute(f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT "
                                  "PRIMARY KEY, key BYTEA NOT NULL, created_at DOUBLE PRECISION "
                                  "NOT NULL)")
+                # ANALYZE copies sample values of a column into pg_statistic, where a
+                # deleted key would outlive its row: keys are never sampled. (A table
+                # made before this: "TYPE" to the same type drops what was sampled.)
+                [(target,)] = conn.execute(
+                    "SELECT attstattarget FROM pg_attribute WHERE attrelid = %s::regclass "
+                    "AND attname = 'key'", (KEYS_TABLE,)).fetchall()
+                if target != 0:
+                    with contextlib.suppress(psycopg.errors.DatabaseError):  # not the owner
+                        conn.execute(f"ALTER TABLE {KEYS_TABLE} ALTER COLUMN key "
+                                     "SET STATISTICS 0, ALTER COLUMN key TYPE BYTEA")
             self._conn = conn
         return self._conn
 
@@ -177,23 +229,124 @@ class SubjectKeys:
             self._remember(lid, AESGCM(key))
 
     def delete(self, lead_id: UUID) -> bool:
-        """Deletes the lead's key (irreversibly). Returns whether there was one."""
+        """Deletes the lead's key, irreversibly and physically (see the module's
+        docstring for what that covers). Returns whether there was one.
+
+        Raises:
+            ErasureIncomplete: the key is deleted, but an old copy of its page may remain
+                (SQLite: readers kept the write-ahead log from being truncated); running
+                it again finishes the job.
+        """
         conn = self._connection()
-        cur = conn.execute(self._sql(f"DELETE FROM {KEYS_TABLE} WHERE lead_id = ?"),
-                           (lead_id.hex,))
+        if self.dialect == "postgres":
+            with conn.transaction():
+                deleted = bool(conn.execute(f"DELETE FROM {KEYS_TABLE} WHERE lead_id = %s",
+                                            (lead_id.hex,)).rowcount)
+                [(xid,)] = conn.execute("SELECT pg_current_xact_id()::xid::text").fetchall()
+            self._remember(lead_id, None)
+            self._vacuum(conn, lead_id, xid)
+            return deleted
+        cur = conn.execute(f"DELETE FROM {KEYS_TABLE} WHERE lead_id = ?", (lead_id.hex,))
         deleted = bool(cur.rowcount)
-        if self.dialect == "sqlite":
-            # Old versions of the page would otherwise stay in the write-ahead log.
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._remember(lead_id, None)
+        if self.dialect == "sqlite":
+            # secure_delete zeroed the row in its page; old versions of the page stay in
+            # the write-ahead log until it is checkpointed and truncated.
+            conn.execute(f"PRAGMA busy_timeout = {int(ERASE_WAIT * 1000)}")
+            try:
+                busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            finally:
+                conn.execute("PRAGMA busy_timeout = 30000")
+            if busy:
+                raise ErasureIncomplete(
+                    f"the key of lead {lead_id} is deleted, but other connections kept the "
+                    "database's write-ahead log (-wal file) from being emptied, and it may "
+                    "still hold a copy: run erase again when they are done")
         return deleted
+
+    @staticmethod
+    def _vacuum(conn: Any, lead_id: UUID, xid: str) -> None:
+        """Rewrites the key table without the row deleted by transaction ``xid``.
+
+        A deleted row stays in its page until the space is reused, and a plain VACUUM
+        was measured to leave some deleted keys readable in free space: the table is
+        rewritten (a brief exclusive lock on the key table only). A rewrite keeps a row
+        that a transaction older than the delete may still see, so it waits for those
+        to end (a role that may not see other sessions' transactions in
+        ``pg_stat_activity`` waits by retrying), and reads VACUUM's report to check that
+        no dead row was kept.
+        """
+        deadline = time.monotonic() + ERASE_WAIT
+        notices: list[str] = []
+
+        def notice(diagnostic: Any) -> None:  # valid only during the call: copy the text
+            notices.append(f"{diagnostic.message_primary} {diagnostic.message_detail}")
+
+        conn.add_notice_handler(notice)
+        try:
+            while True:
+                # VACUUM's horizon is the oldest snapshot in this database, and the
+                # rewrite's own snapshot starts at the oldest transaction still running
+                # in any database: so both must be younger than the delete.
+                older = [pid for (pid,) in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                    "AND (age(backend_xid) >= age(%s::xid) OR (datname = current_database() "
+                    "AND age(backend_xmin) >= age(%s::xid)))", (xid, xid))]
+                if not older:
+                    notices.clear()
+                    conn.execute(f"VACUUM (FULL, VERBOSE) {KEYS_TABLE}")
+                    kept = [int(m.group(1)) for n in notices if (m := _KEPT.search(n))]
+                    if not any(kept):
+                        return
+                if time.monotonic() > deadline:
+                    raise ErasureIncomplete(
+                        f"the key of lead {lead_id} is deleted, but transactions older than "
+                        f"the erasure (PostgreSQL pids {older or 'unknown'}) keep its row "
+                        "from being removed from the key table's pages: run erase again "
+                        "when they are done")
+                time.sleep(0.1)
+        finally:
+            conn.remove_notice_handler(notice)
+
+
+class PersonalProperties:
+    """Which touchpoint properties are personal.
+
+    A property is personal when its name contains one of ``words`` (case-insensitive),
+    at any depth of nesting; its whole value is encrypted, whatever its type. With
+    ``words=None`` every property is personal. Whatever the words, a string holding an
+    ``@`` (an email under a name that says nothing) and a property whose name holds one
+    are encrypted too.
+    """
+
+    def __init__(self, words: Iterable[str] | None = DEFAULT_PERSONAL_PROPERTIES) -> None:
+        self.all = words is None
+        self.words = tuple(w.strip().lower() for w in words or () if w.strip())
+
+    @classmethod
+    def parse(cls, text: str) -> PersonalProperties:
+        """From configuration: ``*`` (every property) or comma-separated name parts."""
+        return cls(None if text.strip() == "*" else text.split(","))
+
+    def personal(self, name: str) -> bool:
+        if self.all:
+            return True
+        low = name.lower()
+        return any(w in low for w in self.words)
+
+
+def _revealing(text: str) -> bool:
+    """A string that must not be stored as it is: it holds an ``@`` (an email, perhaps),
+    or it could be taken for a ciphertext when read back."""
+    return "@" in text or text.startswith(_MARK)
 
 
 class PersonalData:
     """Encrypts and decrypts the personal fields of events (the mapper's field cipher)."""
 
-    def __init__(self, keys: KeyRing) -> None:
+    def __init__(self, keys: KeyRing, properties: PersonalProperties | None = None) -> None:
         self.keys = keys
+        self.properties = properties or PersonalProperties()
 
     @staticmethod
     def spec(event_class: type) -> FieldSpec | None:
@@ -217,10 +370,10 @@ class PersonalData:
     def encrypt(self, spec: FieldSpec, event: Any, state: dict[str, Any]) -> None:
         """Replaces the personal fields in ``state`` (an event's attributes) in place."""
         lead_id: UUID = event.originator_id if spec[0] is None else getattr(event, spec[0])
-        seal = None
+        seal: _Fns | None = None
         for name, kind in spec[1]:
             value = state.get(name)
-            if not value:
+            if not value or (kind == OVERRIDE and not value.startswith(_OVERRIDE)):
                 continue
             if seal is None:
                 cipher = self.keys.cipher(lead_id)
@@ -228,38 +381,105 @@ class PersonalData:
                     raise LookupError(
                         f"lead {lead_id} has no key: its personal data cannot be stored "
                         "(erased leads take no input; otherwise lc_subject_keys lost a row)")
-                seal = functools.partial(_seal, cipher, lead_id.bytes)
-            state[name] = _transform(value, kind, seal)
+                seal = (functools.partial(_seal, cipher, lead_id.bytes, PREFIX),
+                        functools.partial(_seal_json, cipher, lead_id.bytes))
+            state[name] = self._transform(value, kind, seal, sealing=True)
 
     def decrypt(self, spec: FieldSpec, originator_id: UUID, state: dict[str, Any]) -> None:
         """Restores the personal fields in ``state`` (decoded JSON) in place; fields of an
         erased lead become :data:`ERASED`."""
         subject = state.get(spec[0]) if spec[0] is not None else originator_id
         lead_id = subject if isinstance(subject, UUID) else UUID(str(subject))
-        unseal = None
+        unseal: _Fns | None = None
         for name, kind in spec[1]:
             value = state.get(name)
             if not value:
                 continue
             if unseal is None:
-                unseal = functools.partial(_open, self.keys.cipher(lead_id), lead_id.bytes)
-            state[name] = _transform(value, kind, unseal)
+                cipher = self.keys.cipher(lead_id)
+                unseal = (functools.partial(_open, cipher, lead_id.bytes),
+                          functools.partial(_open_json, cipher, lead_id.bytes))
+            state[name] = self._transform(value, kind, unseal, sealing=False)
+
+    def _transform(self, value: Any, kind: int, fns: _Fns, *, sealing: bool) -> Any:
+        text = fns[0]
+        if kind == TEXT:
+            return text(value)
+        if kind == KEY:
+            return _keyed(value, text)
+        if kind == KEYS:
+            return [_keyed(k, text) for k in value]
+        if kind == OVERRIDE:
+            return _OVERRIDE + text(value[len(_OVERRIDE):]) if value.startswith(
+                _OVERRIDE) else value
+        if kind == PROPERTIES:
+            return self._seal_tree(value, fns[1]) if sealing else _open_tree(value, fns[1])
+        return {k: text(v) if k in PERSONAL_PROFILE_FIELDS and isinstance(v, str) else v
+                for k, v in value.items()}
+
+    def _seal_tree(self, value: Any, seal: Callable[[Any], str]) -> Any:
+        if isinstance(value, dict):
+            personal = self.properties.personal
+            out: dict[str, Any] = {}
+            for name, item in value.items():
+                if _revealing(name):  # the name itself is personal: seal both
+                    out[seal(name)] = seal(item)
+                elif item is not None and personal(name):
+                    out[name] = seal(item)
+                else:
+                    out[name] = self._seal_tree(item, seal)
+            return out
+        if isinstance(value, list):
+            return [self._seal_tree(item, seal) for item in value]
+        if isinstance(value, str) and _revealing(value):
+            return seal(value)
+        return value
 
 
-def _transform(value: Any, kind: int, fn: Any) -> Any:
-    if kind == TEXT:
-        return fn(value)
-    if kind == KEY:
-        return _EMAIL + fn(value[len(_EMAIL):]) if value.startswith(_EMAIL) else value
-    if kind == KEYS:
-        return [_EMAIL + fn(k[len(_EMAIL):]) if k.startswith(_EMAIL) else k for k in value]
-    return {k: fn(v) if k in PERSONAL_PROFILE_FIELDS and isinstance(v, str) else v
-            for k, v in value.items()}
+_Fns = tuple[Callable[[str], str], Callable[[Any], Any]]
+"""The text and JSON transforms of one lead (sealing, or opening)."""
 
 
-def _seal(cipher: AESGCM, aad: bytes, text: str) -> str:
+def _keyed(key: str, fn: Callable[[str], str]) -> str:
+    """A lead key (``email:…``, ``external:…``) with its value transformed, kind kept."""
+    kind, sep, value = key.partition(":")
+    return f"{kind}:{fn(value)}" if sep else fn(key)
+
+
+def _open_tree(value: Any, open_json: Callable[[Any], Any]) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        plain = {k for k in value if not k.startswith(JSON_PREFIX)}
+        for stored, item in value.items():
+            name = stored
+            if stored.startswith(JSON_PREFIX):
+                name = base = str(open_json(stored))
+                n = 1
+                while name in out or name in plain:  # erased names all read the same
+                    n += 1
+                    name = f"{base} {n}"
+            out[name] = _open_tree(item, open_json)
+        return out
+    if isinstance(value, list):
+        return [_open_tree(item, open_json) for item in value]
+    if isinstance(value, str) and value.startswith(JSON_PREFIX):
+        return open_json(value)
+    return value
+
+
+def _seal_json(cipher: AESGCM, aad: bytes, value: Any) -> str:
+    return _seal(cipher, aad, JSON_PREFIX, orjson.dumps(value).decode())
+
+
+def _open_json(cipher: AESGCM | None, aad: bytes, text: str) -> Any:
+    if cipher is None:
+        return ERASED
+    return orjson.loads(_decrypt(cipher, aad, text[len(JSON_PREFIX):]))
+
+
+def _seal(cipher: AESGCM, aad: bytes, prefix: str, text: str) -> str:
     nonce = os.urandom(12)
-    return PREFIX + base64.b64encode(nonce + cipher.encrypt(nonce, text.encode(), aad)).decode()
+    return prefix + base64.b64encode(nonce + cipher.encrypt(nonce, text.encode(), aad)).decode()
 
 
 def _open(cipher: AESGCM | None, aad: bytes, text: str) -> str:
@@ -267,9 +487,13 @@ def _open(cipher: AESGCM | None, aad: bytes, text: str) -> str:
         return text  # written before encryption
     if cipher is None:
         return ERASED
-    raw = base64.b64decode(text[len(PREFIX):])
+    return _decrypt(cipher, aad, text[len(PREFIX):]).decode()
+
+
+def _decrypt(cipher: AESGCM, aad: bytes, encoded: str) -> bytes:
+    raw = base64.b64decode(encoded)
     try:
-        return cipher.decrypt(raw[:12], raw[12:], aad).decode()
+        return cipher.decrypt(raw[:12], raw[12:], aad)
     except InvalidTag:
         raise ValueError(f"a personal field of lead {UUID(bytes=aad)} does not decrypt: "
                          "it was altered or copied from another lead") from None

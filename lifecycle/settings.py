@@ -28,6 +28,8 @@
 | ``LIFECYCLE_MAX_INPUT_BYTES`` | ``65536`` | largest input (one JSON object, UTF-8 bytes) |
 | ``LIFECYCLE_MAX_PROPERTY_DEPTH`` | ``8`` | nesting depth of a touchpoint's ``properties`` |
 | ``LIFECYCLE_MAX_PROPERTY_KEYS`` | ``256`` | keys in a touchpoint's ``properties``, all levels |
+| ``LIFECYCLE_PERSONAL_PROPERTIES`` | ``email,name,phone,address`` | touchpoint properties |
+| | | encrypted as personal data: names containing one of these parts, or ``*`` for all |
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class Settings(BaseSettings):
     max_input_bytes: int = Field(default=65_536, ge=1_024)
     max_property_depth: int = Field(default=8, ge=1, le=64)
     max_property_keys: int = Field(default=256, ge=1)
+    personal_properties: str = "email,name,phone,address"
 
     @field_validator("database_url")
     @classmethod

@@ -108,7 +108,7 @@ def _identity(captured: Lead.Captured, step: Step) -> _Identity:
     # refuses special-use names such as .invalid.
     hexid = captured.originator_id.hex
     return _Identity(None if screened else f"{hexid}@erased.example",
-                     captured.external_id or f"erased-{hexid}", screened, True)
+                     f"erased-{hexid}", screened, True)
 
 
 def _touchpoint(step: Step, ident: _Identity, captured: Lead.Captured | None) -> Touchpoint:

@@ -309,8 +309,8 @@ class Lead(Aggregate):
         def _apply(self, lead: Lead) -> None:
             lead.erased = True
             lead.email = None if lead.email is None else ERASED
-            lead.keys = tuple(f"email:{ERASED}" if k.startswith("email:") else k
-                              for k in lead.keys)
+            lead.external_id = None if lead.external_id is None else ERASED
+            lead.keys = tuple(f"{k.partition(':')[0]}:{ERASED}" for k in lead.keys)
             lead.profile = {k: ERASED if k in PERSONAL_PROFILE_FIELDS else v
                             for k, v in lead.profile.items()}
 

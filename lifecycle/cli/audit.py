@@ -293,7 +293,7 @@ def erase(key: str, actor: str, request_id: str | None, yes: bool, as_json: bool
 
     app = open_app()
     try:
-        lead_id = app.find_lead(key)
+        lead_id = app.find_lead(key, erased_ok=True)
         if not yes:
             click.confirm(f"erase the personal data of lead {lead_id}? this cannot be undone",
                           abort=True)
