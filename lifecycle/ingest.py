@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound_json
 from lifecycle.errors import InputRejected
+from lifecycle.retry import record_batch_retrying
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -106,7 +107,8 @@ def ingest_lines(
     def flush() -> None:
         nonlocal consumed
         if pending:
-            results = app.record_batch([item for _, _, item in pending])
+            # Retried (from the store) when another process wrote the same leads meanwhile.
+            results = record_batch_retrying(app, [item for _, _, item in pending])
             for (number, text, _), result in zip(pending, results, strict=True):
                 if result.outcome is Outcome.ACCEPTED:
                     summary.accepted += 1

@@ -17,7 +17,6 @@ associated data, so a ciphertext copied to another lead does not decrypt.
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import os
 import sqlite3
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lifecycle.aggregates.lead import ERASED, PERSONAL_PROFILE_FIELDS, Lead
 from lifecycle.aggregates.lead_key import LeadKey
+from lifecycle.schema import create_tables, use_wal
 from lifecycle.settings import persistence_env
 
 __all__ = ["KEYS_TABLE", "PREFIX", "FieldSpec", "KeyRing", "PersonalData", "SubjectKeys"]
@@ -88,19 +88,19 @@ class SubjectKeys:
             if self.dialect == "sqlite":
                 conn = sqlite3.connect(self._path, timeout=30, isolation_level=None,
                                        check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
+                use_wal(conn)
                 # A deleted key must not linger in free pages of the file.
                 conn.execute("PRAGMA secure_delete=ON")
-                conn.execute(f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
-                             "key BLOB NOT NULL, created_at DOUBLE PRECISION NOT NULL)")
+                create_tables(conn, "sqlite", [
+                    f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
+                    "key BLOB NOT NULL, created_at DOUBLE PRECISION NOT NULL)"])
             else:
                 import psycopg
 
                 conn = psycopg.connect(self._url, autocommit=True)
-                with contextlib.suppress(psycopg.errors.UniqueViolation):  # made concurrently
-                    conn.execute(f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT "
-                                 "PRIMARY KEY, key BYTEA NOT NULL, created_at DOUBLE PRECISION "
-                                 "NOT NULL)")
+                create_tables(conn, "postgres", [
+                    f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
+                    "key BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)"])
             self._conn = conn
         return self._conn
 
