@@ -9,6 +9,7 @@ they started (schema creation races too). Every test runs on SQLite and PostgreS
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import subprocess
@@ -23,7 +24,9 @@ import pytest
 
 from lifecycle.aggregates.lead import Lead
 from lifecycle.application import LeadLifecycle
+from lifecycle.contracts import Touchpoint
 from lifecycle.ingest import RejectWriter, ingest_lines
+from lifecycle.projections import build_runner
 from lifecycle.settings import Settings
 from tests.harness.postgres import fresh_database
 from tests.support import T0, action_data, touchpoint_data
@@ -147,6 +150,47 @@ def test_processes_starting_together_on_an_empty_database_create_the_schema_once
         summaries = [json.loads(out) for proc, out, _ in results[:4]]
         assert sorted(s["accepted"] for s in summaries) == [0, 0, 0, 1]
         assert sorted(s["duplicate"] for s in summaries) == [0, 1, 1, 1]
+
+
+def _create_schema(url: str, barrier: Any, results: Any) -> None:
+    """In a child process: open the engine on ``url`` the moment every sibling is ready,
+    creating (or finding) every table, and record a touchpoint on a lead of its own."""
+    try:
+        barrier.wait(timeout=60)
+        app = LeadLifecycle(Settings(database_url=url))
+        try:
+            runner = build_runner(app)
+            try:
+                runner.run()  # the projection tables
+                result = app.record(Touchpoint.model_validate(
+                    touchpoint_data(f"tp-{os.getpid()}", email=f"p{os.getpid()}@acme.com")))
+                runner.run()
+            finally:
+                runner.store.close()
+        finally:
+            app.close()
+        results.put(result.outcome.value)
+    except BaseException as e:  # reported to the test, which fails on it
+        results.put(f"{type(e).__name__}: {e}")
+
+
+def test_engines_opening_an_empty_database_at_the_same_instant_all_work(
+    fresh_urls: list[str],
+) -> None:
+    """Processes released together by a barrier (no interpreter start-up between them)
+    race for every piece of schema creation; each must get a working engine."""
+    context = multiprocessing.get_context("spawn")
+    for url in fresh_urls:
+        n = 6
+        barrier, results = context.Barrier(n), context.Queue()
+        procs = [context.Process(target=_create_schema, args=(url, barrier, results))
+                 for _ in range(n)]
+        for proc in procs:
+            proc.start()
+        outcomes = sorted(results.get(timeout=180) for _ in procs)
+        for proc in procs:
+            proc.join(timeout=60)
+        assert outcomes == ["accepted"] * n, outcomes
 
 
 def _lines(items: list[dict[str, Any]]) -> list[tuple[int, str, int]]:
