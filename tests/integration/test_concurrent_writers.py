@@ -12,8 +12,10 @@ import json
 import multiprocessing
 import os
 import random
+import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -233,3 +235,34 @@ def test_ingest_retries_a_batch_when_another_writer_changed_its_leads_meanwhile(
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_ingest_waits_while_another_process_holds_the_sqlite_database(
+    tmp_path: Path, existing: bool
+) -> None:
+    """Another program holding SQLite's write lock for a while (a backup, a long
+    transaction) delays an ingest; it does not end it, on an engine database or on a
+    file that has never been one."""
+    path = tmp_path / "lifecycle.db"
+    url = f"sqlite:///{path}"
+    items = [touchpoint_data(f"tp-{i}", email=f"p{i % 7}@acme.com") for i in range(50)]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items),
+                                       encoding="utf-8")
+    if existing:
+        first = subprocess.run([sys.executable, "-m", "lifecycle", "projections", "status"],
+                               cwd=tmp_path, env=_env(url), capture_output=True, text=True,
+                               timeout=120, check=False)
+        assert first.returncode == 0, first.stderr
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        proc = _start(["ingest", "in.jsonl", "--json"], cwd=tmp_path, env=_env(url))
+        time.sleep(3)  # the ingest has started and met the lock by now
+        assert proc.poll() is None, proc.communicate()
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert json.loads(out) == {"received": 50, "accepted": 50, "duplicate": 0, "rejected": 0}
