@@ -122,11 +122,11 @@ def _disk_full(error: BaseException, db: _Database) -> Failure | None:
         return Failure(f"error: cannot write{where}: {why}; free space (or raise the limit) "
                        "and run the command again", EXIT_ENVIRONMENT)
     text = str(error).lower()
-    full = _sqlstate(error) == "53100" or (
-        _is_db_error(error) and ("disk is full" in text or "disk i/o error" in text))
-    if not full:
+    full = _sqlstate(error) == "53100" or (_is_db_error(error) and "disk is full" in text)
+    failed_write = _is_db_error(error) and "disk i/o error" in text  # SQLite, e.g. EFBIG
+    if not (full or failed_write):
         return None
-    why = ("the disk is full or a file-size limit was reached" if "full" in text else
+    why = ("the disk is full or a file-size limit was reached" if full else
            "writing failed (a full disk, a file-size limit or a failing disk)")
     return Failure(f"error: cannot write to {db}: {why}; what the command was writing was "
                    "rolled back. Free space (or raise the limit) and run the same command "
@@ -142,9 +142,15 @@ def _read_only(error: BaseException, db: _Database) -> Failure | None:
             f"error: {db} is read-only for this user: give write access to the file and "
             f"to {folder} (SQLite writes its -wal and -shm files beside it), or set "
             "LIFECYCLE_DATABASE_URL to a database you can write", EXIT_ENVIRONMENT)
-    if _sqlstate(error) in ("42501", "25006"):  # insufficient privilege, read-only transaction
-        return Failure(f"error: {db} refused a write: {_first_line(error)}; grant this "
-                       "user the privileges on the database (or use a writable server)",
+    state = _sqlstate(error)
+    if state == "25006":  # a read-only transaction: a standby, default_transaction_read_only
+        return Failure(f"error: {db} is read-only ({_first_line(error)}): point "
+                       "LIFECYCLE_DATABASE_URL at the primary server or a writable database",
+                       EXIT_ENVIRONMENT)
+    if state == "42501":  # insufficient privilege
+        return Failure(f"error: {db} refused: {_first_line(error)}; grant this user the "
+                       "privileges the engine needs (create tables in the schema, read and "
+                       "write its tables), or connect as a user who has them",
                        EXIT_ENVIRONMENT)
     return None
 

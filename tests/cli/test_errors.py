@@ -25,7 +25,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from tests.support import EMAIL, T0, action_data, hours, touchpoint_data
@@ -170,6 +172,24 @@ def test_a_read_only_database_says_whose_write_access_is_missing(
     line = one_clear_line(result, 3)
     assert f"the SQLite database {read_only_database} is read-only for this user" in line
     assert f"give write access to the file and to {read_only_database.parent}" in line
+
+
+def test_a_read_only_postgresql_database_says_so(pg_database_url: str, tmp_path: Path) -> None:
+    """As a hot standby, or a database set ``default_transaction_read_only``, refuses."""
+    made = run(["ingest", "-"], cwd=tmp_path, database_url=pg_database_url,
+               stdin=jsonl(inputs(5)))
+    assert made.returncode == 0, made.stderr
+    name = pg_database_url.rsplit("/", 1)[1]
+    host = urlsplit(pg_database_url).hostname
+    with psycopg.connect(pg_database_url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    for args in (["ingest", "-"], ["report", "funnel"], ["lead", "show", "p1@acme.com"]):
+        result = run(args, cwd=tmp_path, database_url=pg_database_url,
+                     stdin=jsonl(inputs(3, prefix="more")))
+        line = one_clear_line(result, 3)
+        assert line.startswith(f"error: PostgreSQL at {host}:"), line
+        assert "is read-only (cannot execute" in line
+        assert "point LIFECYCLE_DATABASE_URL at the primary server" in line
 
 
 @pytest.mark.parametrize("args", [

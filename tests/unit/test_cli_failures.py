@@ -13,6 +13,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
 import click
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 from hypothesis import given, settings
@@ -161,3 +162,16 @@ def test_bad_amounts_are_usage_errors(text: str) -> None:
 def test_amounts_are_floats() -> None:
     assert AMOUNT.convert("250000", None, None) == 250_000.0
     assert AMOUNT.convert("0", None, None) == 0.0
+
+
+def test_postgresql_errors_are_told_apart_by_their_sqlstate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LIFECYCLE_DATABASE_URL", "postgresql://lc@db:5432/crm")
+    full = explain(psycopg.errors.DiskFull("could not extend file"))
+    assert full.message.startswith("error: cannot write to PostgreSQL at db:5432/crm: the disk")
+    denied = explain(psycopg.errors.InsufficientPrivilege("permission denied for schema x"))
+    assert denied.message.startswith("error: PostgreSQL at db:5432/crm refused: permission")
+    # A deadlock is an operational error too, but no connection problem.
+    deadlock = explain(psycopg.errors.DeadlockDetected("deadlock detected"))
+    assert deadlock.message.startswith("error: PostgreSQL at db:5432/crm failed: deadlock")
