@@ -30,13 +30,14 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from lifecycle.recorders import FastPostgresProcessRecorder, FastSQLiteProcessRecorder
+from lifecycle.schema import postgres_schema_lock, wait_while_locked
 
 __all__ = [
     "GENESIS",
@@ -147,6 +148,20 @@ class ChainedSQLiteRecorder(FastSQLiteProcessRecorder):
                 f"CREATE TABLE IF NOT EXISTS {HEADS_TABLE} (originator_id TEXT PRIMARY KEY, "
                 "version INTEGER NOT NULL, hash TEXT NOT NULL)"]
 
+    def create_table(self) -> None:
+        # A new file's switch to WAL and a deferred transaction's upgrade to a write fail
+        # at once when another process is creating the tables: wait for it instead.
+        wait_while_locked(self._create_table_once)
+
+    def _create_table_once(self) -> None:
+        try:
+            super().create_table()
+        except IntegrityError:
+            # eventsourcing looks for its tracking table outside the transaction that
+            # creates it and records a migration marker: another process did both in
+            # between. The tables exist now; looking again finds them.
+            super().create_table()
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -179,6 +194,13 @@ class ChainedPostgresRecorder(FastPostgresProcessRecorder):
             "ON CONFLICT (originator_id) DO UPDATE SET version = excluded.version, "
             "hash = excluded.hash"
         ).format(table=table, id_type=Identifier(self.datastore.originator_id_type))
+
+    def create_table(self) -> None:
+        # eventsourcing creates its types and tables (and migrates the tracking table) in
+        # several transactions; two processes doing it at once collide in the catalogue.
+        # The lock is held on a connection of its own while the pool's others do the work.
+        with self.datastore.get_connection() as conn, postgres_schema_lock(conn):
+            super().create_table()
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

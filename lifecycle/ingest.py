@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound_json
 from lifecycle.errors import InputRejected
+from lifecycle.retry import record_batch_retrying
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -160,7 +161,8 @@ def ingest_lines(
         nonlocal consumed
         if pending:
             items = [item for _, _, item in pending if not isinstance(item, InputRejected)]
-            results = iter(app.record_batch(items) if items else ())
+            # Retried (from the store) when another process wrote the same leads meanwhile.
+            results = iter(record_batch_retrying(app, items) if items else ())
             for number, text, item in pending:
                 if isinstance(item, InputRejected):
                     summary.rejected += 1

@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lifecycle.aggregates.lead import ERASED, PERSONAL_PROFILE_FIELDS, Lead
 from lifecycle.aggregates.lead_key import LeadKey
 from lifecycle.errors import ErasureIncomplete
+from lifecycle.schema import create_tables, postgres_schema_lock, use_wal
 from lifecycle.settings import persistence_env
 
 __all__ = [
@@ -130,29 +131,30 @@ class SubjectKeys:
             if self.dialect == "sqlite":
                 conn = sqlite3.connect(self._path, timeout=30, isolation_level=None,
                                        check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
+                use_wal(conn)
                 # A deleted key must not linger in free pages of the file.
                 conn.execute("PRAGMA secure_delete=ON")
-                conn.execute(f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
-                             "key BLOB NOT NULL, created_at DOUBLE PRECISION NOT NULL)")
+                create_tables(conn, "sqlite", [
+                    f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
+                    "key BLOB NOT NULL, created_at DOUBLE PRECISION NOT NULL)"])
             else:
                 import psycopg
 
                 conn = psycopg.connect(self._url, autocommit=True)
-                with contextlib.suppress(psycopg.errors.UniqueViolation):  # made concurrently
-                    conn.execute(f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT "
-                                 "PRIMARY KEY, key BYTEA NOT NULL, created_at DOUBLE PRECISION "
-                                 "NOT NULL)")
+                create_tables(conn, "postgres", [
+                    f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
+                    "key BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)"])
                 # ANALYZE copies sample values of a column into pg_statistic, where a
                 # deleted key would outlive its row: keys are never sampled. (A table
                 # made before this: "TYPE" to the same type drops what was sampled.)
-                [(target,)] = conn.execute(
-                    "SELECT attstattarget FROM pg_attribute WHERE attrelid = %s::regclass "
-                    "AND attname = 'key'", (KEYS_TABLE,)).fetchall()
-                if target != 0:
-                    with contextlib.suppress(psycopg.errors.DatabaseError):  # not the owner
-                        conn.execute(f"ALTER TABLE {KEYS_TABLE} ALTER COLUMN key "
-                                     "SET STATISTICS 0, ALTER COLUMN key TYPE BYTEA")
+                with postgres_schema_lock(conn):
+                    [(target,)] = conn.execute(
+                        "SELECT attstattarget FROM pg_attribute WHERE attrelid = %s::regclass "
+                        "AND attname = 'key'", (KEYS_TABLE,)).fetchall()
+                    if target != 0:
+                        with contextlib.suppress(psycopg.errors.DatabaseError):  # not the owner
+                            conn.execute(f"ALTER TABLE {KEYS_TABLE} ALTER COLUMN key "
+                                         "SET STATISTICS 0, ALTER COLUMN key TYPE BYTEA")
             self._conn = conn
         return self._conn
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +17,9 @@ from rich.table import Table
 from lifecycle.aggregates.lead import ERASED
 from lifecycle.application import LeadLifecycle
 from lifecycle.cli.core import open_app, print_json
+from lifecycle.cli.params import AS_OF
 
 __all__ = ["COMMANDS"]
-
-
-def _moment(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(f"not an ISO 8601 date or time: {text!r}") from None
-    if len(text) == 10:  # a date: the end of that day
-        value = value.replace(hour=23, minute=59, second=59, microsecond=999999)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _short(iso: str) -> str:
@@ -80,14 +71,14 @@ def audit_history(key: str, as_json: bool) -> None:
 
 @audit.command("as-of")
 @click.argument("key")
-@click.argument("timestamp")
+@click.argument("timestamp", type=AS_OF, metavar="TIMESTAMP")
 @click.option("--json", "as_json", is_flag=True, help="print as JSON")
-def audit_as_of(key: str, timestamp: str, as_json: bool) -> None:
+def audit_as_of(key: str, timestamp: datetime, as_json: bool) -> None:
     """A lead's exact state at TIMESTAMP (ISO 8601; a date means its end): as of business
     time (what was true then) and as of recorded time (what the engine knew then)."""
     from lifecycle.audit import as_of
 
-    at = _moment(timestamp)
+    at = timestamp
     app = open_app()
     try:
         data = as_of(app, app.find_lead(key), at)
@@ -291,6 +282,9 @@ def erase(key: str, actor: str, request_id: str | None, yes: bool, as_json: bool
     """
     from lifecycle.projections import build_runner
 
+    if not yes and not sys.stdin.isatty():
+        raise click.UsageError("erase asks for confirmation and there is no terminal to ask "
+                               "on: add --yes to erase without asking")
     app = open_app()
     try:
         lead_id = app.find_lead(key, erased_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from lifecycle.application import LeadLifecycle, build_application
+from lifecycle.cli.params import AT
 from lifecycle.contracts import inbound_json_schema
 from lifecycle.ingest import IngestSummary, RejectWriter, ingest_lines, read_lines
 from lifecycle.projections import build_runner
@@ -24,8 +26,33 @@ __all__ = ["COMMANDS", "open_app", "print_json"]
 
 
 def open_app(settings: Settings | None = None) -> LeadLifecycle:
-    """The application for the configured database (no side effects before a command)."""
-    return build_application(settings or Settings())
+    """The application for the configured database (no side effects before a command).
+
+    Raises:
+        psycopg.OperationalError: PostgreSQL cannot be reached (within
+            :data:`CONNECT_TIMEOUT` seconds); its message says why.
+    """
+    settings = settings or Settings()
+    if settings.is_postgres:
+        _check_postgres(settings.database_url)
+    return build_application(settings)
+
+
+CONNECT_TIMEOUT = 2
+"""Seconds to wait for PostgreSQL to answer before a command gives up (libpq's least),
+unless the URL's ``connect_timeout`` or ``PGCONNECT_TIMEOUT`` says otherwise."""
+
+
+def _check_postgres(url: str) -> None:
+    # eventsourcing's connection pool retries a failing connection in the background
+    # for 30 s and then reports only that it got none; one direct attempt first says
+    # at once why not (refused, unknown host or database, password), or times out.
+    import psycopg
+
+    if "connect_timeout=" in url or "PGCONNECT_TIMEOUT" in os.environ:
+        psycopg.connect(url).close()
+    else:
+        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
 
 
 def print_json(data: Any) -> None:
@@ -105,12 +132,14 @@ def lead() -> None:
 
 @lead.command("show")
 @click.argument("key")
-@click.option("--at", "at_text", help="evaluate decaying scores at this ISO time (default: now)")
-@click.option("--history", default=10, show_default=True, help="how many latest events to list")
+@click.option("--at", "at_moment", type=AT,
+              help="evaluate decaying scores at this ISO time (default: now)")
+@click.option("--history", default=10, show_default=True, type=click.IntRange(min=0),
+              help="how many latest events to list")
 @click.option("--json", "as_json", is_flag=True, help="print as JSON")
-def lead_show(key: str, at_text: str | None, history: int, as_json: bool) -> None:
+def lead_show(key: str, at_moment: datetime | None, history: int, as_json: bool) -> None:
     """Show a lead by external id, email or lead id: stage, grade, scores, history."""
-    at = _parse_time(at_text) if at_text else datetime.now(UTC)
+    at = at_moment or datetime.now(UTC)
     app = open_app()
     try:
         lead_id = app.find_lead(key)
@@ -123,14 +152,6 @@ def lead_show(key: str, at_text: str | None, history: int, as_json: bool) -> Non
         print_json(summary)
         return
     _print_lead(summary)
-
-
-def _parse_time(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(f"not an ISO 8601 time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _print_lead(s: dict[str, Any]) -> None:

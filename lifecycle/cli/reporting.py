@@ -15,23 +15,12 @@ from rich.table import Table
 from rich.text import Text
 
 from lifecycle.cli.core import open_app, print_json, run_ingest
+from lifecycle.cli.params import AMOUNT, AS_OF, AT
 from lifecycle.projections import ProjectionStore, build_runner
 from lifecycle.reports import REPORTS, build_report
 from lifecycle.settings import Settings
 
 __all__ = ["COMMANDS"]
-
-
-def _time(text: str | None, *, end_of_day: bool = False) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(f"not an ISO 8601 date or time: {text!r}") from None
-    if len(text) == 10 and end_of_day:  # a date: the funnel as it stood at the end of it
-        value = value.replace(hour=23, minute=59, second=59, microsecond=999999)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _bar(console: Console, label: str, total: int | None) -> Progress:
@@ -117,11 +106,11 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
 
 def _report_options(f: click.decorators.FC) -> click.decorators.FC:
     f = click.option("--json", "as_json", is_flag=True, help="print as JSON")(f)
-    f = click.option("--target", type=float, help="revenue target for the forecast gap")(f)
-    f = click.option("--at", "at_text", help="evaluate decay, cooling and alerts at this "
-                     "time (default: now)")(f)
-    return click.option("--as-of", "as_of_text", help="the funnel as it stood at this "
-                        "date/time (business time)")(f)
+    f = click.option("--target", type=AMOUNT, help="revenue target for the forecast gap")(f)
+    f = click.option("--at", type=AT, help="evaluate decay, cooling and alerts "
+                     "at this time (default: now)")(f)
+    return click.option("--as-of", type=AS_OF, help="the funnel as it stood "
+                        "at this date/time (business time)")(f)
 
 
 def collect_reports(names: tuple[str, ...] | list[str], *, as_of: datetime | None,
@@ -146,18 +135,16 @@ def collect_reports(names: tuple[str, ...] | list[str], *, as_of: datetime | Non
 @_report_options
 @click.pass_context
 def report(ctx: click.Context, html_path: Path | None, as_json: bool, target: float | None,
-           at_text: str | None, as_of_text: str | None) -> None:
+           at: datetime | None, as_of: datetime | None) -> None:
     """Reports from the projections (a subcommand, or --html FILE for all of them)."""
     ctx.ensure_object(dict)
-    ctx.obj.update(as_json=as_json, target=target, at=at_text, as_of=as_of_text)
+    ctx.obj.update(as_json=as_json, target=target, at=at, as_of=as_of)
     if ctx.invoked_subcommand is not None:
         return
     if html_path is None:
         click.echo(ctx.get_help())
         return
-    as_of = _time(as_of_text, end_of_day=True)
-    at = _time(at_text) or datetime.now(UTC)
-    reports = collect_reports(REPORTS, as_of=as_of, at=at, target=target)
+    reports = collect_reports(REPORTS, as_of=as_of, at=at or datetime.now(UTC), target=target)
     from lifecycle.reports.html import write_html
 
     write_html(reports, html_path)
@@ -168,13 +155,13 @@ def _make_report_command(name: str) -> click.Command:
     @click.command(name)
     @_report_options
     @click.pass_context
-    def command(ctx: click.Context, as_json: bool, target: float | None, at_text: str | None,
-                as_of_text: str | None) -> None:
+    def command(ctx: click.Context, as_json: bool, target: float | None,
+                at: datetime | None, as_of: datetime | None) -> None:
         parent = ctx.obj or {}
         as_json = as_json or bool(parent.get("as_json"))
         target = target if target is not None else parent.get("target")
-        as_of = _time(as_of_text or parent.get("as_of"), end_of_day=True)
-        at = _time(at_text or parent.get("at")) or datetime.now(UTC)
+        as_of = as_of or parent.get("as_of")
+        at = at or parent.get("at") or datetime.now(UTC)
         data = collect_reports([name], as_of=as_of, at=at, target=target)[name]
         if as_json:
             print_json(data)
@@ -197,13 +184,13 @@ def policies() -> None:
 
 
 @policies.command("run")
-@click.option("--at", "at_text", help="the moment to evaluate at (default: now)")
+@click.option("--at", type=AT, help="the moment to evaluate at (default: now)")
 @click.option("--json", "as_json", is_flag=True)
-def policies_run(at_text: str | None, as_json: bool) -> None:
+def policies_run(at: datetime | None, as_json: bool) -> None:
     """Regrade cooling leads and send due nurture steps, as of --at."""
     from lifecycle.policies import run_policies
 
-    at = _time(at_text) or datetime.now(UTC)
+    at = at or datetime.now(UTC)
     app = open_app()
     try:
         result = run_policies(app, at=at)

@@ -15,6 +15,7 @@ from typing import Any
 
 from lifecycle.projections.base import Projection, TableSpec
 from lifecycle.projections.faults import FAULTS, Fault, Unit, data_errors, with_reason
+from lifecycle.schema import SCHEMA_LOCK, use_wal
 from lifecycle.settings import persistence_env
 
 __all__ = ["POSITIONS", "FaultSummary", "ProjectionStore"]
@@ -76,7 +77,7 @@ class ProjectionStore:
             if self.dialect == "sqlite":
                 conn = sqlite3.connect(self._sqlite_path, timeout=30, isolation_level=None,
                                        check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
+                use_wal(conn)
                 conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn = conn
             else:
@@ -100,7 +101,8 @@ class ProjectionStore:
             try:
                 yield cur
             except BaseException:
-                cur.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite rolled back by itself (e.g. a full disk)
+                    cur.execute("ROLLBACK")
                 raise
             cur.execute("COMMIT")
         else:
@@ -127,6 +129,8 @@ class ProjectionStore:
     def ensure(self, projections: Sequence[Projection]) -> None:
         """Creates every table (and the positions table) that does not exist yet."""
         with self.transaction() as cur:
+            if self.dialect == "postgres":  # SQLite: BEGIN IMMEDIATE already serialises it
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             for statement in (*POSITIONS.ddl(), *FAULTS.ddl()):
                 cur.execute(statement)
             for projection in projections:
