@@ -1,8 +1,11 @@
 """LeadLifecycle: the application service that turns inputs into lead events.
 
 It resolves each input's lead by key, hands it to the Lead aggregate, and saves the
-resulting events. It is idempotent by ``touchpoint_id`` / ``action_id`` (a redelivery
-reports ``duplicate`` and writes nothing), keeps hot leads in a bounded cache, and
+resulting events. It is idempotent by ``touchpoint_id`` / ``action_id``, which are
+global (:mod:`lifecycle.inputs`): a redelivery reports ``duplicate`` and writes nothing;
+the same id with other content, or for another lead, is rejected (``id_conflict``); an
+input whose keys name two different leads is rejected (``identity_conflict``) unless
+``identity_conflict = "first_key"`` is configured. It keeps hot leads in a bounded cache, and
 saves a whole batch of inputs in one transaction — optionally together with the
 upstream position (a Kafka offset) that produced them.
 """
@@ -37,10 +40,27 @@ from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import LeadKey, key_index_id, lead_id_for
 from lifecycle.chain import previous_hashes, recorder_topic
 from lifecycle.contracts import SalesAction, Touchpoint
-from lifecycle.errors import InputRejected, LeadNotFound, UnknownTemplate
+from lifecycle.errors import (
+    IdConflict,
+    IdentityConflict,
+    InputRejected,
+    LeadNotFound,
+    UnknownTemplate,
+)
+from lifecycle.inputs import (
+    Recorded,
+    cause_of,
+    content_fields,
+    decode_digest,
+    differing,
+    digest_key,
+    encode_digest,
+    field_digests,
+    id_field_of,
+)
 from lifecycle.persistence import FastMapper
 from lifecycle.privacy import PersonalData, SubjectKeys
-from lifecycle.recorders import select_events_of
+from lifecycle.recorders import InputRow, select_events_of, select_inputs
 from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.settings import Settings, persistence_env
 from lifecycle.templates import FunnelTemplate, TemplateRegistry, load_templates
@@ -78,6 +98,9 @@ def keys_of(item: Touchpoint | SalesAction) -> tuple[str, ...]:
     return tuple(keys)
 
 
+_KEY_FIELDS = {"external": "external_id", "email": "email"}
+
+
 class _LRU(OrderedDict[Any, Any]):
     def __init__(self, maxsize: int) -> None:
         super().__init__()
@@ -108,6 +131,10 @@ class _Batch:
         self.keys: dict[str, UUID | None] = {}
         # Leads read for this batch (see _prefetch) that no input has used yet.
         self.loaded: dict[UUID, Aggregate] = {}
+        # Input ids (causes) recorded before the batch (read by _prefetch) or accepted in
+        # it; the accepted ones go to the input index with the events.
+        self.recorded: dict[str, Recorded] = {}
+        self.inputs: list[tuple[str, UUID, Inbound]] = []
 
 
 class LeadLifecycle(Application[UUID]):
@@ -197,6 +224,8 @@ class LeadLifecycle(Application[UUID]):
             processing = ProcessingEvent[UUID](tracking=trackings[0] if trackings else None)
             if len(trackings) > 1:  # written by the process recorder (recorders.py)
                 processing.saved_kwargs["more_trackings"] = trackings[1:]
+            if batch.inputs:  # the input index's rows, digested by _store
+                processing.saved_kwargs["inputs"] = batch.inputs
             # Not processing.collect_events(): its runtime protocol checks cost more
             # than encoding the events.
             for aggregate in batch.aggregates.values():
@@ -260,6 +289,10 @@ class LeadLifecycle(Application[UUID]):
             return Result(item.input_id, Outcome.REJECTED, code=e.code, reason=str(e))
 
     def _apply(self, item: Inbound, batch: _Batch, recorded_at: datetime) -> Result:
+        cause = cause_of(item)
+        known = batch.recorded.get(cause)
+        if known is not None:
+            return self._redelivery(item, known, batch)
         keys = keys_of(item)
         lead_id = self._resolve(keys, batch)
         if isinstance(item, Touchpoint):
@@ -274,6 +307,7 @@ class LeadLifecycle(Application[UUID]):
                 batch.aggregates[new_id] = created
                 self._leads.put(new_id, created)
                 self._register_keys(keys, new_id, batch, recorded_at)
+                self._accepted(item, cause, new_id, batch)
                 return Result(item.input_id, Outcome.ACCEPTED, new_id,
                               len(created.pending_events))
         elif lead_id is None:
@@ -282,9 +316,7 @@ class LeadLifecycle(Application[UUID]):
         lead = self._load_lead(lead_id, batch)
         if lead is None:
             raise LeadNotFound(keys[0])
-        cause = f"touchpoint:{item.input_id}" if isinstance(item, Touchpoint) else (
-            f"action:{item.input_id}")
-        if cause in lead.seen:
+        if cause in lead.seen:  # recorded before the input index existed: no digest
             return Result(item.input_id, Outcome.DUPLICATE, lead_id)
         before = len(lead.pending_events)
         template = self._template(lead.template)
@@ -304,7 +336,42 @@ class LeadLifecycle(Application[UUID]):
                                 if k not in lead.keys and self._lookup(k, batch) is None]
                 self._register_keys(tuple(unregistered), lead_id, batch, recorded_at)
                 break
+        self._accepted(item, cause, lead_id, batch)
         return Result(item.input_id, Outcome.ACCEPTED, lead_id, len(lead.pending_events) - before)
+
+    @staticmethod
+    def _accepted(item: Inbound, cause: str, lead_id: UUID, batch: _Batch) -> None:
+        batch.recorded[cause] = Recorded(lead_id, item=item)
+        batch.inputs.append((cause, lead_id, item))
+
+    def _redelivery(self, item: Inbound, known: Recorded, batch: _Batch) -> Result:
+        """An input whose id is recorded: ``duplicate`` when its content is the same.
+
+        Raises:
+            IdConflict: other content, or keys that point to another lead.
+        """
+        fields = content_fields(item)
+        if known.item is not None:  # accepted earlier in this batch
+            differs = differing(content_fields(known.item), fields)
+        else:
+            assert known.digest is not None
+            cipher = self.subject_keys.cipher(known.lead_id)
+            if cipher is None:
+                # Erased: its digests cannot be checked any more. The same keys mean a
+                # redelivery (nothing written, and no reject copies the person's data).
+                lead_id = self._resolve(keys_of(item), batch, strict=False)
+                if lead_id == known.lead_id:
+                    return Result(item.input_id, Outcome.DUPLICATE, known.lead_id)
+                raise IdConflict(id_field=id_field_of(item), input_id=item.input_id,
+                                 recorded_lead=known.lead_id, lead_id=lead_id, differs=())
+            digests = field_digests(digest_key(cipher, known.lead_id), fields)
+            differs = differing(decode_digest(known.digest), digests)
+        if not differs:
+            return Result(item.input_id, Outcome.DUPLICATE, known.lead_id)
+        raise IdConflict(id_field=id_field_of(item), input_id=item.input_id,
+                         recorded_lead=known.lead_id,
+                         lead_id=self._resolve(keys_of(item), batch, strict=False),
+                         differs=differs)
 
     def _template(self, name: str) -> FunnelTemplate:
         if name not in self.templates:
@@ -320,10 +387,18 @@ class LeadLifecycle(Application[UUID]):
         found is remembered as absent for the batch), then the leads those keys name
         that are not cached. Inputs then find both in memory; what they read is what
         they would have read one by one, as nothing of this batch is stored yet.
+
+        Before both, the input index rows of the batch's ids (one query per 500 ids):
+        an input whose id is recorded needs neither its keys nor its lead.
         """
+        causes = [cause_of(item) for item in items]
+        for cause, (owner, digest) in select_inputs(self.recorder, causes).items():
+            batch.recorded[cause] = Recorded(owner, digest=digest)
+        recorded = batch.recorded
         cached = self._keys
         wanted: dict[UUID, str] = {}
-        item_keys = [keys_of(item) for item in items]
+        item_keys = [keys_of(item) for item, cause in zip(items, causes, strict=True)
+                     if cause not in recorded]
         for keys in item_keys:
             for key in keys:
                 if key not in cached and key not in batch.keys:
@@ -374,12 +449,29 @@ class LeadLifecycle(Application[UUID]):
         self._keys.put(key, entry.lead_id)
         return entry.lead_id
 
-    def _resolve(self, keys: tuple[str, ...], batch: _Batch) -> UUID | None:
+    def _resolve(
+        self, keys: tuple[str, ...], batch: _Batch, *, strict: bool = True
+    ) -> UUID | None:
+        """The lead of the first key that has one (external id before email).
+
+        Raises:
+            IdentityConflict: ``strict``, the settings say ``reject``, and another key
+                belongs to another lead.
+        """
+        found: UUID | None = None
+        first = ""
         for key in keys:
             lead_id = self._lookup(key, batch)
-            if lead_id is not None:
-                return lead_id
-        return None
+            if lead_id is None:
+                continue
+            if found is None:
+                found, first = lead_id, key
+                if not strict or self.settings.identity_conflict != "reject":
+                    break
+            elif lead_id != found:
+                raise IdentityConflict(leads={_KEY_FIELDS[first.partition(":")[0]]: found,
+                                              _KEY_FIELDS[key.partition(":")[0]]: lead_id})
+        return found
 
     def _register_keys(
         self, keys: Iterable[str], lead_id: UUID, batch: _Batch, recorded_at: datetime
@@ -450,15 +542,36 @@ class LeadLifecycle(Application[UUID]):
         """
         events = processing_event.events
         subjects = self.personal_data.subjects(events)
+        kwargs = processing_event.saved_kwargs
+        inputs: list[tuple[str, UUID, Inbound]] | None = kwargs.get("inputs")
+        if inputs:  # their digests are keyed with their leads' keys
+            subjects.update(lead_id for _, lead_id, _ in inputs)
         if subjects:
             self.subject_keys.ensure(subjects)
+        if inputs:
+            kwargs = {**kwargs, "inputs": self._input_rows(inputs)}
         mapper = self.fast_mapper
         prev = previous_hashes(events, mapper.heads, self.recorder)
         stored, heads = mapper.to_stored_events(events, prev)
-        ids = self.recorder.insert_events(stored, tracking=processing_event.tracking,
-                                          **processing_event.saved_kwargs)
+        ids = self.recorder.insert_events(stored, tracking=processing_event.tracking, **kwargs)
         mapper.remember(heads)
         return events, stored, ids
+
+    def _input_rows(self, inputs: Sequence[tuple[str, UUID, Inbound]]) -> list[InputRow]:
+        """The input index's rows: cause, lead, the content's field digests."""
+        keys: dict[UUID, bytes] = {}
+        rows: list[InputRow] = []
+        for cause, lead_id, item in inputs:
+            key = keys.get(lead_id)
+            if key is None:
+                cipher = self.subject_keys.cipher(lead_id)
+                if cipher is None:
+                    raise LookupError(f"lead {lead_id} has no key: the digest of input "
+                                      f"{cause} cannot be stored (lc_subject_keys lost a row)")
+                key = keys[lead_id] = digest_key(cipher, lead_id)
+            rows.append((cause, lead_id,
+                         encode_digest(field_digests(key, content_fields(item)))))
+        return rows
 
     # -- privacy ----------------------------------------------------------------------
 

@@ -19,6 +19,9 @@
 | | | child process, a core of its own) or ``thread`` |
 | ``LIFECYCLE_WORKER_WEB_PORT`` | ``6066`` | port of a worker's Faust web server |
 | ``LIFECYCLE_POLICY_INTERVAL`` | ``60`` | seconds between runs of the decay/nurture policies |
+| ``LIFECYCLE_IDENTITY_CONFLICT`` | ``reject`` | an input whose external id and email belong |
+| | | to two leads: ``reject`` it (``identity_conflict``), or ``first_key``: apply it |
+| | | to the external id's lead and record nothing on the other |
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class Settings(BaseSettings):
     worker_engine: Literal["process", "thread"] = "process"
     worker_web_port: int = Field(default=6066, ge=0, le=65535)
     policy_interval: float = Field(default=60.0, gt=0)
+    identity_conflict: Literal["reject", "first_key"] = "reject"
 
     @field_validator("database_url")
     @classmethod
