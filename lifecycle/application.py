@@ -50,13 +50,11 @@ from lifecycle.errors import (
 from lifecycle.inputs import (
     Recorded,
     cause_of,
-    content_fields,
-    decode_digest,
+    content,
     differing,
-    digest_key,
-    encode_digest,
-    field_digests,
     id_field_of,
+    open_content,
+    seal_content,
 )
 from lifecycle.persistence import FastMapper
 from lifecycle.privacy import PersonalData, SubjectKeys
@@ -134,7 +132,7 @@ class _Batch:
         # Input ids (causes) recorded before the batch (read by _prefetch) or accepted in
         # it; the accepted ones go to the input index with the events.
         self.recorded: dict[str, Recorded] = {}
-        self.inputs: list[tuple[str, UUID, Inbound]] = []
+        self.inputs: list[tuple[str, UUID, bytes]] = []  # cause, lead, content
 
 
 class LeadLifecycle(Application[UUID]):
@@ -224,7 +222,7 @@ class LeadLifecycle(Application[UUID]):
             processing = ProcessingEvent[UUID](tracking=trackings[0] if trackings else None)
             if len(trackings) > 1:  # written by the process recorder (recorders.py)
                 processing.saved_kwargs["more_trackings"] = trackings[1:]
-            if batch.inputs:  # the input index's rows, digested by _store
+            if batch.inputs:  # the input index's rows, sealed by _store
                 processing.saved_kwargs["inputs"] = batch.inputs
             # Not processing.collect_events(): its runtime protocol checks cost more
             # than encoding the events.
@@ -292,7 +290,7 @@ class LeadLifecycle(Application[UUID]):
         cause = cause_of(item)
         known = batch.recorded.get(cause)
         if known is not None:
-            return self._redelivery(item, known, batch)
+            return self._redelivery(item, cause, known, batch)
         keys = keys_of(item)
         lead_id = self._resolve(keys, batch)
         if isinstance(item, Touchpoint):
@@ -341,33 +339,34 @@ class LeadLifecycle(Application[UUID]):
 
     @staticmethod
     def _accepted(item: Inbound, cause: str, lead_id: UUID, batch: _Batch) -> None:
-        batch.recorded[cause] = Recorded(lead_id, item=item)
-        batch.inputs.append((cause, lead_id, item))
+        plain = content(item)
+        batch.recorded[cause] = Recorded(lead_id, plain=plain)
+        batch.inputs.append((cause, lead_id, plain))
 
-    def _redelivery(self, item: Inbound, known: Recorded, batch: _Batch) -> Result:
+    def _redelivery(self, item: Inbound, cause: str, known: Recorded, batch: _Batch) -> Result:
         """An input whose id is recorded: ``duplicate`` when its content is the same.
 
         Raises:
             IdConflict: other content, or keys that point to another lead.
         """
-        fields = content_fields(item)
-        if known.item is not None:  # accepted earlier in this batch
-            differs = differing(content_fields(known.item), fields)
-        else:
-            assert known.digest is not None
+        plain = known.plain
+        if plain is None:  # stored
+            assert known.sealed is not None
             cipher = self.subject_keys.cipher(known.lead_id)
             if cipher is None:
-                # Erased: its digests cannot be checked any more. The same keys mean a
+                # Erased: what it said cannot be read any more. The same keys mean a
                 # redelivery (nothing written, and no reject copies the person's data).
                 lead_id = self._resolve(keys_of(item), batch, strict=False)
                 if lead_id == known.lead_id:
                     return Result(item.input_id, Outcome.DUPLICATE, known.lead_id)
                 raise IdConflict(id_field=id_field_of(item), input_id=item.input_id,
                                  recorded_lead=known.lead_id, lead_id=lead_id, differs=())
-            digests = field_digests(digest_key(cipher, known.lead_id), fields)
-            differs = differing(decode_digest(known.digest), digests)
-        if not differs:
+            plain = open_content(cipher, known.lead_id, cause, known.sealed)
+        new = content(item)
+        if new == plain:
             return Result(item.input_id, Outcome.DUPLICATE, known.lead_id)
+        differs = ("(the recorded content does not decrypt: altered?)",) if plain is None else (
+            differing(plain, new))
         raise IdConflict(id_field=id_field_of(item), input_id=item.input_id,
                          recorded_lead=known.lead_id,
                          lead_id=self._resolve(keys_of(item), batch, strict=False),
@@ -392,8 +391,8 @@ class LeadLifecycle(Application[UUID]):
         an input whose id is recorded needs neither its keys nor its lead.
         """
         causes = [cause_of(item) for item in items]
-        for cause, (owner, digest) in select_inputs(self.recorder, causes).items():
-            batch.recorded[cause] = Recorded(owner, digest=digest)
+        for cause, (owner, sealed) in select_inputs(self.recorder, causes).items():
+            batch.recorded[cause] = Recorded(owner, sealed=sealed)
         recorded = batch.recorded
         cached = self._keys
         wanted: dict[UUID, str] = {}
@@ -543,8 +542,8 @@ class LeadLifecycle(Application[UUID]):
         events = processing_event.events
         subjects = self.personal_data.subjects(events)
         kwargs = processing_event.saved_kwargs
-        inputs: list[tuple[str, UUID, Inbound]] | None = kwargs.get("inputs")
-        if inputs:  # their digests are keyed with their leads' keys
+        inputs: list[tuple[str, UUID, bytes]] | None = kwargs.get("inputs")
+        if inputs:  # their content is sealed with their leads' keys
             subjects.update(lead_id for _, lead_id, _ in inputs)
         if subjects:
             self.subject_keys.ensure(subjects)
@@ -557,20 +556,17 @@ class LeadLifecycle(Application[UUID]):
         mapper.remember(heads)
         return events, stored, ids
 
-    def _input_rows(self, inputs: Sequence[tuple[str, UUID, Inbound]]) -> list[InputRow]:
-        """The input index's rows: cause, lead, the content's field digests."""
-        keys: dict[UUID, bytes] = {}
+    def _input_rows(self, inputs: Sequence[tuple[str, UUID, bytes]]) -> list[InputRow]:
+        """The input index's rows: cause, lead, content sealed with the lead's key."""
+        cipher_of = self.subject_keys.cipher
         rows: list[InputRow] = []
-        for cause, lead_id, item in inputs:
-            key = keys.get(lead_id)
-            if key is None:
-                cipher = self.subject_keys.cipher(lead_id)
-                if cipher is None:
-                    raise LookupError(f"lead {lead_id} has no key: the digest of input "
-                                      f"{cause} cannot be stored (lc_subject_keys lost a row)")
-                key = keys[lead_id] = digest_key(cipher, lead_id)
-            rows.append((cause, lead_id,
-                         encode_digest(field_digests(key, content_fields(item)))))
+        for cause, lead_id, plain in inputs:
+            cipher = cipher_of(lead_id)
+            if cipher is None:
+                raise LookupError(f"lead {lead_id} has no key: input {cause} cannot be "
+                                  "indexed (erased leads take no input; otherwise "
+                                  "lc_subject_keys lost a row)")
+            rows.append((cause, lead_id, seal_content(cipher, lead_id, cause, plain)))
         return rows
 
     # -- privacy ----------------------------------------------------------------------

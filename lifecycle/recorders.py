@@ -16,7 +16,7 @@ reads one aggregate per query. On the ingest hot path both cost more than the ro
 - :func:`select_events_of` reads the stored events of many aggregates in one query
   (SQLite or PostgreSQL), for resolving a whole batch's lead keys and cold leads at once.
 - Both recorders keep the index of recorded inputs (:mod:`lifecycle.inputs`): the rows
-  of ``inputs`` (cause, lead id, content digest) are inserted in the events'
+  of ``inputs`` (cause, lead id, sealed content) are inserted in the events'
   transaction, and :func:`select_inputs` reads a whole batch's rows in one query. An id
   that another writer recorded meanwhile fails the insert (primary key), so the batch
   fails whole and its retry sees the other writer's row.
@@ -52,8 +52,8 @@ __all__ = [
 ]
 
 InputRow = tuple[str, UUID, bytes]
-"""A row of the input index: cause (``touchpoint:ID`` / ``action:ID``), lead id, content
-digest."""
+"""A row of the input index: cause (``touchpoint:ID`` / ``action:ID``), lead id, sealed
+content."""
 
 _MAX_ROWID = 2**63 - 1
 _CHUNK = 500  # ids per query: well under SQLite's and PostgreSQL's parameter limits
@@ -70,7 +70,7 @@ class FastSQLiteProcessRecorder(SQLiteProcessRecorder):
         # WITHOUT ROWID: the table is its primary key's B-tree, not a second one beside it.
         return [*super().construct_create_table_statements(),
                 f"CREATE TABLE IF NOT EXISTS {INPUTS_TABLE} (input_id TEXT PRIMARY KEY, "
-                "lead_id TEXT NOT NULL, digest BLOB NOT NULL) WITHOUT ROWID"]
+                "lead_id TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID"]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -80,9 +80,9 @@ class FastSQLiteProcessRecorder(SQLiteProcessRecorder):
             self._insert_tracking(c, tracking)
         inputs: Sequence[InputRow] = kwargs.get("inputs", ())
         if inputs:
-            c.executemany(f"INSERT INTO {INPUTS_TABLE} (input_id, lead_id, digest) "
+            c.executemany(f"INSERT INTO {INPUTS_TABLE} (input_id, lead_id, content) "
                           "VALUES (?, ?, ?)",
-                          [(cause, lead.hex, digest) for cause, lead, digest in sorted(inputs)])
+                          [(cause, lead.hex, sealed) for cause, lead, sealed in sorted(inputs)])
         return ids
 
     def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
@@ -151,10 +151,10 @@ class FastPostgresProcessRecorder(PostgresProcessRecorder, _ColumnArrayInsert):
         id_type = Identifier(self.datastore.originator_id_type)
         self.sql_create_statements.append(SQL(
             "CREATE TABLE IF NOT EXISTS {table} (input_id text PRIMARY KEY, "
-            "lead_id {id_type} NOT NULL, digest bytea NOT NULL)"
+            "lead_id {id_type} NOT NULL, content bytea NOT NULL)"
         ).format(table=table, id_type=id_type))
         self._insert_inputs = SQL(
-            "INSERT INTO {table} (input_id, lead_id, digest) "
+            "INSERT INTO {table} (input_id, lead_id, content) "
             "SELECT * FROM unnest(%b::text[], %b::{id_type}[], %b::bytea[])"
         ).format(table=table, id_type=id_type)
 
@@ -173,7 +173,7 @@ class FastPostgresProcessRecorder(PostgresProcessRecorder, _ColumnArrayInsert):
             curs.execute(self._insert_inputs, (
                 [cause for cause, _, _ in rows],
                 [str(lead) if as_text else lead for _, lead, _ in rows],
-                [digest for _, _, digest in rows],
+                [sealed for _, _, sealed in rows],
             ))
 
 
@@ -250,7 +250,8 @@ def _select_postgres(
 def select_inputs(
     recorder: AggregateRecorder, causes: Sequence[str]
 ) -> dict[str, tuple[UUID, bytes]]:
-    """The index rows of the given causes that are recorded: cause → (lead id, digest).
+    """The index rows of the given causes that are recorded: cause → (lead id, sealed
+    content).
 
     One query per 500 causes (SQLite or PostgreSQL).
     """
@@ -259,14 +260,14 @@ def select_inputs(
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         if isinstance(recorder, SQLiteAggregateRecorder):
-            statement = (f"SELECT input_id, lead_id, digest FROM {INPUTS_TABLE} "
+            statement = (f"SELECT input_id, lead_id, content FROM {INPUTS_TABLE} "
                          f"WHERE input_id IN ({','.join('?' * len(chunk))})")
             with recorder.datastore.transaction(commit=False) as c:
                 c.execute(statement, chunk)
-                for cause, lead, digest in c.fetchall():
-                    out[cause] = (UUID(hex=lead), bytes(digest))
+                for cause, lead, sealed in c.fetchall():
+                    out[cause] = (UUID(hex=lead), bytes(sealed))
         elif isinstance(recorder, PostgresAggregateRecorder):
-            query = SQL("SELECT input_id, lead_id, digest FROM {table} "
+            query = SQL("SELECT input_id, lead_id, content FROM {table} "
                         "WHERE input_id = ANY(%s)").format(
                 table=Identifier(recorder.datastore.schema, INPUTS_TABLE))
             with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -274,7 +275,7 @@ def select_inputs(
                 for row in curs.fetchall():
                     lead = row["lead_id"]
                     out[row["input_id"]] = (lead if isinstance(lead, UUID) else UUID(str(lead)),
-                                            bytes(row["digest"]))
+                                            bytes(row["content"]))
         else:  # pragma: no cover - the engine records only to SQLite or PostgreSQL
             raise TypeError(f"no input index on {type(recorder).__name__}")
     return out
