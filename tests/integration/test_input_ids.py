@@ -328,7 +328,7 @@ def test_a_store_written_before_the_index_still_knows_its_redeliveries(
     assert outcomes(app.record_batch(originals())) == ["accepted"] * 5
     written = head(app)
     app.close()
-    query(app, f"DELETE FROM {INPUTS_TABLE}")  # as before the index existed
+    query(app, f"DROP TABLE {INPUTS_TABLE}")  # as before the index existed
     old = open_app()
     assert outcomes(old.record_batch(originals())) == ["duplicate"] * 5  # by the lead's seen
     assert outcomes(old.record_batch(rewritten())) == ["duplicate"] * 5
@@ -365,6 +365,28 @@ def test_the_index_holds_no_plaintext_and_erasure_leaves_it_unreadable(
     other = reopened.record(touchpoint("t-1", email=BO))
     assert other.code == "id_conflict"
     assert f"already recorded for lead {lead_id}" in (other.reason or "")
+
+
+def test_an_altered_or_swapped_index_row_is_a_conflict_never_a_duplicate(
+    open_app: AppFactory,
+) -> None:
+    app = open_app()
+    assert outcomes(app.record_batch(originals())) == ["accepted"] * 5
+    rows = dict(query(app, f"SELECT input_id, content FROM {INPUTS_TABLE}"))
+    # t-2's row gets t-1's sealed content (same lead, same key): bound to its own id, it
+    # does not open; a-1's row gets one byte flipped
+    flipped = bytearray(bytes(rows["action:a-1"]))
+    flipped[-1] ^= 1
+    for cause, content in (("touchpoint:t-2", bytes(rows["touchpoint:t-1"])),
+                           ("action:a-1", bytes(flipped))):
+        query(app, f"UPDATE {INPUTS_TABLE} SET content = ? WHERE input_id = ?",
+              (content, cause))
+    reopened = open_app()
+    results = reopened.record_batch(originals())
+    assert outcomes(results) == ["duplicate", "id_conflict", "id_conflict", "duplicate",
+                                 "duplicate"]
+    for result in results[1:3]:
+        assert "the recorded content does not decrypt: altered?" in (result.reason or "")
 
 
 # -- through the distributed path -------------------------------------------------------------
