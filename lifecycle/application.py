@@ -12,6 +12,7 @@ upstream position (a Kafka offset) that produced them.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
@@ -558,15 +560,20 @@ class LeadLifecycle(Application[UUID]):
 
     def _input_rows(self, inputs: Sequence[tuple[str, UUID, bytes]]) -> list[InputRow]:
         """The input index's rows: cause, lead, content sealed with the lead's key."""
-        cipher_of = self.subject_keys.cipher
+        ciphers: dict[UUID, AESGCM] = {}
+        nonces = os.urandom(12 * len(inputs))
         rows: list[InputRow] = []
-        for cause, lead_id, plain in inputs:
-            cipher = cipher_of(lead_id)
+        for n, (cause, lead_id, plain) in enumerate(inputs):
+            cipher = ciphers.get(lead_id)
             if cipher is None:
-                raise LookupError(f"lead {lead_id} has no key: input {cause} cannot be "
-                                  "indexed (erased leads take no input; otherwise "
-                                  "lc_subject_keys lost a row)")
-            rows.append((cause, lead_id, seal_content(cipher, lead_id, cause, plain)))
+                cipher = self.subject_keys.cipher(lead_id)
+                if cipher is None:
+                    raise LookupError(f"lead {lead_id} has no key: input {cause} cannot be "
+                                      "indexed (erased leads take no input; otherwise "
+                                      "lc_subject_keys lost a row)")
+                ciphers[lead_id] = cipher
+            rows.append((cause, lead_id, seal_content(cipher, lead_id, cause, plain,
+                                                      nonces[12 * n : 12 * n + 12])))
         return rows
 
     # -- privacy ----------------------------------------------------------------------

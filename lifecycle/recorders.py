@@ -25,6 +25,7 @@ reads one aggregate per query. On the ingest hot path both cost more than the ro
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -80,9 +81,11 @@ class FastSQLiteProcessRecorder(SQLiteProcessRecorder):
             self._insert_tracking(c, tracking)
         inputs: Sequence[InputRow] = kwargs.get("inputs", ())
         if inputs:
+            # Unsorted: SQLite has one writer at a time. Each lead's hex once.
+            hexes = {lead: lead.hex for _, lead, _ in inputs}
             c.executemany(f"INSERT INTO {INPUTS_TABLE} (input_id, lead_id, content) "
                           "VALUES (?, ?, ?)",
-                          [(cause, lead.hex, sealed) for cause, lead, sealed in sorted(inputs)])
+                          [(cause, hexes[lead], sealed) for cause, lead, sealed in inputs])
         return ids
 
     def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
@@ -168,7 +171,7 @@ class FastPostgresProcessRecorder(PostgresProcessRecorder, _ColumnArrayInsert):
         if inputs:
             # Sorted: concurrent writers take the index's row locks in one order (no
             # deadlock); a row another writer holds fails this insert when it commits.
-            rows = sorted(inputs)
+            rows = sorted(inputs, key=itemgetter(0))
             as_text = self.datastore.originator_id_type != "uuid"
             curs.execute(self._insert_inputs, (
                 [cause for cause, _, _ in rows],
