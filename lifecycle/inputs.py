@@ -21,13 +21,13 @@ an erased lead's input cannot be compared any more; with the same keys it counts
 ``duplicate`` (nothing is written either way, and a reject would copy the person's
 data into a reject file or dead-letter topic).
 
-Cost, measured in one process on the 20,000 touchpoints of ``bench/ingest.py``
-(SQLite, 2 cores shared with other work): about 13 µs of CPU per new input, 10-15 %
-of the ingest path — inserting the index row ~6 µs, the canonical JSON and one AES-GCM
-call ~4 µs, the batch's index query ~1 µs. One BLAKE2b digest per field instead (to
-name differing fields without keeping the content) cost more than the sealing. A
-redelivery no longer needs its lead: re-ingesting the same file with empty caches took
-a fifth of the CPU it took before the index.
+Cost, measured with ``bench/ingest.py --touchpoints 20000`` alternating with the
+engine before the index (2 cores shared with other work, load average 3-6): 10-20 %
+more CPU per new input on SQLite and on PostgreSQL — the index row's insert, the
+canonical JSON and one AES-GCM call, the batch's index query. One BLAKE2b digest per
+field instead (to name differing fields without keeping the content) cost more than
+the sealing. A redelivery no longer needs its lead: re-ingesting the same file with
+empty caches took a fifth of the CPU it took before the index.
 
 Stores written before this index have no rows for their inputs; their redeliveries
 are still recognised on the lead by its ``seen`` causes (:class:`~lifecycle.aggregates.lead.Lead`).
