@@ -1,14 +1,18 @@
 """LeadLifecycle: the application service that turns inputs into lead events.
 
 It resolves each input's lead by key, hands it to the Lead aggregate, and saves the
-resulting events. It is idempotent by ``touchpoint_id`` / ``action_id`` (a redelivery
-reports ``duplicate`` and writes nothing), keeps hot leads in a bounded cache, and
+resulting events. It is idempotent by ``touchpoint_id`` / ``action_id``, which are
+global (:mod:`lifecycle.inputs`): a redelivery reports ``duplicate`` and writes nothing;
+the same id with other content, or for another lead, is rejected (``id_conflict``); an
+input whose keys name two different leads is rejected (``identity_conflict``) unless
+``identity_conflict = "first_key"`` is configured. It keeps hot leads in a bounded cache, and
 saves a whole batch of inputs in one transaction — optionally together with the
 upstream position (a Kafka offset) that produced them.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +23,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
@@ -43,15 +48,26 @@ from lifecycle.aggregates.lead_key import LeadKey, key_index_id, lead_id_for
 from lifecycle.chain import previous_hashes, recorder_topic
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.errors import (
+    IdConflict,
+    IdentityConflict,
     ImplausibleTime,
     InputRejected,
     LeadErased,
     LeadNotFound,
     UnknownTemplate,
 )
+from lifecycle.inputs import (
+    Recorded,
+    cause_of,
+    content,
+    differing,
+    id_field_of,
+    open_content,
+    seal_content,
+)
 from lifecycle.persistence import FastMapper
 from lifecycle.privacy import PersonalData, PersonalProperties, SubjectKeys
-from lifecycle.recorders import select_events_of
+from lifecycle.recorders import InputRow, select_events_of, select_inputs
 from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.settings import Settings, persistence_env
 from lifecycle.templates import FunnelTemplate, TemplateRegistry, load_templates
@@ -118,6 +134,9 @@ def keys_of(item: Touchpoint | SalesAction) -> tuple[str, ...]:
     return tuple(keys)
 
 
+_KEY_FIELDS = {"external": "external_id", "email": "email"}
+
+
 class _LRU(OrderedDict[Any, Any]):
     def __init__(self, maxsize: int) -> None:
         super().__init__()
@@ -148,6 +167,10 @@ class _Batch:
         self.keys: dict[str, UUID | None] = {}
         # Leads read for this batch (see _prefetch) that no input has used yet.
         self.loaded: dict[UUID, Aggregate] = {}
+        # Input ids (causes) recorded before the batch (read by _prefetch) or accepted in
+        # it; the accepted ones go to the input index with the events.
+        self.recorded: dict[str, Recorded] = {}
+        self.inputs: list[tuple[str, UUID, bytes]] = []  # cause, lead, content
 
 
 class LeadLifecycle(Application[UUID]):
@@ -277,6 +300,8 @@ class LeadLifecycle(Application[UUID]):
                 processing = ProcessingEvent[UUID](tracking=trackings[0] if trackings else None)
                 if len(trackings) > 1:  # written by the process recorder (recorders.py)
                     processing.saved_kwargs["more_trackings"] = trackings[1:]
+                if batch.inputs:  # the input index's rows, sealed by _store
+                    processing.saved_kwargs["inputs"] = batch.inputs
                 # Not processing.collect_events(): its runtime protocol checks cost more
                 # than encoding the events.
                 for aggregate in batch.aggregates.values():
@@ -392,6 +417,10 @@ class LeadLifecycle(Application[UUID]):
             "LIFECYCLE_EARLIEST_BUSINESS_TIME / LIFECYCLE_MAX_FUTURE_SKEW")
 
     def _apply(self, item: Inbound, batch: _Batch, recorded_at: datetime) -> Result:
+        cause = cause_of(item)
+        known = batch.recorded.get(cause)
+        if known is not None:
+            return self._redelivery(item, cause, known, batch)
         keys = keys_of(item)
         lead_id = self._resolve(keys, batch)
         if isinstance(item, Touchpoint):
@@ -406,6 +435,7 @@ class LeadLifecycle(Application[UUID]):
                 batch.aggregates[new_id] = created
                 self._leads.put(new_id, created)
                 self._register_keys(keys, new_id, batch, recorded_at)
+                self._accepted(item, cause, new_id, batch)
                 return Result(item.input_id, Outcome.ACCEPTED, new_id,
                               len(created.pending_events))
         elif lead_id is None:
@@ -414,9 +444,7 @@ class LeadLifecycle(Application[UUID]):
         lead = self._load_lead(lead_id, batch)
         if lead is None:
             raise LeadNotFound(keys[0])
-        cause = f"touchpoint:{item.input_id}" if isinstance(item, Touchpoint) else (
-            f"action:{item.input_id}")
-        if cause in lead.seen:
+        if cause in lead.seen:  # recorded before the input index existed: no digest
             return Result(item.input_id, Outcome.DUPLICATE, lead_id)
         before = len(lead.pending_events)
         template = self._template(lead.template)
@@ -436,7 +464,43 @@ class LeadLifecycle(Application[UUID]):
                                 if k not in lead.keys and self._lookup(k, batch) is None]
                 self._register_keys(tuple(unregistered), lead_id, batch, recorded_at)
                 break
+        self._accepted(item, cause, lead_id, batch)
         return Result(item.input_id, Outcome.ACCEPTED, lead_id, len(lead.pending_events) - before)
+
+    @staticmethod
+    def _accepted(item: Inbound, cause: str, lead_id: UUID, batch: _Batch) -> None:
+        plain = content(item)
+        batch.recorded[cause] = Recorded(lead_id, plain=plain)
+        batch.inputs.append((cause, lead_id, plain))
+
+    def _redelivery(self, item: Inbound, cause: str, known: Recorded, batch: _Batch) -> Result:
+        """An input whose id is recorded: ``duplicate`` when its content is the same.
+
+        Raises:
+            IdConflict: other content, or keys that point to another lead.
+        """
+        plain = known.plain
+        if plain is None:  # stored
+            assert known.sealed is not None
+            cipher = self.subject_keys.cipher(known.lead_id)
+            if cipher is None:
+                # Erased: what it said cannot be read any more. The same keys mean a
+                # redelivery (nothing written, and no reject copies the person's data).
+                lead_id = self._resolve(keys_of(item), batch, strict=False)
+                if lead_id == known.lead_id:
+                    return Result(item.input_id, Outcome.DUPLICATE, known.lead_id)
+                raise IdConflict(id_field=id_field_of(item), input_id=item.input_id,
+                                 recorded_lead=known.lead_id, lead_id=lead_id, differs=())
+            plain = open_content(cipher, known.lead_id, cause, known.sealed)
+        new = content(item)
+        if new == plain:
+            return Result(item.input_id, Outcome.DUPLICATE, known.lead_id)
+        differs = ("(the recorded content does not decrypt: altered?)",) if plain is None else (
+            differing(plain, new))
+        raise IdConflict(id_field=id_field_of(item), input_id=item.input_id,
+                         recorded_lead=known.lead_id,
+                         lead_id=self._resolve(keys_of(item), batch, strict=False),
+                         differs=differs)
 
     def _template(self, name: str) -> FunnelTemplate:
         if name not in self.templates:
@@ -452,10 +516,18 @@ class LeadLifecycle(Application[UUID]):
         found is remembered as absent for the batch), then the leads those keys name
         that are not cached. Inputs then find both in memory; what they read is what
         they would have read one by one, as nothing of this batch is stored yet.
+
+        Before both, the input index rows of the batch's ids (one query per 500 ids):
+        an input whose id is recorded needs neither its keys nor its lead.
         """
+        causes = [cause_of(item) for item in items]
+        for cause, (owner, sealed) in select_inputs(self.recorder, causes).items():
+            batch.recorded[cause] = Recorded(owner, sealed=sealed)
+        recorded = batch.recorded
         cached = self._keys
         wanted: dict[UUID, str] = {}
-        item_keys = [keys_of(item) for item in items]
+        item_keys = [keys_of(item) for item, cause in zip(items, causes, strict=True)
+                     if cause not in recorded]
         for keys in item_keys:
             for key in keys:
                 if key not in cached and key not in batch.keys:
@@ -506,12 +578,29 @@ class LeadLifecycle(Application[UUID]):
         self._keys.put(key, entry.lead_id)
         return entry.lead_id
 
-    def _resolve(self, keys: tuple[str, ...], batch: _Batch) -> UUID | None:
+    def _resolve(
+        self, keys: tuple[str, ...], batch: _Batch, *, strict: bool = True
+    ) -> UUID | None:
+        """The lead of the first key that has one (external id before email).
+
+        Raises:
+            IdentityConflict: ``strict``, the settings say ``reject``, and another key
+                belongs to another lead.
+        """
+        found: UUID | None = None
+        first = ""
         for key in keys:
             lead_id = self._lookup(key, batch)
-            if lead_id is not None:
-                return lead_id
-        return None
+            if lead_id is None:
+                continue
+            if found is None:
+                found, first = lead_id, key
+                if not strict or self.settings.identity_conflict != "reject":
+                    break
+            elif lead_id != found:
+                raise IdentityConflict(leads={_KEY_FIELDS[first.partition(":")[0]]: found,
+                                              _KEY_FIELDS[key.partition(":")[0]]: lead_id})
+        return found
 
     def _register_keys(
         self, keys: Iterable[str], lead_id: UUID, batch: _Batch, recorded_at: datetime
@@ -582,15 +671,38 @@ class LeadLifecycle(Application[UUID]):
         """
         events = processing_event.events
         subjects = self.personal_data.subjects(events)
+        kwargs = processing_event.saved_kwargs
+        inputs: list[tuple[str, UUID, bytes]] | None = kwargs.get("inputs")
+        if inputs:  # their content is sealed with their leads' keys
+            subjects.update(lead_id for _, lead_id, _ in inputs)
         if subjects:
             self.subject_keys.ensure(subjects)
+        if inputs:
+            kwargs = {**kwargs, "inputs": self._input_rows(inputs)}
         mapper = self.fast_mapper
         prev = previous_hashes(events, mapper.heads, self.recorder)
         stored, heads = mapper.to_stored_events(events, prev)
-        ids = self.recorder.insert_events(stored, tracking=processing_event.tracking,
-                                          **processing_event.saved_kwargs)
+        ids = self.recorder.insert_events(stored, tracking=processing_event.tracking, **kwargs)
         mapper.remember(heads)
         return events, stored, ids
+
+    def _input_rows(self, inputs: Sequence[tuple[str, UUID, bytes]]) -> list[InputRow]:
+        """The input index's rows: cause, lead, content sealed with the lead's key."""
+        ciphers: dict[UUID, AESGCM] = {}
+        nonces = os.urandom(12 * len(inputs))
+        rows: list[InputRow] = []
+        for n, (cause, lead_id, plain) in enumerate(inputs):
+            cipher = ciphers.get(lead_id)
+            if cipher is None:
+                cipher = self.subject_keys.cipher(lead_id)
+                if cipher is None:
+                    raise LookupError(f"lead {lead_id} has no key: input {cause} cannot be "
+                                      "indexed (erased leads take no input; otherwise "
+                                      "lc_subject_keys lost a row)")
+                ciphers[lead_id] = cipher
+            rows.append((cause, lead_id, seal_content(cipher, lead_id, cause, plain,
+                                                      nonces[12 * n : 12 * n + 12])))
+        return rows
 
     # -- privacy ----------------------------------------------------------------------
 

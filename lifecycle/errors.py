@@ -13,16 +13,23 @@ what to do about it::
     │   ├── LeadNotFound            a sales action names a lead nobody captured
     │   ├── UnknownTemplate         a touchpoint names a template that is not loaded
     │   ├── LeadErased              the lead was erased; nothing more is recorded
+    │   ├── IdConflict              an id already names another input or lead
+    │   ├── IdentityConflict        the input's keys name two different leads
     │   └── IllegalTransition       the lead's state machine forbids it
     └── (persistence errors come from eventsourcing and are not wrapped)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from uuid import UUID
+
 __all__ = [
     "AnchorInvalid",
     "ConfigError",
     "ErasureIncomplete",
+    "IdConflict",
+    "IdentityConflict",
     "IllegalTransition",
     "ImplausibleTime",
     "InputRejected",
@@ -110,6 +117,63 @@ class LeadErased(InputRejected):
     """The lead was erased under data-protection law; it takes no more input."""
 
     code = "lead_erased"
+
+
+class IdConflict(InputRejected):
+    """An input reuses a ``touchpoint_id`` / ``action_id`` that already names another
+    input: other content, or another lead. Ids are global and name one input for good.
+
+    Attributes:
+        id_field: ``touchpoint_id`` or ``action_id``.
+        input_id: the id.
+        recorded_lead: the lead the id was recorded for.
+        lead_id: the lead this input's keys point to (None: no lead yet).
+        differs: the fields whose content differs from the recorded input (dotted
+            paths, e.g. ``profile.name``); empty when only the lead differs.
+    """
+
+    code = "id_conflict"
+
+    def __init__(self, *, id_field: str, input_id: str, recorded_lead: UUID,
+                 lead_id: UUID | None, differs: Sequence[str]) -> None:
+        fields = ", ".join(differs)
+        if lead_id == recorded_lead:
+            why = (f"{id_field} {input_id!r} was already recorded for lead {recorded_lead} "
+                   f"with other content (differs in: {fields}); an id names one input for "
+                   f"good: resend the original unchanged, or give the changed input its own "
+                   f"{id_field}")
+        else:
+            target = "no lead yet" if lead_id is None else f"lead {lead_id}"
+            also = f"; its content differs too (in: {fields})" if differs else ""
+            why = (f"{id_field} {input_id!r} is already recorded for lead {recorded_lead}, "
+                   f"but this input's keys point to {target}{also}; ids are global, not per "
+                   f"lead: give this input its own {id_field}")
+        super().__init__(why)
+        self.id_field = id_field
+        self.input_id = input_id
+        self.recorded_lead = recorded_lead
+        self.lead_id = lead_id
+        self.differs = tuple(differs)
+
+
+class IdentityConflict(InputRejected):
+    """The input's lead keys (external id and email) belong to two different leads.
+
+    Attributes:
+        leads: which key points where (``{"external_id": …, "email": …}``).
+    """
+
+    code = "identity_conflict"
+
+    def __init__(self, *, leads: Mapping[str, UUID]) -> None:
+        where = ", ".join(f"its {key} belongs to lead {lead}" for key, lead in leads.items())
+        super().__init__(
+            f"the input's keys name different leads ({where}); one input is for one lead: "
+            "send it with the key of the lead it is for, or set "
+            "LIFECYCLE_IDENTITY_CONFLICT=first_key to apply such inputs to the lead of "
+            "their external_id"
+        )
+        self.leads = dict(leads)
 
 
 class IllegalTransition(InputRejected):

@@ -15,11 +15,17 @@ reads one aggregate per query. On the ingest hot path both cost more than the ro
   same ``NOTIFY``, same ``RETURNING notification_id`` in insert order.
 - :func:`select_events_of` reads the stored events of many aggregates in one query
   (SQLite or PostgreSQL), for resolving a whole batch's lead keys and cold leads at once.
+- Both recorders keep the index of recorded inputs (:mod:`lifecycle.inputs`): the rows
+  of ``inputs`` (cause, lead id, sealed content) are inserted in the events'
+  transaction, and :func:`select_inputs` reads a whole batch's rows in one query. An id
+  that another writer recorded meanwhile fails the insert (primary key), so the batch
+  fails whole and its retry sees the other writer's row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -35,12 +41,20 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from lifecycle.inputs import INPUTS_TABLE
+
 __all__ = [
     "FastPostgresProcessRecorder",
     "FastSQLiteProcessRecorder",
+    "InputRow",
     "select_events_of",
+    "select_inputs",
     "trackings_of",
 ]
+
+InputRow = tuple[str, UUID, bytes]
+"""A row of the input index: cause (``touchpoint:ID`` / ``action:ID``), lead id, sealed
+content."""
 
 _MAX_ROWID = 2**63 - 1
 _CHUNK = 500  # ids per query: well under SQLite's and PostgreSQL's parameter limits
@@ -53,12 +67,25 @@ class FastSQLiteProcessRecorder(SQLiteProcessRecorder):
     transaction after the events, as :class:`SQLiteProcessRecorder` does.
     """
 
+    def construct_create_table_statements(self) -> list[str]:
+        # WITHOUT ROWID: the table is its primary key's B-tree, not a second one beside it.
+        return [*super().construct_create_table_statements(),
+                f"CREATE TABLE IF NOT EXISTS {INPUTS_TABLE} (input_id TEXT PRIMARY KEY, "
+                "lead_id TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID"]
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = self._insert_rows(c, stored_events)
         for tracking in trackings_of(kwargs):
             self._insert_tracking(c, tracking)
+        inputs: Sequence[InputRow] = kwargs.get("inputs", ())
+        if inputs:
+            # Unsorted: SQLite has one writer at a time. Each lead's hex once.
+            hexes = {lead: lead.hex for _, lead, _ in inputs}
+            c.executemany(f"INSERT INTO {INPUTS_TABLE} (input_id, lead_id, content) "
+                          "VALUES (?, ?, ?)",
+                          [(cause, hexes[lead], sealed) for cause, lead, sealed in inputs])
         return ids
 
     def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
@@ -121,12 +148,36 @@ class FastPostgresProcessRecorder(PostgresProcessRecorder, _ColumnArrayInsert):
     """PostgreSQL process recorder that sends a batch's rows as binary column arrays,
     and writes every tracking record of ``more_trackings`` as well as ``tracking``."""
 
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        table = Identifier(self.datastore.schema, INPUTS_TABLE)
+        id_type = Identifier(self.datastore.originator_id_type)
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {table} (input_id text PRIMARY KEY, "
+            "lead_id {id_type} NOT NULL, content bytea NOT NULL)"
+        ).format(table=table, id_type=id_type))
+        self._insert_inputs = SQL(
+            "INSERT INTO {table} (input_id, lead_id, content) "
+            "SELECT * FROM unnest(%b::text[], %b::{id_type}[], %b::bytea[])"
+        ).format(table=table, id_type=id_type)
+
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         super()._insert_events(curs, stored_events, **kwargs)  # writes ``tracking``
         for tracking in kwargs.get("more_trackings", ()):
             self._insert_tracking(curs, tracking=tracking)
+        inputs: Sequence[InputRow] = kwargs.get("inputs", ())
+        if inputs:
+            # Sorted: concurrent writers take the index's row locks in one order (no
+            # deadlock); a row another writer holds fails this insert when it commits.
+            rows = sorted(inputs, key=itemgetter(0))
+            as_text = self.datastore.originator_id_type != "uuid"
+            curs.execute(self._insert_inputs, (
+                [cause for cause, _, _ in rows],
+                [str(lead) if as_text else lead for _, lead, _ in rows],
+                [sealed for _, _, sealed in rows],
+            ))
 
 
 def trackings_of(kwargs: dict[str, Any]) -> list[Tracking]:
@@ -197,3 +248,37 @@ def _select_postgres(
             )
             for row in curs.fetchall()
         ]
+
+
+def select_inputs(
+    recorder: AggregateRecorder, causes: Sequence[str]
+) -> dict[str, tuple[UUID, bytes]]:
+    """The index rows of the given causes that are recorded: cause → (lead id, sealed
+    content).
+
+    One query per 500 causes (SQLite or PostgreSQL).
+    """
+    wanted = list(dict.fromkeys(causes))
+    out: dict[str, tuple[UUID, bytes]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        if isinstance(recorder, SQLiteAggregateRecorder):
+            statement = (f"SELECT input_id, lead_id, content FROM {INPUTS_TABLE} "
+                         f"WHERE input_id IN ({','.join('?' * len(chunk))})")
+            with recorder.datastore.transaction(commit=False) as c:
+                c.execute(statement, chunk)
+                for cause, lead, sealed in c.fetchall():
+                    out[cause] = (UUID(hex=lead), bytes(sealed))
+        elif isinstance(recorder, PostgresAggregateRecorder):
+            query = SQL("SELECT input_id, lead_id, content FROM {table} "
+                        "WHERE input_id = ANY(%s)").format(
+                table=Identifier(recorder.datastore.schema, INPUTS_TABLE))
+            with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(query, (chunk,), prepare=True)
+                for row in curs.fetchall():
+                    lead = row["lead_id"]
+                    out[row["input_id"]] = (lead if isinstance(lead, UUID) else UUID(str(lead)),
+                                            bytes(row["content"]))
+        else:  # pragma: no cover - the engine records only to SQLite or PostgreSQL
+            raise TypeError(f"no input index on {type(recorder).__name__}")
+    return out

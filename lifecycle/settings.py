@@ -30,6 +30,9 @@
 | ``LIFECYCLE_MAX_PROPERTY_KEYS`` | ``256`` | keys in a touchpoint's ``properties``, all levels |
 | ``LIFECYCLE_PERSONAL_PROPERTIES`` | ``email,name,phone,address`` | touchpoint properties |
 | | | encrypted as personal data: names containing one of these parts, or ``*`` for all |
+| ``LIFECYCLE_IDENTITY_CONFLICT`` | ``reject`` | an input whose external id and email belong |
+| | | to two leads: ``reject`` it (``identity_conflict``), or ``first_key``: apply it |
+| | | to the external id's lead and record nothing on the other |
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class Settings(BaseSettings):
     max_property_depth: int = Field(default=8, ge=1, le=64)
     max_property_keys: int = Field(default=256, ge=1)
     personal_properties: str = "email,name,phone,address"
+    identity_conflict: Literal["reject", "first_key"] = "reject"
 
     @field_validator("database_url")
     @classmethod

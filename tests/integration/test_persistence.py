@@ -245,12 +245,16 @@ def test_a_stale_cache_conflicts_instead_of_writing_twice(open_app: AppFactory) 
     one, two = open_app(), open_app()
     one.record(touchpoint("t-1", profile=FIT45))
     two.record(touchpoint("t-2", at=T0 + hours(1)))  # one's cached copy is stale now
-    # redelivered to the stale instance, t-2 is not seen as a duplicate: the write
-    # conflicts with the stored version instead of recording t-2 a second time
-    with pytest.raises(IntegrityError):
-        one.record(touchpoint("t-2", at=T0 + hours(1)))
-    # the failure dropped the stale copy: the retry reads the stored lead
+    # redelivered to the stale instance, t-2 is found in the stored input index, not
+    # in the stale lead: a duplicate, nothing written
+    head = one.recorder.max_notification_id()
     assert one.record(touchpoint("t-2", at=T0 + hours(1))).outcome is Outcome.DUPLICATE
+    assert one.recorder.max_notification_id() == head
+    # a new input on the stale copy conflicts with the stored version instead of
+    # writing over it
+    with pytest.raises(IntegrityError):
+        one.record(touchpoint("t-3", at=T0 + hours(2)))
+    # the failure dropped the stale copy: the retry reads the stored lead
     assert one.record(touchpoint("t-3", at=T0 + hours(2))).outcome is Outcome.ACCEPTED
     with pytest.raises(IntegrityError):  # now two is behind
         two.record(touchpoint("t-4", at=T0 + hours(3)))

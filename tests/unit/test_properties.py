@@ -336,8 +336,10 @@ def test_random_inputs_keep_every_invariant_and_replay_identically(
                     else:
                         assert result.outcome is Outcome.REJECTED, result
                         assert result.code in ("schema", "unknown_lead", "unknown_template",
-                                               "illegal_transition"), result
+                                               "illegal_transition", "identity_conflict"), result
                         assert result.reason
+                        if result.code == "identity_conflict":  # its keys name two leads
+                            assert len({traffic.known[k] for k in keys_of(item)}) == 2
                 for lead_id in lead_ids:
                     lead = live_lead(app, lead_id)
                     check_lead(lead, app.lead_events(lead_id), templates[lead.template])
