@@ -56,11 +56,14 @@ def act(aid: str, kind: str, at: datetime, email: str, **fields: Any) -> SalesAc
                                        "occurred_at": at.isoformat(), "email": email, **fields})
 
 
-def story(persons: list[Person]) -> list[Touchpoint | SalesAction]:
+def story(persons: list[Person], *, first: int = 0) -> list[Touchpoint | SalesAction]:
     """Per person: capture, demo request (MQL), accept (SQL), a note; then a third are
-    won, a third lost with a reason in free text, a third stay open."""
+    won, a third lost with a reason in free text, a third stay open.
+
+    Input ids are global: ``first`` numbers the persons of a later story after the
+    earlier ones, so their ids are new rather than conflicting."""
     items: list[Touchpoint | SalesAction] = []
-    for i, p in enumerate(persons):
+    for i, p in enumerate(persons, start=first):
         t = T0 + timedelta(days=i)
         h = timedelta(hours=1)
         items += [

@@ -52,7 +52,7 @@ def store(database_url: str) -> Iterator[Store]:
     anchor, report = take_anchor(app)
     assert anchor is not None, report.breaks
     # After the anchor: a new lead, and a new event of an anchored one.
-    app.record_batch(story(persons[4:]))
+    app.record_batch(story(persons[4:], first=4))
     app.record_batch([touch("later", "page_view", T0 + timedelta(days=40), persons[0].email)])
     tamper = Tamper(app)
     yield Store(app, tamper, seal(anchor, None), tamper.snapshot())

@@ -303,7 +303,7 @@ def test_events_after_the_anchor_verify_by_their_chains(
     key, not events); an edit after the anchor is still a chain break."""
     path = anchored(app, tmp_path)
     later = people(6)
-    app.record_batch(story(later[4:]))
+    app.record_batch(story(later[4:], first=4))
     app.record_batch([touch("late-1", "page_view", T0 + timedelta(days=30), later[0].email)])
     app.erase(lead_of(app, 1), actor="dpo", cause="erasure:1")
     assert against(app, path) == {}

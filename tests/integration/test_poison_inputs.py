@@ -191,33 +191,67 @@ def test_a_command_that_fails_half_way_rejects_its_input_and_leaves_no_trace(
 
 
 def unstorable(touchpoint_id: str, email: str) -> Touchpoint:
-    """A touchpoint the contract would refuse, made past it: the event store cannot
-    encode an integer beyond 64 bits, so saving its events fails."""
+    """A touchpoint the contract would refuse, made past it: an integer beyond 64 bits,
+    which no JSON encoder of the engine can write."""
     valid = parse_inbound(touchpoint_data(touchpoint_id, email=email))
     assert isinstance(valid, Touchpoint)
     return valid.model_copy(update={"properties": {"n": 2**70}})
 
 
+def refused_by_the_store(app: LeadLifecycle, monkeypatch: pytest.MonkeyPatch,
+                         cause: str) -> None:
+    """Makes the store refuse the events of one input, as a database refuses a value
+    (eventsourcing's DataError), while everything before the store accepts it."""
+    from eventsourcing.persistence import DataError
+
+    mapper = app.fast_mapper
+    original = mapper.to_stored_events
+
+    def refusing(events: Any, prev: Any) -> Any:
+        if any(getattr(e, "cause_id", None) == cause for e in events):
+            raise DataError("value refused by the database")
+        return original(events, prev)
+
+    monkeypatch.setattr(mapper, "to_stored_events", refusing)
+
+
 @pytest.mark.parametrize("poison_at", [0, 3, 6, 11])
 def test_a_value_the_store_refuses_rejects_only_its_input_and_positions_are_kept(
-    app: LeadLifecycle, poison_at: int
+    app: LeadLifecycle, poison_at: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from eventsourcing.persistence import Tracking
 
     db = Database(app)
     items: list[Any] = [parse_inbound(touchpoint_data(f"ok-{i}", email=f"ok{i}@acme.com"))
                         for i in range(12)]
-    items[poison_at] = unstorable("bad-1", f"ok{poison_at}@acme.com")
+    items[poison_at] = parse_inbound(touchpoint_data("bad-1", email=f"ok{poison_at}@acme.com"))
+    refused_by_the_store(app, monkeypatch, "touchpoint:bad-1")
     calls: list[list[Result]] = []
     results = app.record_batch(items, tracking=Tracking("tp:0", 41),
                                before_commit=lambda rs: calls.append(list(rs)))
     assert [(r.outcome, r.code) for r in results] == [
         (Outcome.REJECTED, UNSTORABLE) if i == poison_at else (Outcome.ACCEPTED, None)
         for i in range(12)]
-    assert "TypeError" in (results[poison_at].reason or "")
+    assert "DataError" in (results[poison_at].reason or "")
     assert calls[-1] == results  # the dead letters are decided on the final results
     assert db.positions() == {"tp:0": 41}
     for i in range(12):
+        if i != poison_at:
+            app.get_lead(app.find_lead(f"ok{i}@acme.com"))
+
+
+@pytest.mark.parametrize("poison_at", [0, 5])
+def test_a_value_no_encoder_can_write_rejects_only_its_input(
+    app: LeadLifecycle, poison_at: int
+) -> None:
+    items: list[Any] = [parse_inbound(touchpoint_data(f"ok-{i}", email=f"ok{i}@acme.com"))
+                        for i in range(6)]
+    items[poison_at] = unstorable("bad-1", f"ok{poison_at}@acme.com")
+    results = app.record_batch(items)
+    assert [r.outcome for r in results] == [
+        Outcome.REJECTED if i == poison_at else Outcome.ACCEPTED for i in range(6)]
+    assert results[poison_at].code in (INTERNAL_ERROR, UNSTORABLE)
+    for i in range(6):
         if i != poison_at:
             app.get_lead(app.find_lead(f"ok{i}@acme.com"))
 
