@@ -47,7 +47,8 @@ def build_report(
     if name == "forecast":
         return forecast_report(history, templates, target=target)
     if name == "cooling":
-        return cooling_report(store, history, config, at=moment)
+        return cooling_report(store, history, config,
+                              at=at if as_of is None else min(at, as_of))
     if name == "alerts":
         return alerts_report(store, history, templates, config, at=moment)
     raise ValueError(f"unknown report {name!r}; reports: {', '.join(REPORTS)}")

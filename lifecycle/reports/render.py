@@ -483,8 +483,9 @@ def _cooling_blocks(data: dict[str, Any]) -> list[Block]:
     leads = data.get("leads") or []
     blocks: list[Block] = [Note(f"{plural(data.get('count', len(leads)), 'Hot or Warm lead')}"
                                 f" cooling at {when(data.get('at'))} UTC")]
+    idle = _idle_blocks(data.get("idle") or [])
     if not leads:
-        return [*blocks, _no_data("no lead is cooling")]
+        return [*blocks, _no_data("no lead is cooling"), *idle]
     rows = []
     for lead in leads[:LIMIT]:
         was, now = lead.get("grade"), lead.get("grade_now")
@@ -501,7 +502,20 @@ def _cooling_blocks(data: dict[str, Any]) -> list[Block]:
         "Hot leads first, lowest score first", "!lead|template · stage|grade|#score\n/ min."
         "|#idle d|why", rows,
         note=_left_out(len(rows), len(leads), "cooling leads")))
-    return blocks
+    return [*blocks, *idle]
+
+
+def _idle_blocks(idle: list[dict[str, Any]]) -> list[Block]:
+    if not idle:
+        return []
+    rows = [(str(lead.get("lead_id")),
+             f"{label(lead.get('template'))} · {label(lead.get('stage'))}",
+             str(lead.get("grade")), days(lead.get("total_now")), days(lead.get("idle_days")))
+            for lead in idle[:LIMIT]]
+    return [_table(
+        "idle: no touch for a while, but fit or BANT keep the grade (not cooling)",
+        "!lead|template · stage|grade|#score|#idle d", rows,
+        note=_left_out(len(rows), len(idle), "idle leads"))]
 
 
 def _alerts_blocks(data: dict[str, Any]) -> list[Block]:
