@@ -16,6 +16,7 @@ from rich.table import Table
 
 from lifecycle.aggregates.lead import ERASED
 from lifecycle.cli.core import open_app, print_json
+from lifecycle.reports.output import visible
 
 __all__ = ["COMMANDS"]
 
@@ -38,7 +39,7 @@ def _fmt(value: Any) -> str:
     """A value for a table cell (escaped: "[x]" in a value is text, not markup)."""
     if isinstance(value, float):
         return f"{value:g}"
-    return "—" if value is None else escape(str(value))
+    return "—" if value is None else escape(visible(value))
 
 
 @click.group()

@@ -355,7 +355,8 @@ def _forecast_chart(data: dict[str, Any], currency: str | None = None) -> Figure
             if int(_num(s.get("open"))) > 0 and (f := factor(s)) is not None]
     if not rows:
         return None
-    values = [[_num(r.get(k)) * f for r, f in rows]
+    # An amount of null is a sum beyond any float: no bar can show it.
+    values = [[_num(r.get(k), missing=math.inf) * f for r, f in rows]
               for k in ("amount", "expected_default", "expected_measured")]
     if not _drawable([v for series in values for v in series]):
         raise _Undrawable
@@ -408,10 +409,10 @@ def _forecast_charts(data: dict[str, Any]) -> list[tuple[str | None, str]]:
 MAX_CURRENCY_CHARTS = 4
 
 
-def _num(value: Any) -> float:
-    """A number of the data for a chart (0 for none)."""
+def _num(value: Any, *, missing: float = 0.0) -> float:
+    """A number of the data for a chart (``missing`` for none)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0.0
+        return missing
     return float(value)
 
 

@@ -54,11 +54,10 @@ def forecast_report(history: History, templates: TemplateRegistry,
     conversion: dict[str, Any] | None = None
     if rates is not None:
         conversion = rates.describe(totals)
-        missing: list[str] = []
         for key in ("pipeline", "expected_default", "expected_measured"):
-            value, missing = converted({c: t[key] for c, t in totals.items()}, rates)
-            conversion[key] = rounded(value)
-        conversion["not_converted"] = missing
+            conversion[key] = rounded(converted({c: t[key] for c, t in totals.items()},
+                                                rates)[0])
+        conversion["not_converted"] = sorted(c for c in totals if rates.rate(c) is None)
     return {
         "as_of": history.as_of,
         "stages": rows,
