@@ -73,7 +73,9 @@ def _latest_grades(store: ProjectionStore, at: float) -> dict[str, tuple[str, fl
         "SELECT lead_id, MAX(version) AS v FROM lc_grades WHERE occurred_at <= ? "
         "GROUP BY lead_id) m ON m.lead_id = g.lead_id AND m.v = g.version", [at],
     )
-    return {r[0]: (r[1], float(r[2]), None if r[3] is None else float(r[3])) for r in rows}
+    # A NULL fit is a NaN that SQLite stored (it keeps no NaN): score it as none.
+    return {r[0]: (r[1], float(r[2] or 0.0), None if r[3] is None else float(r[3]))
+            for r in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +114,21 @@ def scoring_inputs(store: ProjectionStore, at: float) -> dict[str, ScoringInputs
         out[lead_id] = ScoringInputs(
             fit=None if fit is None else float(fit),
             behaviour=None if behaviour is None else float(behaviour),
-            behaviour_at=None if behaviour_at is None else datetime.fromisoformat(behaviour_at),
+            behaviour_at=_moment(behaviour_at),
             bant=BantAssessment(answer(budget), answer(authority), answer(need),
                                 answer(timeline)),
             erased=ev is not None,
         )
     return out
+
+
+def _moment(text: Any) -> datetime | None:
+    """An ISO 8601 time of ``lc_scoring`` (the aggregate's own); None if it is none."""
+    try:
+        moment = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def cooling_report(store: ProjectionStore, history: History, config: ScoringConfig,

@@ -27,6 +27,7 @@ import io
 import math
 import re
 import textwrap
+import warnings
 from collections import defaultdict
 from datetime import UTC, datetime
 from functools import partial
@@ -89,6 +90,8 @@ RC: dict[RcKeyType, Any] = {
     "text.color": INK,
     "legend.frameon": False,
     "legend.fontsize": 8.5,
+    # Labels are data (channel names, stages): "$x$" in one is text, not TeX to parse.
+    "text.parse_math": False,
 }
 
 CSS = """
@@ -449,15 +452,21 @@ class _Charts:
         self.count = 0
 
     def __call__(self, draw: Callable[[], Figure | None], description: str) -> str | None:
-        try:
-            fig = draw()
-        except _Undrawable:
-            return (f'<p class="note">{_e(description)}: chart left out, its values are '
-                    "beyond what a chart can draw (see the table)</p>")
-        if fig is None:
-            return None
-        self.count += 1
-        return _svg(fig, f"c{self.count}", description)
+        # A glyph the font lacks (an emoji in a channel name) is drawn as a box, a label
+        # matplotlib will not show (empty, "_hidden") is left out: their warnings would
+        # only reach the reader's terminal.
+        with warnings.catch_warnings():
+            # (matplotlib attributes them to its caller, so no module filter matches.)
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                fig = draw()
+            except _Undrawable:
+                return (f'<p class="note">{_e(description)}: chart left out, its values are '
+                        "beyond what a chart can draw (see the table)</p>")
+            if fig is None:
+                return None
+            self.count += 1
+            return _svg(fig, f"c{self.count}", description)
 
 
 # -- HTML ----------------------------------------------------------------------------------

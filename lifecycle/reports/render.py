@@ -29,7 +29,7 @@ from rich.measure import Measurement
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from lifecycle.reports.output import literal
+from lifecycle.reports.output import literal, visible
 
 __all__ = [
     "LIMIT",
@@ -147,7 +147,7 @@ def plural(n: Any, word: str, words: str | None = None) -> str:
 
 def label(name: Any) -> str:
     """A stage, reason or channel name for reading: ``competitor_won`` → ``competitor won``."""
-    return DASH if name is None else str(name).replace("_", " ")
+    return visible(name).replace("_", " ") if name is not None and str(name).strip() else DASH
 
 
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?")
