@@ -10,6 +10,7 @@ arrive and can be asked for any past moment.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +34,20 @@ DAY, HOUR = 86_400.0, 3_600.0
 
 
 def _iso(t: float | None) -> str | None:
-    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
+    """An epoch second as ISO 8601; None for none, or for one beyond any calendar (a
+    projection row no event could have written: the report still prints)."""
+    try:
+        return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _halvings(elapsed: float, half_life: float) -> float:
+    """``2 ** (-elapsed / half_life)``; infinite where a float cannot hold it."""
+    try:
+        return float(2.0 ** (-elapsed / half_life))
+    except OverflowError:
+        return math.inf
 
 
 def engagement(store: ProjectionStore, at: float, half_life_days: float,
@@ -46,7 +60,7 @@ def engagement(store: ProjectionStore, at: float, half_life_days: float,
         "WHERE occurred_at <= ? GROUP BY lead_id, anchor_at", [at],
     ):
         if lead_ids is None or lead_id in lead_ids:
-            score = float(total) * 2.0 ** (-(at - float(anchor)) / half_life)
+            score = float(total) * _halvings(at - float(anchor), half_life)
             entry = out.get(lead_id)
             if entry is None:
                 out[lead_id] = {"score": score, "last_touch": float(last), "touches": int(n),
@@ -265,6 +279,6 @@ def alerts_report(store: ProjectionStore, history: History, templates: TemplateR
     counts: dict[str, int] = defaultdict(int)
     for a in alerts:
         counts[a["rule"]] += 1
-    alerts.sort(key=lambda a: (a["rule"], a["opened_at"], a["lead_id"]))
+    alerts.sort(key=lambda a: (a["rule"], a["opened_at"] or "", a["lead_id"]))
     return {"at": _iso(at), "count": len(alerts), "by_rule": dict(sorted(counts.items())),
             "alerts": alerts}

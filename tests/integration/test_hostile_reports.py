@@ -3,10 +3,11 @@
 Hypothesis writes rows straight into the projection tables — values the contract would
 refuse: amounts of 1e308, infinite or not a number, negative; currencies like ``<b>`` or
 none; text with markup, HTML, escape sequences and (on SQLite) NUL; business times from
-year 1 to 9999; unknown stages, grades and reasons; ISO times that are not times — and
-then asks for every report the way the CLI does. Each must be strict JSON (a parser
-that refuses ``Infinity`` and ``NaN`` reads it), print in the terminal, and go into one
-HTML page. Both databases; a fresh one per example.
+year 1 to 9999 and beyond any calendar (1e300, infinite); unknown stages, grades and
+reasons; ISO times that are not times — and then asks for every report the way the CLI
+does. Each must be strict JSON (a parser that refuses ``Infinity`` and ``NaN`` reads
+it), print in the terminal, and go into one HTML page. Both databases; a fresh one per
+example.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ AMOUNTS = st.one_of(
                                 -math.inf, math.nan, 5e-324, 10_000.0]),
     st.floats(allow_nan=True, allow_infinity=True))
 TIMES = st.one_of(st.floats(FIRST, LAST), st.sampled_from([FIRST, LAST, 0.0]))
+STORED_TIMES = st.one_of(TIMES, st.sampled_from([1e20, -1e20, 1e300, math.inf, -math.inf]))
 CURRENCIES = st.one_of(st.none(), st.sampled_from(["EUR", "USD", "JPY", "<b>", "€€€", "123",
                                                    "", "eur"]))
 
@@ -74,7 +76,7 @@ def projections(draw: st.DrawFn, *, nul: bool) -> dict[str, list[tuple[Any, ...]
         "lc_touches": [], "lc_scoring": [], "lc_sales_touches": [], "lc_nurture": []}
     for n in range(draw(st.integers(0, 5))):
         lead = draw(st.sampled_from([f"lead-{n}", f"[/]{n}", f"<i>{n}</i>"]))
-        captured = draw(TIMES)
+        captured = draw(STORED_TIMES)
         rows["lc_leads"].append((
             lead, draw(st.sampled_from(TEMPLATES)), draw(text), draw(text), captured,
             draw(text), draw(st.none() | text), draw(st.none() | text),
@@ -84,17 +86,18 @@ def projections(draw: st.DrawFn, *, nul: bool) -> dict[str, list[tuple[Any, ...]
             version += 1
             stage = draw(st.sampled_from(STAGES) | text)
             rows["lc_transitions"].append((
-                lead, version, draw(TIMES), draw(TIMES), draw(st.none() | text), stage,
+                lead, version, draw(STORED_TIMES), draw(STORED_TIMES), draw(st.none() | text),
+                stage,
                 draw(st.sampled_from(KINDS)), draw(st.none() | text), draw(st.none() | text),
                 draw(AMOUNTS), draw(CURRENCIES), draw(text)))
             if draw(st.booleans()):
                 rows["lc_losses"].append((
-                    lead, version, draw(TIMES), draw(text), draw(st.sampled_from(
+                    lead, version, draw(STORED_TIMES), draw(text), draw(st.sampled_from(
                         ["lost", "disqualified"])), draw(st.sampled_from(STAGES) | text),
                     draw(text), draw(st.none() | text), draw(AMOUNTS), draw(CURRENCIES), 1))
         for _ in range(draw(st.integers(0, 3))):
             version += 1
-            t = draw(TIMES)
+            t = draw(STORED_TIMES)
             rows["lc_grades"].append((
                 lead, version, t, draw(st.sampled_from(["hot", "warm", "cold"]) | text),
                 None, draw(AMOUNTS), draw(AMOUNTS), draw(AMOUNTS), draw(AMOUNTS), draw(text)))
@@ -106,15 +109,15 @@ def projections(draw: st.DrawFn, *, nul: bool) -> dict[str, list[tuple[Any, ...]
                 *draw(st.tuples(*[st.none() | st.integers(0, 1)] * 4))))
         for _ in range(draw(st.integers(0, 3))):
             version += 1
-            t = draw(TIMES)
+            t = draw(STORED_TIMES)
             rows["lc_touches"].append((
                 lead, version, t, draw(st.sampled_from(["quote_sent", "meeting_held",
                                                         "page_view"]) | text),
                 draw(text), draw(text), draw(st.floats(-100, 100)), t,
                 draw(st.floats(-1e6, 1e6))))
-            rows["lc_sales_touches"].append((lead, version + 1000, draw(TIMES), draw(text),
+            rows["lc_sales_touches"].append((lead, version + 1000, draw(STORED_TIMES), draw(text),
                                              draw(text)))
-            rows["lc_nurture"].append((lead, version + 2000, draw(TIMES), draw(text),
+            rows["lc_nurture"].append((lead, version + 2000, draw(STORED_TIMES), draw(text),
                                        draw(st.integers(0, 10)), draw(text)))
     return rows
 
