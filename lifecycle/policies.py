@@ -2,7 +2,8 @@
 
 - **decay**: leads the cooling report lists are told to regrade at ``at``; the Lead
   aggregate recomputes its decayed behaviour and emits ``Graded`` only if its grade
-  really changes.
+  really changes. Both decide with :func:`lifecycle.scoring.evaluate` on the same
+  inputs, so every listed lead is regraded and, afterwards, none is listed at ``at``.
 - **nurture**: nurturing leads are told to send their next step if it is due at
   ``at``; the aggregate knows its track and cadence.
 
@@ -41,7 +42,7 @@ def run_policies(app: LeadLifecycle, *, at: datetime,
         if embedded:
             runner.run()
         history = load_history(store)
-        cooling = cooling_report(store, history, app.scoring, at=at.timestamp())
+        cooling = cooling_report(store, history, app.scoring, at=at)
         cooling_ids = [UUID(row["lead_id"]) for row in cooling["leads"]]
         stamp = at.isoformat()
         regraded = app.regrade_all(cooling_ids, at, cause=f"policy:decay@{stamp}")

@@ -31,14 +31,18 @@ __all__ = [
     "GRADES",
     "BantAssessment",
     "Contribution",
+    "Evaluation",
     "GradeResult",
     "ScoringConfig",
+    "bant_part",
     "bant_score",
     "behaviour_at",
     "decay_factor",
+    "evaluate",
     "fit_score",
     "grade",
     "grade_of",
+    "grade_rank",
     "load_scoring",
     "screen",
     "total_score",
@@ -356,6 +360,11 @@ def bant_score(bant: BantAssessment) -> float:
     return 25.0 * bant.met
 
 
+def bant_part(bant: BantAssessment) -> float | None:
+    """BANT's part of the total: its score, or None while nothing was assessed."""
+    return bant_score(bant) if bant.assessed else None
+
+
 @dataclass(frozen=True, slots=True)
 class GradeResult:
     grade: Grade
@@ -395,3 +404,45 @@ def total_score(fit: float, behaviour: float, bant: float | None, config: Gradin
 def grade_of(total: float, config: GradingConfig) -> Grade:
     """Hot, Warm or Cold for a total score."""
     return "hot" if total >= config.hot else "warm" if total >= config.warm else "cold"
+
+
+def grade_rank(value: str | None) -> int:
+    """Cold 0, Warm 1, Hot 2; -1 for no grade (or an unknown one)."""
+    return {"cold": 0, "warm": 1, "hot": 2}.get(value or "", -1)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """A lead's scores at a moment: behaviour decayed to it, total and grade."""
+
+    behaviour: float
+    total: float
+    grade: Grade
+
+
+def evaluate(
+    fit: float,
+    behaviour: float,
+    behaviour_at: datetime,
+    bant: float | None,
+    at: datetime,
+    config: ScoringConfig,
+) -> Evaluation:
+    """The one scoring truth: what a lead's grade is at ``at``.
+
+    The Lead aggregate grades with it after every change and on regrading; the cooling
+    report and the decay policy ask it the same question with the same inputs (kept by
+    the activity projection), so a lead is listed as cooling exactly when regrading it
+    would lower its grade.
+
+    Args:
+        fit: the lead's fit score.
+        behaviour: its behaviour score as of ``behaviour_at`` (decays from there).
+        behaviour_at: when ``behaviour`` was last brought up to date.
+        bant: BANT's part (:func:`bant_part`), None while nothing was assessed.
+        at: the moment to evaluate at.
+        config: the scoring configuration.
+    """
+    decayed = behaviour * decay_factor(behaviour_at, at, config.half_life_seconds)
+    total = total_score(fit, decayed, bant, config.grading)
+    return Evaluation(decayed, total, grade_of(total, config.grading))

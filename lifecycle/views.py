@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from lifecycle.aggregates.lead import Lead
-from lifecycle.scoring import ScoringConfig, behaviour_at, grade
+from lifecycle.scoring import ScoringConfig, bant_part, behaviour_at, evaluate, grade
 
 __all__ = ["DETAIL_FIELDS", "describe_event", "lead_summary"]
 
@@ -22,8 +22,14 @@ def lead_summary(
 ) -> dict[str, Any]:
     """The lead's state, its scores explained at ``at``, and its latest events."""
     half_life = config.half_life_seconds
-    beh_now = behaviour_at(lead.contributions, at, half_life)
-    graded_now = grade(lead.fit, beh_now, lead.bant, config.grading)
+    if at >= lead.behaviour_at:  # what regrading at ``at`` would compute, exactly
+        now = evaluate(lead.fit, lead.behaviour, lead.behaviour_at, bant_part(lead.bant), at,
+                       config)
+        beh_now, total_now, grade_now = now.behaviour, now.total, now.grade
+    else:  # an earlier moment: the touches recorded by then, each decayed to it
+        beh_now = behaviour_at(lead.contributions, at, half_life)
+        graded = grade(lead.fit, beh_now, lead.bant, config.grading)
+        total_now, grade_now = graded.total, graded.grade
     valued = sorted(((round(c.value_at(at, half_life), 4), c) for c in lead.contributions
                      if c.occurred_at <= at), key=lambda vc: -vc[0])
     contributions = [{"occurred_at": c.occurred_at.isoformat(), "kind": c.kind,
@@ -55,8 +61,8 @@ def lead_summary(
                 "need": lead.bant.need, "timeline": lead.bant.timeline,
                 "met": lead.bant.met,
             },
-            "total": graded_now.total,
-            "grade_now": graded_now.grade,
+            "total": total_now,
+            "grade_now": grade_now,
         },
         "events": len(events),
         "history": [describe_event(e) for e in events[-history:]],

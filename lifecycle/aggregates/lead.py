@@ -25,13 +25,12 @@ from lifecycle.scoring import (
     Contribution,
     Grade,
     ScoringConfig,
-    bant_score,
+    bant_part,
     decay_factor,
+    evaluate,
     fit_score,
     grade,
-    grade_of,
     screen,
-    total_score,
 )
 from lifecycle.templates import CLOSED_STAGES, FunnelTemplate
 
@@ -613,15 +612,13 @@ class Lead(Aggregate):
         common = {"timestamp": recorded_at, "occurred_at": at, "source": source,
                   "actor": f"policy:{trigger}" if trigger != "touchpoint" else source,
                   "cause_id": cause}
-        behaviour = self.behaviour * decay_factor(self.behaviour_at, at,
-                                                  config.half_life_seconds)
-        # The grade alone first (as grade() computes it): the full result only when it
-        # changed, which most touchpoints do not do.
-        grading, bant = config.grading, self.bant
-        total = total_score(self.fit, behaviour, bant_score(bant) if bant.assessed else None,
-                            grading)
-        if grade_of(total, grading) != self.grade:
-            result = grade(self.fit, behaviour, bant, grading)
+        # The grade alone first, by the function reports and policies use too: the full
+        # result only when it changed, which most touchpoints do not do.
+        now = evaluate(self.fit, self.behaviour, self.behaviour_at, bant_part(self.bant), at,
+                       config)
+        behaviour = now.behaviour
+        if now.grade != self.grade:
+            result = grade(self.fit, behaviour, self.bant, config.grading)
             self.trigger_event(self.Graded, **common, grade=result.grade, previous=self.grade,
                                total=result.total, fit=result.fit, behaviour=result.behaviour,
                                bant=result.bant, fit_parts=self.fit_parts, trigger=trigger)

@@ -18,6 +18,7 @@ from lifecycle.aggregates.lead import ERASED
 from lifecycle.application import LeadLifecycle
 from lifecycle.cli.core import open_app, print_json
 from lifecycle.cli.params import AS_OF
+from lifecycle.reports.output import visible
 
 __all__ = ["COMMANDS"]
 
@@ -30,7 +31,7 @@ def _fmt(value: Any) -> str:
     """A value for a table cell (escaped: "[x]" in a value is text, not markup)."""
     if isinstance(value, float):
         return f"{value:g}"
-    return "—" if value is None else escape(str(value))
+    return "—" if value is None else escape(visible(value))
 
 
 @click.group()

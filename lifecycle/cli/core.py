@@ -13,12 +13,14 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from lifecycle.application import LeadLifecycle, build_application
 from lifecycle.cli.params import AT
 from lifecycle.contracts import inbound_json_schema
 from lifecycle.ingest import IngestSummary, RejectWriter, ingest_lines, read_lines
 from lifecycle.projections import build_runner
+from lifecycle.reports.output import literal, strict_json
 from lifecycle.settings import Settings
 from lifecycle.views import lead_summary
 
@@ -56,7 +58,8 @@ def _check_postgres(url: str) -> None:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    """Prints strict JSON: no ``Infinity``/``NaN``, times as ISO 8601 strings."""
+    click.echo(strict_json(data))
 
 
 def _progress(console: Console, total: int | None) -> Progress:
@@ -121,7 +124,8 @@ def ingest(file: Path, rejects_path: Path | None, as_json: bool) -> None:
         table.add_row(*(str(v) for v in summary.as_dict().values()))
         Console().print(table)
         if summary.rejected:
-            Console().print(f"rejected lines appended to [bold]{rejects_path}[/bold]")
+            Console().print(Text.assemble("rejected lines appended to ",
+                                          literal(rejects_path, "bold")))
     sys.exit(0 if summary.rejected == 0 else 1)
 
 
@@ -155,40 +159,49 @@ def lead_show(key: str, at_moment: datetime | None, history: int, as_json: bool)
 
 
 def _print_lead(s: dict[str, Any]) -> None:
+    # Every value goes in as literal Text: a key, a competitor or a note holding "[/]"
+    # or "[red]" is the person's data, not markup (and would crash or restyle it).
     console = Console()
     scores = s["scores"]
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("lead", f"{s['lead_id']}  ({', '.join(s['keys'])})")
-    head.add_row("template", s["template"])
-    head.add_row("stage", f"{s['stage']} since {s['stage_entered_at']}")
-    head.add_row("grade", f"{s['grade']} (now: {scores['grade_now']}, total {scores['total']})")
-    head.add_row("captured", f"{s['captured_at']} via {s['first_channel']}")
-    head.add_row("last touch", s["last_touch_at"])
+
+    def line(name: str, value: str) -> None:
+        head.add_row(name, literal(value))
+
+    line("lead", f"{s['lead_id']}  ({', '.join(s['keys'])})")
+    line("template", s["template"])
+    line("stage", f"{s['stage']} since {s['stage_entered_at']}")
+    line("grade", f"{s['grade']} (now: {scores['grade_now']}, total {scores['total']})")
+    line("captured", f"{s['captured_at']} via {s['first_channel']}")
+    line("last touch", s["last_touch_at"])
     if s["deal"]["amount"] is not None:
-        head.add_row("deal", f"{s['deal']['amount']:,.2f} {s['deal']['currency']}")
+        line("deal", f"{s['deal']['amount']:,.2f} {s['deal']['currency']}")
     console.print(head)
 
-    fit = Table(title=f"fit {scores['fit']['score']}", title_justify="left")
+    fit = Table(title=literal(f"fit {scores['fit']['score']}"), title_justify="left")
     fit.add_column("dimension")
     fit.add_column("points", justify="right")
     for name, value in scores["fit"]["parts"].items():
-        fit.add_row(name, f"{value:g}")
+        fit.add_row(literal(name), literal(f"{value:g}"))
     console.print(fit)
 
     beh = scores["behaviour"]
-    table = Table(title=f"behaviour {beh['score']} at {scores['evaluated_at']} "
-                  f"(half-life {beh['half_life_days']:g} d; top {len(beh['contributions'])} "
-                  f"of {beh['contributions_total']})", title_justify="left")
+    table = Table(title=literal(f"behaviour {beh['score']} at {scores['evaluated_at']} "
+                                f"(half-life {beh['half_life_days']:g} d; top "
+                                f"{len(beh['contributions'])} of {beh['contributions_total']})"),
+                  title_justify="left")
     for column in ("occurred_at", "kind", "points", "value now"):
         table.add_column(column)
     for c in beh["contributions"]:
-        table.add_row(c["occurred_at"], c["kind"], f"{c['points']:g}", f"{c['value']:.3f}")
+        table.add_row(*(literal(v) for v in (c["occurred_at"], c["kind"], f"{c['points']:g}",
+                                             f"{c['value']:.3f}")))
     console.print(table)
     bant = scores["bant"]
-    console.print(f"BANT: budget={bant['budget']} authority={bant['authority']} "
-                  f"need={bant['need']} timeline={bant['timeline']} ({bant['met']}/4 met)")
+    console.print(literal(f"BANT: budget={bant['budget']} authority={bant['authority']} "
+                          f"need={bant['need']} timeline={bant['timeline']} "
+                          f"({bant['met']}/4 met)"))
 
     hist = Table(title=f"history (last {len(s['history'])} of {s['events']} events)",
                  title_justify="left")
@@ -196,7 +209,8 @@ def _print_lead(s: dict[str, Any]) -> None:
         hist.add_column(column)
     for e in s["history"]:
         detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items())
-        hist.add_row(str(e["version"]), e["event"], e["occurred_at"], e["cause"], detail)
+        hist.add_row(*(literal(v) for v in (e["version"], e["event"], e["occurred_at"],
+                                            e["cause"], detail)))
     console.print(hist)
 
 

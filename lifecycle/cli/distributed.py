@@ -12,6 +12,7 @@ from rich.console import Console
 
 from lifecycle.errors import InputRejected
 from lifecycle.ingest import IngestSummary, RejectWriter, read_lines
+from lifecycle.reports.output import literal
 from lifecycle.settings import Settings
 
 __all__ = ["COMMANDS"]
@@ -93,9 +94,10 @@ def publish(file: Path, rejects_path: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data))
     else:
-        Console().print(f"published {summary.accepted} of {summary.received} inputs to "
-                        f"{settings.touchpoints_topic}; {summary.rejected} rejected"
-                        + (f" (see {rejects_path})" if summary.rejected else ""))
+        # literal: a rejects path with "[x]" in it is a path, not markup
+        Console().print(literal(f"published {summary.accepted} of {summary.received} inputs "
+                                f"to {settings.touchpoints_topic}; {summary.rejected} rejected"
+                                + (f" (see {rejects_path})" if summary.rejected else "")))
     sys.exit(0 if summary.rejected == 0 else 1)
 
 

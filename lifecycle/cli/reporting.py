@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -17,10 +18,16 @@ from rich.text import Text
 from lifecycle.cli.core import open_app, print_json, run_ingest
 from lifecycle.cli.params import AMOUNT, AS_OF, AT
 from lifecycle.projections import ProjectionStore, build_runner
-from lifecycle.reports import REPORTS, build_report
+from lifecycle.reports import REPORTS, build_report, load_rates
+from lifecycle.reports.output import visible
 from lifecycle.settings import Settings
 
 __all__ = ["COMMANDS"]
+
+
+def _path(path: Path) -> str:
+    """A path inside rich markup: printed as it is ("[x]" in a folder name is no tag)."""
+    return escape(visible(path))
 
 
 def _bar(console: Console, label: str, total: int | None) -> Progress:
@@ -106,7 +113,9 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
 
 def _report_options(f: click.decorators.FC) -> click.decorators.FC:
     f = click.option("--json", "as_json", is_flag=True, help="print as JSON")(f)
-    f = click.option("--target", type=AMOUNT, help="revenue target for the forecast gap")(f)
+    f = click.option("--target", type=AMOUNT,
+                     help="revenue target for the forecast gap (in the reporting currency "
+                     "of LIFECYCLE_RATES_FILE, or the pipeline's one currency)")(f)
     f = click.option("--at", type=AT, help="evaluate decay, cooling and alerts "
                      "at this time (default: now)")(f)
     return click.option("--as-of", type=AS_OF, help="the funnel as it stood "
@@ -119,11 +128,12 @@ def collect_reports(names: tuple[str, ...] | list[str], *, as_of: datetime | Non
     app = open_app(settings)
     store = ProjectionStore(app.settings.database_url)
     try:
+        rates = load_rates(app.settings.rates_file)
         runner = build_runner(app, store)
         if app.settings.mode == "embedded":
             runner.run()  # distributed: the workers' projector agents keep them current
         return {name: build_report(name, store, app.templates, app.scoring, as_of=as_of,
-                                   at=at, target=target) for name in names}
+                                   at=at, target=target, rates=rates) for name in names}
     finally:
         store.close()
         app.close()
@@ -204,6 +214,19 @@ def policies_run(at: datetime | None, as_json: bool) -> None:
                    f"steps to {result['nurturing']} nurturing leads")
 
 
+DEMO_RATES = """\
+# Illustrative exchange rates for the demo (not market data).
+[rates]
+currency = "EUR"
+date = 2025-01-01
+source = "illustrative demo rates"
+
+[rates.values]
+USD = 0.92
+GBP = 1.17
+"""
+
+
 @click.command()
 @click.option("--leads", default=3000, show_default=True, help="how many leads to simulate")
 @click.option("--days", default=180, show_default=True, help="how many days of history")
@@ -233,7 +256,11 @@ def demo(leads: int, days: int, seed: int, db_path: Path, html_path: Path) -> No
     with jsonl.open("w", encoding="utf-8") as f:
         for item in inputs:
             f.write(json.dumps(item) + "\n")
-    settings = Settings(database_url=f"sqlite:///{db_path}")
+    # The demo's deals are in EUR, GBP and USD: illustrative rates let its forecast
+    # total them in EUR (and say so); real use names its own LIFECYCLE_RATES_FILE.
+    rates_path = db_path.parent / "rates.toml"
+    rates_path.write_text(DEMO_RATES, encoding="utf-8")
+    settings = Settings(database_url=f"sqlite:///{db_path}", rates_file=rates_path)
     app = open_app(settings)
     runner = build_runner(app)
     try:
@@ -250,20 +277,20 @@ def demo(leads: int, days: int, seed: int, db_path: Path, html_path: Path) -> No
     console.print(f"[bold]demo[/bold]: {leads} leads over {days} days (seed {seed}): "
                   f"{summary.received} inputs — {summary.accepted} accepted, "
                   f"{summary.duplicate} duplicate, {summary.rejected} rejected "
-                  f"(deliberate bad input, see {jsonl.with_suffix('.rejects.jsonl')}); "
+                  f"(deliberate bad input, see {_path(jsonl.with_suffix('.rejects.jsonl'))}); "
                   f"policies regraded {policy['regraded']} cooling leads")
     reports = collect_reports(REPORTS, as_of=None, at=at, target=None, settings=settings)
-    forecast = reports["forecast"]
-    reports["forecast"] = collect_reports(
-        ["forecast"], as_of=None, at=at, settings=settings,
-        target=round(float(forecast["expected_revenue_measured"]) * 1.25, -3)  # type: ignore[arg-type]
-        or None,
-    )["forecast"]
+    converted = reports["forecast"].get("converted") or {}
+    expected = converted.get("expected_measured") if isinstance(converted, dict) else None
+    if isinstance(expected, int | float) and expected > 0:
+        reports["forecast"] = collect_reports(
+            ["forecast"], as_of=None, at=at, settings=settings,
+            target=round(float(expected) * 1.25, -3) or None)["forecast"]
     for name in ("funnel", "diagnosis", "channels", "losses", "forecast", "alerts"):
         render_terminal(name, reports[name], console)
     write_html(reports, html_path)
     elapsed = time.perf_counter() - started
-    console.print(f"HTML report: [bold]{html_path}[/bold]  (database {db_path}; "
+    console.print(f"HTML report: [bold]{_path(html_path)}[/bold]  (database {_path(db_path)}; "
                   f"done in {elapsed:.1f} s)")
     sys.exit(0)
 

@@ -8,7 +8,10 @@
   score at any moment ``T`` is ``sum over months of sum(anchored) * 2 ** (-(T - B) /
   half_life)``: one grouped ``SUM``. (A per-month anchor keeps the exponent small for any
   half-life; one fixed epoch would overflow a float within years for short ones.) Also
-  grades, nurture steps and sales touches.
+  grades, nurture steps, sales touches, and the inputs of a lead's grade as the
+  aggregate holds them (``lc_scoring``: fit, behaviour with the moment it is as of,
+  BANT answers, erasure), so the cooling report asks the aggregate's own scoring
+  function the aggregate's own question.
 - **losses**: one row per loss or disqualification with reason, stage, competitor and
   amount, for the loss-reason database.
 
@@ -31,7 +34,8 @@ from lifecycle.projections.base import (
     month_of,
 )
 
-__all__ = ["activity_projection", "all_projections", "anchor_of", "anchored", "funnel", "losses"]
+__all__ = ["SCORING", "activity_projection", "all_projections", "anchor_of", "anchored",
+           "funnel", "losses"]
 
 REAL, TEXT, INT = "DOUBLE PRECISION", "TEXT", "BIGINT"
 
@@ -65,6 +69,17 @@ TOUCHES = TableSpec(
     ("lead_id", "version"),
     indexes=(("kind",), ("occurred_at",)),
 )
+SCORING = TableSpec(
+    "lc_scoring",
+    (("lead_id", TEXT), ("version", INT), ("occurred_at", REAL), ("event", TEXT),
+     ("fit", REAL), ("behaviour", REAL), ("behaviour_at", TEXT), ("budget", INT),
+     ("authority", INT), ("need", INT), ("timeline", INT)),
+    ("lead_id", "version"),
+)
+"""What a lead's grade is computed from, one row per event that changes it: ``event``
+is ``captured`` (fit), ``touch`` (behaviour as of ``behaviour_at``, fit when the
+profile changed), ``bant`` (the answers so far, 1/0/NULL) or ``erased``. Times of
+``behaviour_at`` stay ISO 8601 text, exactly as the aggregate decays from them."""
 SALES_TOUCHES = TableSpec(
     "lc_sales_touches",
     (("lead_id", TEXT), ("version", INT), ("occurred_at", REAL), ("event", TEXT),
@@ -150,6 +165,24 @@ def activity_projection(half_life_days: float) -> Projection:
         t = epoch(d["occurred_at"])
         yield TOUCHES.name, (e.lead_id, e.version, t, d["kind"], d["channel"], d["source"],
                              d["points"], anchor_of(t), anchored(d["points"], t, half_life))
+        yield SCORING.name, (e.lead_id, e.version, t, "touch", d.get("fit"), d["behaviour"],
+                             d["behaviour_at"], None, None, None, None)
+
+    def captured(e: EventRecord) -> Iterable[Row]:
+        d = e.data
+        yield SCORING.name, (e.lead_id, e.version, epoch(d["occurred_at"]), "captured",
+                             d["fit"], None, None, None, None, None, None)
+
+    def bant(e: EventRecord) -> Iterable[Row]:
+        d = e.data
+        yield from sales(e)
+        yield SCORING.name, (e.lead_id, e.version, epoch(d["occurred_at"]), "bant", None, None,
+                             None, *(_flag(d.get(k)) for k in ("budget", "authority", "need",
+                                                               "timeline")))
+
+    def erased(e: EventRecord) -> Iterable[Row]:
+        yield SCORING.name, (e.lead_id, e.version, epoch(e.data["occurred_at"]), "erased",
+                             None, None, None, None, None, None, None)
 
     def sales(e: EventRecord) -> Iterable[Row]:
         d = e.data
@@ -162,15 +195,24 @@ def activity_projection(half_life_days: float) -> Projection:
         yield NURTURE.name, (e.lead_id, e.version, epoch(d["occurred_at"]), d["track"],
                              d["step"], d["content"])
 
-    handlers: dict[str, Handler] = dict.fromkeys((*MOVES, "BantAssessed", "NoteAdded"), sales)
-    handlers |= {"TouchpointRecorded": touch, "NurtureStepSent": nurture, "Graded": _graded}
+    handlers: dict[str, Handler] = dict.fromkeys((*MOVES, "NoteAdded"), sales)
+    handlers |= {"TouchpointRecorded": touch, "NurtureStepSent": nurture, "Graded": _graded,
+                 "Captured": captured, "BantAssessed": bant, "Erased": erased}
     return Projection(
         name="activity",
-        version=int(half_life_days * 1000) * 10 + 2,
-        tables=(TOUCHES, SALES_TOUCHES, NURTURE, GRADES),
+        # 3: lc_scoring (the grade's inputs) added.
+        version=int(half_life_days * 1000) * 10 + 3,
+        tables=(TOUCHES, SALES_TOUCHES, NURTURE, GRADES, SCORING),
         handlers=handlers,
-        description=f"touches with decay (half-life {half_life_days:g} d), grades, nurture",
+        description=f"touches with decay (half-life {half_life_days:g} d), grades, nurture, "
+        "scoring inputs",
     )
+
+
+def _flag(value: object) -> int | None:
+    """A BANT answer as a column value: 1, 0, or NULL when not asked (no booleans: the
+    binary COPY into a BIGINT column takes integers only)."""
+    return None if value is None else int(bool(value))
 
 
 def _loss(e: EventRecord) -> Iterable[Row]:

@@ -1,20 +1,24 @@
 """Reports read from the projections: funnel, diagnosis, channels, losses, forecast,
-cooling and alerts — as plain data (JSON-ready dicts) for the renderers."""
+cooling and alerts — as plain data (JSON-ready dicts) for the renderers.
+
+Output for machines goes through :func:`lifecycle.reports.output.strict_json`: strict
+JSON whatever the projections hold (no ``Infinity``/``NaN``, times as ISO 8601)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from lifecycle.projections.queries import load_history
 from lifecycle.projections.store import ProjectionStore
 from lifecycle.reports.activity import alerts_report, cooling_report, engagement
 from lifecycle.reports.funnel import channels_report, diagnosis_report, funnel_report
+from lifecycle.reports.money import Rates, load_rates
 from lifecycle.reports.pipeline import forecast_report, losses_report
 from lifecycle.scoring import ScoringConfig
 from lifecycle.templates import TemplateRegistry
 
-__all__ = ["REPORTS", "build_report", "engagement"]
+__all__ = ["REPORTS", "Rates", "build_report", "engagement", "load_rates"]
 
 REPORTS = ("funnel", "diagnosis", "channels", "losses", "forecast", "cooling", "alerts")
 
@@ -28,9 +32,23 @@ def build_report(
     as_of: datetime | None = None,
     at: datetime,
     target: float | None = None,
+    rates: Rates | None = None,
 ) -> dict[str, Any]:
     """One report as data. ``as_of`` cuts history by business time (funnel views);
-    ``at`` is the moment decaying scores and alerts are evaluated."""
+    ``at`` is the moment decaying scores and alerts are evaluated; ``rates`` converts
+    money into one reporting currency (amounts are otherwise totalled per currency).
+
+    Every time in the result is an ISO 8601 string (``as_of`` included)."""
+    data = _build(name, store, templates, config, as_of=as_of, at=at, target=target,
+                  rates=rates)
+    if "as_of" in data:
+        data["as_of"] = None if as_of is None else as_of.astimezone(UTC).isoformat()
+    return data
+
+
+def _build(name: str, store: ProjectionStore, templates: TemplateRegistry,
+           config: ScoringConfig, *, as_of: datetime | None, at: datetime,
+           target: float | None, rates: Rates | None) -> dict[str, Any]:
     cut = as_of.timestamp() if as_of is not None else None
     moment = at.timestamp() if as_of is None else min(at.timestamp(), as_of.timestamp())
     # Cooling and alerts are evaluated at ``moment``: the leads' stages (closed or not,
@@ -43,11 +61,12 @@ def build_report(
     if name == "channels":
         return channels_report(history)
     if name == "losses":
-        return losses_report(store, as_of=cut)
+        return losses_report(store, as_of=cut, rates=rates)
     if name == "forecast":
-        return forecast_report(history, templates, target=target)
+        return forecast_report(history, templates, target=target, rates=rates)
     if name == "cooling":
-        return cooling_report(store, history, config, at=moment)
+        return cooling_report(store, history, config,
+                              at=at if as_of is None else min(at, as_of))
     if name == "alerts":
         return alerts_report(store, history, templates, config, at=moment)
     raise ValueError(f"unknown report {name!r}; reports: {', '.join(REPORTS)}")

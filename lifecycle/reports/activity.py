@@ -10,23 +10,44 @@ arrive and can be asked for any past moment.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from lifecycle.projections.queries import History
 from lifecycle.projections.store import ProjectionStore
 from lifecycle.reports.funnel import stage_p90_seconds
-from lifecycle.scoring import ScoringConfig, grade_of, total_score
+from lifecycle.scoring import (
+    BantAssessment,
+    ScoringConfig,
+    bant_part,
+    evaluate,
+    grade_rank,
+)
 from lifecycle.templates import CLOSED_STAGES, TemplateRegistry
 
-__all__ = ["alerts_report", "cooling_report", "engagement"]
+__all__ = ["ScoringInputs", "alerts_report", "cooling_report", "engagement", "scoring_inputs"]
 
 DAY, HOUR = 86_400.0, 3_600.0
 
 
 def _iso(t: float | None) -> str | None:
-    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
+    """An epoch second as ISO 8601; None for none, or for one beyond any calendar (a
+    projection row no event could have written: the report still prints)."""
+    try:
+        return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _halvings(elapsed: float, half_life: float) -> float:
+    """``2 ** (-elapsed / half_life)``; infinite where a float cannot hold it."""
+    try:
+        return float(2.0 ** (-elapsed / half_life))
+    except OverflowError:
+        return math.inf
 
 
 def engagement(store: ProjectionStore, at: float, half_life_days: float,
@@ -39,7 +60,7 @@ def engagement(store: ProjectionStore, at: float, half_life_days: float,
         "WHERE occurred_at <= ? GROUP BY lead_id, anchor_at", [at],
     ):
         if lead_ids is None or lead_id in lead_ids:
-            score = float(total) * 2.0 ** (-(at - float(anchor)) / half_life)
+            score = float(total) * _halvings(at - float(anchor), half_life)
             entry = out.get(lead_id)
             if entry is None:
                 out[lead_id] = {"score": score, "last_touch": float(last), "touches": int(n),
@@ -66,42 +87,121 @@ def _latest_grades(store: ProjectionStore, at: float) -> dict[str, tuple[str, fl
         "SELECT lead_id, MAX(version) AS v FROM lc_grades WHERE occurred_at <= ? "
         "GROUP BY lead_id) m ON m.lead_id = g.lead_id AND m.v = g.version", [at],
     )
-    return {r[0]: (r[1], float(r[2]), None if r[3] is None else float(r[3])) for r in rows}
+    # A NULL fit is a NaN that SQLite stored (it keeps no NaN): score it as none.
+    return {r[0]: (r[1], float(r[2] or 0.0), None if r[3] is None else float(r[3]))
+            for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringInputs:
+    """What the Lead aggregate grades from, as it held it at a moment."""
+
+    fit: float | None
+    behaviour: float | None
+    behaviour_at: datetime | None
+    bant: BantAssessment
+    erased: bool
+
+
+def scoring_inputs(store: ProjectionStore, at: float) -> dict[str, ScoringInputs]:
+    """Per lead, its latest fit, behaviour, BANT answers and erasure recorded by ``at``
+    (business time), from ``lc_scoring``: the values the aggregate itself holds."""
+    rows = store.query(
+        "WITH m AS (SELECT lead_id, "
+        "MAX(CASE WHEN fit IS NOT NULL THEN version END) AS fv, "
+        "MAX(CASE WHEN behaviour IS NOT NULL THEN version END) AS hv, "
+        "MAX(CASE WHEN event = 'bant' THEN version END) AS bv, "
+        "MAX(CASE WHEN event = 'erased' THEN version END) AS ev "
+        "FROM lc_scoring WHERE occurred_at <= ? GROUP BY lead_id) "
+        "SELECT m.lead_id, f.fit, h.behaviour, h.behaviour_at, b.budget, b.authority, b.need, "
+        "b.timeline, m.ev FROM m "
+        "LEFT JOIN lc_scoring f ON f.lead_id = m.lead_id AND f.version = m.fv "
+        "LEFT JOIN lc_scoring h ON h.lead_id = m.lead_id AND h.version = m.hv "
+        "LEFT JOIN lc_scoring b ON b.lead_id = m.lead_id AND b.version = m.bv", [at],
+    )
+
+    def answer(value: Any) -> bool | None:
+        return None if value is None else bool(value)
+
+    out = {}
+    for lead_id, fit, behaviour, behaviour_at, budget, authority, need, timeline, ev in rows:
+        out[lead_id] = ScoringInputs(
+            fit=None if fit is None else float(fit),
+            behaviour=None if behaviour is None else float(behaviour),
+            behaviour_at=_moment(behaviour_at),
+            bant=BantAssessment(answer(budget), answer(authority), answer(need),
+                                answer(timeline)),
+            erased=ev is not None,
+        )
+    return out
+
+
+def _moment(text: Any) -> datetime | None:
+    """An ISO 8601 time of ``lc_scoring`` (the aggregate's own); None if it is none."""
+    try:
+        moment = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def cooling_report(store: ProjectionStore, history: History, config: ScoringConfig,
-                   *, at: float) -> dict[str, Any]:
-    """Hot and Warm leads whose decayed score fell below their grade's threshold, or
-    with no touch for ``alerts.cooling_no_touch_days``."""
-    grades = _latest_grades(store, at)
-    activity = engagement(store, at, config.behaviour.half_life_days)
+                   *, at: datetime) -> dict[str, Any]:
+    """Hot and Warm leads whose grade falls if they are regraded at ``at``.
+
+    The grade is evaluated by :func:`lifecycle.scoring.evaluate` from the very inputs
+    the Lead aggregate holds (fit, behaviour and the moment it is as of, BANT), so this
+    list is exactly the set of leads the decay policy's regrading changes at ``at``; a
+    lead the policy would leave alone is never listed, however long ago its last touch.
+    Leads kept Hot or Warm by fit or BANT with no touch for
+    ``alerts.cooling_no_touch_days`` are listed apart, as ``idle``.
+    """
+    moment = at.timestamp()
+    grades = _latest_grades(store, moment)
+    inputs = scoring_inputs(store, moment)
+    activity = engagement(store, moment, config.behaviour.half_life_days)
     no_touch = config.alerts.cooling_no_touch_days * DAY
-    leads = []
-    for lead_id, (grade, fit, bant) in grades.items():
+    leads: list[dict[str, Any]] = []
+    idle: list[dict[str, Any]] = []
+    for lead_id, (grade, graded_fit, graded_bant) in grades.items():
         if grade not in ("hot", "warm") or history.current_stage(lead_id) in CLOSED_STAGES:
             continue
         if lead_id not in history.leads:
             continue
+        held = inputs.get(lead_id)
+        if held is not None and held.erased:
+            continue  # an erased lead takes no more commands, regrading included
         act = activity.get(lead_id, {"score": 0.0, "last_touch": None})
-        total = total_score(fit, act["score"], bant, config.grading)
+        fit, bant = graded_fit, graded_bant
+        behaviour, behaviour_at = float(act["score"]), at
+        if held is not None and held.fit is not None:
+            fit, bant = held.fit, bant_part(held.bant)
+            if held.behaviour is not None and held.behaviour_at is not None \
+                    and held.behaviour_at <= at:
+                behaviour, behaviour_at = held.behaviour, held.behaviour_at
+        # Otherwise (a touch recorded late, after one beyond ``at``; or a projection
+        # built before lc_scoring existed) behaviour is the sum of every touch's
+        # decayed points by ``at``: the same number, summed in another order.
+        now = evaluate(fit, behaviour, behaviour_at, bant, at, config)
         threshold = config.grading.threshold(grade)  # type: ignore[arg-type]
-        reasons = []
-        if total < threshold:
-            reasons.append("score_below_threshold")
-        idle = None if act["last_touch"] is None else at - act["last_touch"]
-        if idle is None or idle >= no_touch:
-            reasons.append("no_touch")
-        if reasons:
-            leads.append({
-                "lead_id": lead_id, "grade": grade, "grade_now": grade_of(total, config.grading),
-                "total_now": total, "threshold": threshold,
-                "behaviour_now": round(act["score"], 4), "last_touch": _iso(act["last_touch"]),
-                "idle_days": None if idle is None else round(idle / DAY, 1), "reasons": reasons,
-                "stage": history.current_stage(lead_id),
-                "template": history.leads[lead_id].template,
-            })
+        idle_s = None if act["last_touch"] is None else moment - act["last_touch"]
+        row = {
+            "lead_id": lead_id, "grade": grade, "grade_now": now.grade,
+            "total_now": now.total, "threshold": threshold,
+            "behaviour_now": round(now.behaviour, 4), "last_touch": _iso(act["last_touch"]),
+            "idle_days": None if idle_s is None else round(idle_s / DAY, 1),
+            "stage": history.current_stage(lead_id),
+            "template": history.leads[lead_id].template,
+        }
+        quiet = idle_s is None or idle_s >= no_touch
+        if grade_rank(now.grade) < grade_rank(grade):
+            leads.append({**row, "reasons": ["score_below_threshold",
+                                             *(["no_touch"] if quiet else [])]})
+        elif quiet:
+            idle.append(row)
     leads.sort(key=lambda r: (r["grade"] != "hot", r["total_now"], r["lead_id"]))
-    return {"at": _iso(at), "count": len(leads), "leads": leads}
+    idle.sort(key=lambda r: (r["grade"] != "hot", -float(r["idle_days"] or 0.0), r["lead_id"]))
+    return {"at": _iso(moment), "count": len(leads), "leads": leads, "idle": idle}
 
 
 def alerts_report(store: ProjectionStore, history: History, templates: TemplateRegistry,
@@ -179,6 +279,6 @@ def alerts_report(store: ProjectionStore, history: History, templates: TemplateR
     counts: dict[str, int] = defaultdict(int)
     for a in alerts:
         counts[a["rule"]] += 1
-    alerts.sort(key=lambda a: (a["rule"], a["opened_at"], a["lead_id"]))
+    alerts.sort(key=lambda a: (a["rule"], a["opened_at"] or "", a["lead_id"]))
     return {"at": _iso(at), "count": len(alerts), "by_rule": dict(sorted(counts.items())),
             "alerts": alerts}

@@ -10,7 +10,11 @@ helps, charts drawn by matplotlib as inline SVG:
 - conversion by channel: lead → MQL, MQL → SQL and SQL → won per channel;
 - losses: count per reason, split by the stage the lead was lost from;
 - forecast: open amount and both expected values per stage, and the totals against
-  the target.
+  the target: in the reporting currency when rates were given, else one chart per
+  currency.
+
+Whatever the data holds, the page is produced: text is escaped (control characters
+shown as symbols), and a chart whose numbers are beyond drawing is replaced by a note.
 
 The file needs nothing else to open: CSS is inline, text uses the reader's own fonts,
 charts carry their glyphs as paths, and there are no scripts, links or external URLs.
@@ -20,13 +24,17 @@ from __future__ import annotations
 
 import html
 import io
+import math
 import re
 import textwrap
+import warnings
 from collections import defaultdict
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from lifecycle.reports.output import visible
 from lifecycle.reports.render import (
     LIMIT,
     POOL_ORDER,
@@ -46,6 +54,8 @@ from lifecycle.reports.render import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     from matplotlib.typing import RcKeyType
@@ -80,6 +90,8 @@ RC: dict[RcKeyType, Any] = {
     "text.color": INK,
     "legend.frameon": False,
     "legend.fontsize": 8.5,
+    # Labels are data (channel names, stages): "$x$" in one is text, not TeX to parse.
+    "text.parse_math": False,
 }
 
 CSS = """
@@ -135,7 +147,18 @@ header{background:#fff;color:#111827}nav{display:none}}
 
 
 def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+    # visible(): a NUL or an escape character in the data is an HTML parse error, and a
+    # lone surrogate cannot be written as UTF-8 at all; both are shown as symbols.
+    return html.escape(visible(text), quote=True)
+
+
+DRAWABLE = 1e15
+"""Largest magnitude a chart draws: beyond it axis limits and ticks overflow (and no
+reader can compare such bars); the chart is then left out with a note, the tables stay."""
+
+
+def _drawable(values: list[float]) -> bool:
+    return all(math.isfinite(v) and abs(v) <= DRAWABLE for v in values)
 
 
 # -- charts ------------------------------------------------------------------------------
@@ -212,6 +235,8 @@ def _dwell_chart(t: dict[str, Any]) -> Figure | None:
     if not any(d.get("n") for d in dwell):
         return None
     n = len(stages)
+    if not _drawable([_num(d.get(k)) for d in dwell for k in ("median", "p90")]):
+        raise _Undrawable
     longest = max(float(d.get("p90") or 0) for d in dwell) or 1.0
     fig = Figure(figsize=(HALF, 0.36 * n + 1.0), layout="constrained")
     ax = fig.add_subplot()
@@ -246,7 +271,9 @@ def _channel_chart(data: dict[str, Any]) -> Figure | None:
     if not channels:
         return None
     n = len(channels)
-    fig = Figure(figsize=(min(FULL, 1.0 * n + 1.6), 3.7), layout="constrained")
+    # At least half a section wide: the legend's three entries need it even for a
+    # single channel (narrower, constrained layout collapses the axes).
+    fig = Figure(figsize=(min(FULL, max(HALF, 1.0 * n + 1.6)), 3.7), layout="constrained")
     ax = fig.add_subplot()
     width = 0.27
     series = (("lead → MQL", "lead_to_mql"), ("MQL → SQL", "mql_to_sql"),
@@ -312,31 +339,46 @@ def _loss_chart(data: dict[str, Any]) -> Figure | None:
     return fig
 
 
-def _forecast_chart(data: dict[str, Any]) -> Figure | None:
+def _forecast_chart(data: dict[str, Any], currency: str | None = None) -> Figure | None:
+    """The open pipeline of one currency by stage (``None``: the converted amounts)."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter
 
-    rows = [s for s in data.get("stages") or [] if int(s.get("open") or 0) > 0]
+    conversion = data.get("converted") or {}
+    rates = conversion.get("rates") or {}
+
+    def factor(row: dict[str, Any]) -> float | None:
+        if currency is not None:
+            return 1.0 if row.get("currency") == currency else None
+        rate = rates.get(row.get("currency"))
+        return float(rate) if isinstance(rate, int | float) else None
+
+    rows = [(s, f) for s in data.get("stages") or []
+            if int(_num(s.get("open"))) > 0 and (f := factor(s)) is not None]
     if not rows:
         return None
+    # An amount of null is a sum beyond any float: no bar can show it.
+    values = [[_num(r.get(k), missing=math.inf) * f for r, f in rows]
+              for k in ("amount", "expected_default", "expected_measured")]
+    if not _drawable([v for series in values for v in series]):
+        raise _Undrawable
+    amounts, expected_default, expected_measured = values
+    unit = currency or str(conversion.get("currency"))
     n = len(rows)
     fig = Figure(figsize=(FULL, 0.34 * n + 1.3), layout="constrained")
     ax = fig.add_subplot()
     ys = [n - 1 - i for i in range(n)]
-    amounts = [float(r.get("amount") or 0) for r in rows]
     # A bullet chart: the open amount, and inside it what each probability expects of it.
     ax.barh(ys, amounts, height=0.78, color="#e5e7eb")
-    ax.barh(ys, [float(r.get("expected_default") or 0) for r in rows], height=0.5,
-            color="#93c5fd")
-    ax.barh(ys, [float(r.get("expected_measured") or 0) for r in rows], height=0.22,
-            color="#1e3a8a")
+    ax.barh(ys, expected_default, height=0.5, color="#93c5fd")
+    ax.barh(ys, expected_measured, height=0.22, color="#1e3a8a")
     most = max(amounts) or 1.0
-    for y, r, amount in zip(ys, rows, amounts, strict=True):
+    for y, (r, _), amount in zip(ys, rows, amounts, strict=True):
         ax.text(amount + most * 0.01, y, f"{money(amount)}  ({count(r.get('open'))} open)",
                 va="center", fontsize=7.5, color=MUTED)
-    ax.set_yticks(ys, [f"{label(r.get('template'))} · {label(r.get('stage'))}" for r in rows],
-                  fontsize=8)
+    ax.set_yticks(ys, [f"{label(r.get('template'))} · {label(r.get('stage'))}"
+                       for r, _ in rows], fontsize=8)
     ax.set_xlim(0, most * 1.18)
     ax.xaxis.set_major_formatter(FuncFormatter(_short_money))
     _clean(ax, grid_axis="x")
@@ -344,14 +386,41 @@ def _forecast_chart(data: dict[str, Any]) -> Figure | None:
                        Patch(color="#93c5fd", label="expected, default probability"),
                        Patch(color="#1e3a8a", label="expected, measured probability")],
               loc="upper left", bbox_to_anchor=(0, -0.06), ncol=3)
-    title = (f"Open pipeline {_short_money(float(data.get('pipeline') or 0))} → expected "
-             f"{_short_money(float(data.get('expected_revenue_default') or 0))} (default) / "
-             f"{_short_money(float(data.get('expected_revenue_measured') or 0))} (measured)")
+    title = (f"Open pipeline in {unit}{' (converted)' if currency is None else ''}: "
+             f"{_short_money(sum(amounts))} → expected {_short_money(sum(expected_default))} "
+             f"(default) / {_short_money(sum(expected_measured))} (measured)")
     target = data.get("target")
-    if target is not None:
-        title += f"; target {_short_money(float(target))}"
-    ax.set_title(title)
+    if isinstance(target, dict) and target.get("currency") == unit \
+            and _drawable([_num(target.get("amount"))]):
+        title += f"; target {_short_money(_num(target.get('amount')))}"
+    ax.set_title(visible(title))
     return fig
+
+
+def _forecast_charts(data: dict[str, Any]) -> list[tuple[str | None, str]]:
+    """Which forecast charts to draw: the converted pipeline when rates were given, else
+    one per currency (bars of two currencies on one axis would compare nothing)."""
+    if data.get("converted"):
+        return [(None, "forecast by stage")]
+    currencies = sorted({str(s["currency"]) for s in data.get("stages") or []
+                         if s.get("currency") and int(_num(s.get("open"))) > 0})
+    if len(currencies) <= 1:
+        return [(c, "forecast by stage") for c in currencies]
+    return [(c, f"forecast by stage, {c}") for c in currencies[:MAX_CURRENCY_CHARTS]]
+
+
+MAX_CURRENCY_CHARTS = 4
+
+
+def _num(value: Any, *, missing: float = 0.0) -> float:
+    """A number of the data for a chart (``missing`` for none)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return missing
+    return float(value)
+
+
+class _Undrawable(Exception):
+    """A chart's values are beyond what it can draw (see :data:`DRAWABLE`)."""
 
 
 _ID = re.compile(r'\bid="([^"]+)"')
@@ -382,11 +451,22 @@ class _Charts:
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self, fig: Figure | None, description: str) -> str | None:
-        if fig is None:
-            return None
-        self.count += 1
-        return _svg(fig, f"c{self.count}", description)
+    def __call__(self, draw: Callable[[], Figure | None], description: str) -> str | None:
+        # A glyph the font lacks (an emoji in a channel name) is drawn as a box, a label
+        # matplotlib will not show (empty, "_hidden") is left out: their warnings would
+        # only reach the reader's terminal.
+        with warnings.catch_warnings():
+            # (matplotlib attributes them to its caller, so no module filter matches.)
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                fig = draw()
+            except _Undrawable:
+                return (f'<p class="note">{_e(description)}: chart left out, its values are '
+                        "beyond what a chart can draw (see the table)</p>")
+            if fig is None:
+                return None
+            self.count += 1
+            return _svg(fig, f"c{self.count}", description)
 
 
 # -- HTML ----------------------------------------------------------------------------------
@@ -478,16 +558,19 @@ def _section(name: str, data: dict[str, Any], chart: _Charts) -> str:
         for t in data.get("templates") or []:
             key = str(t.get("template", ""))
             figures = _figures([
-                chart(_funnel_chart(t), f"funnel of {key}"),
-                chart(_dwell_chart(t), f"time in stage, {key}"),
+                chart(partial(_funnel_chart, t), f"funnel of {key}"),
+                chart(partial(_dwell_chart, t), f"time in stage, {key}"),
             ])
             per_key[key] = [figures] if figures else []
     elif name == "channels":
-        top = _figures([chart(_channel_chart(data), "conversion by channel")], single=True)
+        top = _figures([chart(lambda: _channel_chart(data), "conversion by channel")],
+                       single=True)
     elif name == "losses":
-        top = _figures([chart(_loss_chart(data), "losses by reason and stage")], single=True)
+        top = _figures([chart(lambda: _loss_chart(data), "losses by reason and stage")],
+                       single=True)
     elif name == "forecast":
-        top = _figures([chart(_forecast_chart(data), "forecast by stage")], single=True)
+        top = _figures([chart(partial(_forecast_chart, data, c), description)
+                        for c, description in _forecast_charts(data)], single=True)
     title = REPORT_TITLES.get(name, name)
     body = _blocks_html(blocks, per_key, top)
     return f'<section id="{_e(name)}">\n<h2>{_e(title)}</h2>\n{body}\n</section>'
@@ -509,15 +592,7 @@ def _kpis(reports: dict[str, dict[str, Any]]) -> str:
         ]
     forecast = reports.get("forecast")
     if forecast is not None:
-        opened = sum(int(s.get("open") or 0) for s in forecast.get("stages") or [])
-        cards.append(("open pipeline", _short_money(float(forecast.get("pipeline") or 0)),
-                      plural(opened, "open opportunity", "open opportunities")))
-        gap = forecast.get("gap_measured")
-        sub = "with measured win rates"
-        if gap is not None:
-            sub = f"{_short_money(abs(float(gap)))} {'short of' if gap > 0 else 'ahead of'} target"
-        cards.append(("expected revenue",
-                      _short_money(float(forecast.get("expected_revenue_measured") or 0)), sub))
+        cards.extend(_forecast_kpis(forecast))
     if "alerts" in reports:
         cards.append(("open alerts", count(reports["alerts"].get("count", 0)),
                       f"{plural(len(reports['alerts'].get('by_rule') or {}), 'rule')} firing"))
@@ -529,6 +604,32 @@ def _kpis(reports: dict[str, dict[str, Any]]) -> str:
     return '<div class="kpis">' + "".join(
         f'<div class="kpi"><div class="k">{_e(k)}</div><div class="v">{_e(v)}</div>'
         f'<div class="s">{_e(s)}</div></div>' for k, v, s in cards) + "</div>"
+
+
+def _forecast_kpis(forecast: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Open pipeline and expected revenue: converted, or in the one currency there is;
+    several currencies without rates are counted, never added up."""
+    opened = sum(int(_num(s.get("open"))) for s in forecast.get("stages") or [])
+    totals = forecast.get("totals") or []
+    basis = forecast.get("converted") or (totals[0] if len(totals) == 1 else None)
+    if basis is None:
+        many = plural(len(totals), "currency", "currencies")
+        return [("open pipeline", f"{count(opened)} open", f"in {many}; see the forecast")]
+
+    def amount(key: str) -> str:
+        value = basis.get(key)
+        if not isinstance(value, int | float) or not _drawable([float(value)]):
+            return money(value)
+        return f"{_short_money(float(value))} {basis.get('currency')}"
+
+    target = forecast.get("target")
+    gap = target.get("gap_measured") if isinstance(target, dict) else None
+    sub = "with measured win rates"
+    if isinstance(gap, int | float) and _drawable([float(gap)]):
+        sub = f"{_short_money(abs(gap))} {'short of' if gap > 0 else 'ahead of'} target"
+    return [("open pipeline", amount("pipeline"),
+             plural(opened, "open opportunity", "open opportunities")),
+            ("expected revenue", amount("expected_measured"), sub)]
 
 
 def write_html(
@@ -582,4 +683,4 @@ def write_html(
 </body>
 </html>
 """
-    path.write_text(document, encoding="utf-8")
+    path.write_text(document, encoding="utf-8", errors="replace")

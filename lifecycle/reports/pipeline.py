@@ -4,123 +4,233 @@ The forecast weights every open opportunity (SQL or an opportunity stage) by two
 probabilities: the template's default for its stage, and the rate measured from
 history (of the leads that were in that stage and have closed since, the share that
 was won). Opportunities without an amount are valued at the template's average won
-deal, and are flagged as estimated.
+deal in the currency it wins most in, and are flagged as estimated. Amounts are
+totalled per currency; a rates table (:mod:`lifecycle.reports.money`) converts the
+totals into one reporting currency, and only then is a target compared with them.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from lifecycle.projections.queries import History
 from lifecycle.projections.store import ProjectionStore
-from lifecycle.templates import TemplateRegistry
+from lifecycle.reports.money import Rates, add, converted, rounded
+from lifecycle.templates import FunnelTemplate, TemplateRegistry
 
 __all__ = ["forecast_report", "losses_report"]
 
 CLOSED = ("won", "lost", "disqualified")
 
 
+@dataclass
+class _Open:
+    """The open deals of one stage in one currency."""
+
+    amount: float = 0.0
+    open: int = 0
+    estimated: int = 0
+
+
+def _main_currency(won: dict[str, list[float]]) -> str | None:
+    """The currency most won deals were in (the first by name on a tie)."""
+    return min(won, key=lambda c: (-len(won[c]), c)) if won else None
+
+
 def forecast_report(history: History, templates: TemplateRegistry,
-                    *, target: float | None = None) -> dict[str, Any]:
-    """Open pipeline weighted by stage probability, expected revenue, gap to target."""
-    rows = []
-    totals = {"pipeline": 0.0, "expected_default": 0.0, "expected_measured": 0.0}
+                    *, target: float | None = None, rates: Rates | None = None) -> dict[str, Any]:
+    """Open pipeline weighted by stage probability, per currency; with ``rates``, also
+    converted into the reporting currency; and the gap to ``target``."""
+    rows: list[dict[str, Any]] = []
+    totals: dict[str, dict[str, float]] = {}
     for name in templates.names():
-        template = templates[name]
-        ids = [lid for lid, lead in history.leads.items() if lead.template == name]
-        if not ids:
-            continue
-        won_amounts = [a[0] for lid in ids if history.current_stage(lid) == "won"
-                       and (a := history.amounts.get(lid)) is not None]
-        avg_won = sum(won_amounts) / len(won_amounts) if won_amounts else 0.0
-        stages = ("sql", *template.opportunity_stages)
-        measured: dict[str, float | None] = {}
-        for stage in stages:
-            passed = [lid for lid in ids if history.reached(lid, stage)
-                      and history.current_stage(lid) in CLOSED]
-            won = sum(1 for lid in passed if history.current_stage(lid) == "won")
-            measured[stage] = round(won / len(passed), 4) if passed else None
-        for stage in stages:
-            open_ids = [lid for lid in ids if history.current_stage(lid) == stage]
-            amount, estimated = 0.0, 0
-            for lid in open_ids:
-                deal = history.amounts.get(lid)
-                if deal is not None:
-                    amount += deal[0]
-                else:
-                    amount += avg_won
-                    estimated += 1
-            p_default = template.probability(stage)
-            m = measured[stage]
-            p_measured = m if m is not None else p_default
-            row: dict[str, Any] = {
-                "template": name, "stage": stage, "open": len(open_ids),
-                "amount": round(amount, 2), "estimated_amounts": estimated,
-                "probability_default": p_default, "probability_measured": measured[stage],
-                "expected_default": round(amount * p_default, 2),
-                "expected_measured": round(amount * p_measured, 2),
-            }
-            rows.append(row)
-            totals["pipeline"] += amount
-            totals["expected_default"] += amount * p_default
-            totals["expected_measured"] += amount * p_measured
-    result: dict[str, Any] = {
+        rows.extend(_template_rows(history, templates[name], totals))
+    by_currency = [{"currency": c, "open": int(t["open"]), "pipeline": rounded(t["pipeline"]),
+                    "expected_default": rounded(t["expected_default"]),
+                    "expected_measured": rounded(t["expected_measured"])}
+                   for c, t in sorted(totals.items())]
+    conversion: dict[str, Any] | None = None
+    if rates is not None:
+        conversion = rates.describe(totals)
+        for key in ("pipeline", "expected_default", "expected_measured"):
+            conversion[key] = rounded(converted({c: t[key] for c, t in totals.items()},
+                                                rates)[0])
+        conversion["not_converted"] = sorted(c for c in totals if rates.rate(c) is None)
+    return {
         "as_of": history.as_of,
         "stages": rows,
-        "pipeline": round(totals["pipeline"], 2),
-        "expected_revenue_default": round(totals["expected_default"], 2),
-        "expected_revenue_measured": round(totals["expected_measured"], 2),
-        "target": target,
+        "totals": by_currency,
+        "converted": conversion,
+        "target": _target(target, by_currency, conversion),
     }
-    if target is not None:
-        result["gap_default"] = round(target - totals["expected_default"], 2)
-        result["gap_measured"] = round(target - totals["expected_measured"], 2)
-    return result
 
 
-def losses_report(store: ProjectionStore, *, as_of: float | None = None,
-                  top: int = 3) -> dict[str, Any]:
+def _template_rows(history: History, template: FunnelTemplate,
+                   totals: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """One template's rows (stage × currency), adding its open deals to ``totals``."""
+    ids = [lid for lid, lead in history.leads.items() if lead.template == template.name]
+    if not ids:
+        return []
+    won: dict[str, list[float]] = defaultdict(list)
+    for lid in ids:
+        deal = history.amounts.get(lid)
+        if history.current_stage(lid) == "won" and deal is not None:
+            won[deal[1] or ""].append(deal[0])
+    # Deals without an amount are valued at the average won deal in the currency the
+    # template wins most in: an average across currencies would mean nothing.
+    main_key = _main_currency(won)
+    avg_won = sum(won[main_key]) / len(won[main_key]) if main_key is not None else 0.0
+    main = main_key or None
+    stages = ("sql", *template.opportunity_stages)
+    measured: dict[str, float | None] = {}
+    for stage in stages:
+        passed = [lid for lid in ids if history.reached(lid, stage)
+                  and history.current_stage(lid) in CLOSED]
+        n_won = sum(1 for lid in passed if history.current_stage(lid) == "won")
+        measured[stage] = round(n_won / len(passed), 4) if passed else None
+    rows = []
+    for stage in stages:
+        per: dict[str | None, _Open] = defaultdict(_Open)
+        for lid in ids:
+            if history.current_stage(lid) != stage:
+                continue
+            deal = history.amounts.get(lid)
+            if deal is not None:
+                cell = per[deal[1] or None]
+                cell.amount += deal[0]
+            else:
+                cell = per[main]
+                cell.amount += avg_won
+                cell.estimated += 1
+            cell.open += 1
+        if not per:
+            per[None] = _Open()
+        p_default = template.probability(stage)
+        m = measured[stage]
+        p_measured = m if m is not None else p_default
+        for currency in sorted(per, key=lambda c: c or ""):
+            cell = per[currency]
+            rows.append({
+                "template": template.name, "stage": stage, "currency": currency,
+                "open": cell.open, "amount": rounded(cell.amount),
+                "estimated_amounts": cell.estimated, "probability_default": p_default,
+                "probability_measured": m, "expected_default": rounded(cell.amount * p_default),
+                "expected_measured": rounded(cell.amount * p_measured),
+            })
+            if currency is None:
+                continue  # no amount to total: estimates with no won deal to go by
+            total = totals.setdefault(currency, {"open": 0, "pipeline": 0.0,
+                                                 "expected_default": 0.0,
+                                                 "expected_measured": 0.0})
+            total["open"] += cell.open
+            total["pipeline"] += cell.amount
+            total["expected_default"] += cell.amount * p_default
+            total["expected_measured"] += cell.amount * p_measured
+    return rows
+
+
+def _target(target: float | None, totals: list[dict[str, Any]],
+            conversion: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The gap between a revenue target and the expected revenue, in one currency."""
+    if target is None:
+        return None
+    basis: dict[str, Any] | None
+    note = None
+    if conversion is not None:
+        basis = conversion
+        if conversion["not_converted"]:
+            note = (f"{', '.join(conversion['not_converted'])} not counted: the rates file "
+                    "has no rate for it")
+    elif len(totals) == 1:
+        basis = totals[0]
+    elif not totals:
+        basis = {"currency": None, "expected_default": 0.0, "expected_measured": 0.0}
+    else:
+        basis = None
+        note = ("the pipeline is in several currencies: set LIFECYCLE_RATES_FILE to a rates "
+                "table to compare it with one target")
+
+    def gap(key: str) -> float | None:
+        if basis is None or basis.get(key) is None:
+            return None
+        return rounded(target - float(basis[key]))
+
+    return {"amount": target, "currency": None if basis is None else basis.get("currency"),
+            "gap_default": gap("expected_default"), "gap_measured": gap("expected_measured"),
+            "note": note}
+
+
+def losses_report(store: ProjectionStore, *, as_of: float | None = None, top: int = 3,
+                  rates: Rates | None = None) -> dict[str, Any]:
     """Losses and disqualifications by reason × stage × channel × template × competitor
-    × month, with amounts, and the top reasons per stage."""
+    × month, with amounts per currency, and the top reasons per stage."""
     clause, params = ("", []) if as_of is None else (" WHERE l.occurred_at <= ?", [as_of])
-    rows = store.query(
+    # Summed here, not by SQL: PostgreSQL raises on a float sum that overflows, and a
+    # sum across currencies is what this report must never print.
+    groups: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0.0])
+    for *key, amount in store.query(
         "SELECT l.kind, l.reason, l.stage, d.channel, d.template, l.competitor, l.month, "
-        "COUNT(*), SUM(COALESCE(l.amount, 0)), l.currency "
-        "FROM lc_losses l JOIN lc_leads d ON d.lead_id = l.lead_id"
-        f"{clause} GROUP BY l.kind, l.reason, l.stage, d.channel, d.template, l.competitor, "
-        "l.month, l.currency", params,
-    )
-    # Ties in COUNT(*) come back in whatever order the backend likes: break them here
-    # (not in SQL, whose collation and NULL order differ), so the same losses give the
-    # same report, and the same order of equally frequent reasons, on every backend.
-    rows.sort(key=lambda r: (-int(r[7]), *("" if v is None else str(v) for v in r[:7]),
-                             r[9] or ""))
+        "l.currency, l.amount FROM lc_losses l JOIN lc_leads d ON d.lead_id = l.lead_id"
+        f"{clause}", params,
+    ):
+        group = groups[tuple(key)]
+        group[0] += 1
+        group[1] += float(amount or 0)
+    # Ties in count come back in whatever order: break them on every field, so the same
+    # losses give the same report, and the same order of equally frequent reasons.
+    ordered = sorted(groups.items(), key=lambda kv: (
+        -int(kv[1][0]), *("" if v is None else str(v) for v in kv[0])))
     cells = []
     by_stage: dict[str, Counter[str]] = defaultdict(Counter)
     by_reason: Counter[str] = Counter()
     by_competitor: Counter[str] = Counter()
-    amount_by_reason: dict[str, float] = defaultdict(float)
-    for kind, reason, stage, channel, template, competitor, month, n, amount, currency in rows:
+    reason_amounts: dict[str, dict[str, float]] = defaultdict(dict)
+    competitor_amounts: dict[str, dict[str, float]] = defaultdict(dict)
+    totals: dict[str, float] = {}
+    for (kind, reason, stage, channel, template, competitor, month, currency), (count, amount) \
+            in ordered:
+        n = int(count)
         cells.append({
             "kind": kind, "reason": reason, "stage": stage, "channel": channel,
-            "template": template, "competitor": competitor, "month": month, "count": int(n),
-            "amount": round(float(amount or 0), 2), "currency": currency,
+            "template": template, "competitor": competitor, "month": month, "count": n,
+            "amount": rounded(amount), "currency": currency,
         })
-        by_stage[stage][reason] += int(n)
-        by_reason[reason] += int(n)
-        amount_by_reason[reason] += float(amount or 0)
+        by_stage[stage][reason] += n
+        by_reason[reason] += n
+        if amount:
+            add(reason_amounts[reason], currency, amount)
+            add(totals, currency, amount)
         if competitor:
-            by_competitor[competitor] += int(n)
+            by_competitor[competitor] += n
+            if amount:
+                add(competitor_amounts[competitor], currency, amount)
+    conversion: dict[str, Any] | None = None
+    if rates is not None:
+        conversion = rates.describe(totals)
+        total, missing = converted(totals, rates)
+        conversion |= {"total": rounded(total), "not_converted": missing, "by_reason": [
+            {"reason": r, "amount": rounded(converted(reason_amounts[r], rates)[0])}
+            for r, _ in by_reason.most_common()]}
     return {
         "as_of": as_of,
         "total": sum(by_reason.values()),
-        "by_reason": [{"reason": r, "count": n, "amount": round(amount_by_reason[r], 2)}
+        "by_reason": [{"reason": r, "count": n, "amounts": _amounts(reason_amounts[r])}
                       for r, n in by_reason.most_common()],
-        "by_competitor": [{"competitor": c, "count": n} for c, n in by_competitor.most_common()],
+        "by_competitor": [{"competitor": c, "count": n,
+                           "amounts": _amounts(competitor_amounts[c])}
+                          for c, n in by_competitor.most_common()],
         "top_reasons_by_stage": {
             stage: [{"reason": r, "count": n} for r, n in counter.most_common(top)]
-            for stage, counter in sorted(by_stage.items())
+            for stage, counter in sorted(by_stage.items(), key=lambda kv: str(kv[0]))
         },
+        "amounts": _amounts(totals),
+        "converted": conversion,
         "cells": cells,
     }
+
+
+def _amounts(totals: dict[str, float]) -> list[dict[str, Any]]:
+    """Per-currency totals as a list, by currency ("" — no currency — as null)."""
+    return [{"currency": c or None, "amount": rounded(a)} for c, a in sorted(totals.items())]

@@ -7,7 +7,9 @@ list of blocks — headings, notes and tables of already formatted cells — by
 both show the same tables with the same numbers.
 
 Formatting: shares as percentages, days with one decimal, money with thousands
-separators (amounts are summed as recorded, whatever their currency), times in UTC.
+separators and its currency (amounts are totalled per currency, never across), times
+in UTC. Text from the data is shown literally (no markup, control characters as
+symbols: :func:`lifecycle.reports.output.literal`).
 Long lists are cut at :data:`LIMIT` rows and say how many were left out.
 """
 
@@ -27,6 +29,8 @@ from rich.measure import Measurement
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from lifecycle.reports.output import literal, visible
+
 __all__ = [
     "LIMIT",
     "REPORT_TITLES",
@@ -36,6 +40,7 @@ __all__ = [
     "Heading",
     "Note",
     "Table",
+    "amounts",
     "count",
     "days",
     "label",
@@ -103,9 +108,13 @@ def days(value: Any) -> str:
 
 
 def money(value: Any) -> str:
-    """An amount with thousands separators, no decimals; ``—`` for none."""
+    """An amount with thousands separators, no decimals; ``—`` for none. Beyond a
+    quadrillion in scientific notation (``1.000e+308``): hundreds of digits read as
+    nothing, and no real deal is that large."""
     number = _number(value)
-    return DASH if number is None else f"{number:,.0f}"
+    if number is None:
+        return DASH
+    return f"{number:.3e}" if abs(number) >= 1e15 else f"{number:,.0f}"
 
 
 def count(value: Any) -> str:
@@ -138,7 +147,7 @@ def plural(n: Any, word: str, words: str | None = None) -> str:
 
 def label(name: Any) -> str:
     """A stage, reason or channel name for reading: ``competitor_won`` → ``competitor won``."""
-    return DASH if name is None else str(name).replace("_", " ")
+    return visible(name).replace("_", " ") if name is not None and str(name).strip() else DASH
 
 
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?")
@@ -373,6 +382,13 @@ def _channels_blocks(data: dict[str, Any]) -> list[Block]:
     return blocks
 
 
+def amounts(items: Any) -> str:
+    """Per-currency amounts for reading: ``5,000 EUR; 1,500,000 JPY``; ``—`` for none."""
+    parts = [f"{money(a.get('amount'))} {a.get('currency') or '(no currency)'}"
+             for a in items or () if isinstance(a, dict)]
+    return "; ".join(parts) or DASH
+
+
 def _losses_blocks(data: dict[str, Any]) -> list[Block]:
     blocks: list[Block] = [_as_of_note(data.get("as_of"))]
     reasons = data.get("by_reason") or []
@@ -381,27 +397,36 @@ def _losses_blocks(data: dict[str, Any]) -> list[Block]:
         return [*blocks, _no_data("no lead lost or disqualified yet")]
     cells = data.get("cells") or []
     by_kind: dict[tuple[str, str], int] = defaultdict(int)
-    competitor_amount: dict[str, float] = defaultdict(float)
     for c in cells:
-        by_kind[(c.get("reason"), c.get("kind"))] += int(c.get("count") or 0)
-        if c.get("competitor"):
-            competitor_amount[c["competitor"]] += _number(c.get("amount")) or 0.0
+        by_kind[(c.get("reason"), c.get("kind"))] += int(_number(c.get("count")) or 0)
     blocks.append(Note(f"{plural(total, 'lead')} lost or disqualified"))
-    rows = [(label(r.get("reason")), count(r.get("count")),
-             count(by_kind[(r.get("reason"), "lost")]),
-             count(by_kind[(r.get("reason"), "disqualified")]),
-             pct((_number(r.get("count")) or 0) / total if total else None),
-             money(r.get("amount"))) for r in reasons[:LIMIT]]
-    blocks.append(_table("by reason", "reason|#total|#lost|#disqualified|#share|#amount", rows,
-                         note=_left_out(len(rows), len(reasons), "reasons")))
+    conversion = data.get("converted") or None
+    in_reporting = {r.get("reason"): r.get("amount")
+                    for r in (conversion or {}).get("by_reason") or []}
+    rows = []
+    for r in reasons[:LIMIT]:
+        row = [label(r.get("reason")), count(r.get("count")),
+               count(by_kind[(r.get("reason"), "lost")]),
+               count(by_kind[(r.get("reason"), "disqualified")]),
+               pct((_number(r.get("count")) or 0) / total if total else None),
+               amounts(r.get("amounts"))]
+        if conversion:
+            row.append(money(in_reporting.get(r.get("reason"))))
+        rows.append(row)
+    spec = "reason|#total|#lost|#disqualified|#share|amount by currency"
+    if conversion:
+        spec += f"|#in {conversion.get('currency')}"
+    blocks.append(_table("by reason", spec, rows,
+                         note=_left_out(len(rows), len(reasons), "reasons")
+                         or (_rates_note(conversion) if conversion else None)))
     competitors = data.get("by_competitor") or []
     if competitors:
-        lost_to = sum(int(c.get("count") or 0) for c in competitors)
+        lost_to = sum(int(_number(c.get("count")) or 0) for c in competitors)
         shown = [(str(c.get("competitor")), count(c.get("count")),
-                  pct(int(c.get("count") or 0) / lost_to if lost_to else None),
-                  money(competitor_amount.get(c.get("competitor"), 0.0)))
+                  pct(int(_number(c.get("count")) or 0) / lost_to if lost_to else None),
+                  amounts(c.get("amounts")))
                  for c in competitors[:LIMIT]]
-        blocks.append(_table("lost to a competitor", "competitor|#deals|#share|#amount", shown,
+        blocks.append(_table("lost to a competitor", "competitor|#deals|#share|amount", shown,
                              note=_left_out(len(shown), len(competitors), "competitors")))
     per_stage = data.get("top_reasons_by_stage") or {}
     if per_stage:
@@ -426,17 +451,14 @@ def _forecast_blocks(data: dict[str, Any]) -> list[Block]:
         blocks.append(_no_data("no open opportunities"))
     else:
         rows = []
-        opened = estimated = 0
         previous = None
         for s in stages:
-            n = int(s.get("open") or 0)
-            opened += n
-            estimated += int(s.get("estimated_amounts") or 0)
+            n = int(_number(s.get("open")) or 0)
             measured = s.get("probability_measured")
             template = s.get("template")
             rows.append(_cells((
                 label(template) if template != previous else "", label(s.get("stage")),
-                count(n), money(s.get("amount")),
+                str(s.get("currency") or DASH), count(n), money(s.get("amount")),
                 count(s.get("estimated_amounts")), pct(s.get("probability_default"), 0),
                 Cell(pct(measured, 0)) if measured is not None else Cell("default", "muted"),
                 money(s.get("expected_default")), money(s.get("expected_measured")),
@@ -446,34 +468,74 @@ def _forecast_blocks(data: dict[str, Any]) -> list[Block]:
             previous = template
         blocks.append(_table(
             "open pipeline by stage",
-            "template|stage|#open|#amount|#est.¹|#P\ndefault|#P\nmeasured|#expected\n(default)"
-            "|#expected\n(measured)", rows,
-            footer=("total", "", count(opened), money(data.get("pipeline")), count(estimated),
-                    "", "", money(data.get("expected_revenue_default")),
-                    money(data.get("expected_revenue_measured"))),
+            "template|stage|cur.|#open|#amount|#est.¹|#P\ndefault|#P\nmeasured|#expected\n"
+            "(default)|#expected\n(measured)", rows,
             note="¹ opportunities without an amount, valued at the template's average won "
-            "deal; P measured: share won of the leads that passed the stage and closed"))
-    target = _number(data.get("target"))
-    spec = "basis|#expected revenue" + ("|#target|#gap" if target is not None else "")
-    revenue_rows: list[list[str | Cell]] = []
-    for basis, key, gap_key in (("default probabilities", "expected_revenue_default",
-                                 "gap_default"),
-                                ("measured probabilities", "expected_revenue_measured",
-                                 "gap_measured")):
-        row: list[str | Cell] = [basis, money(data.get(key))]
-        if target is not None:
-            gap = _number(data.get(gap_key))
-            row.append(money(target))
-            if gap is None:
-                row.append(DASH)
-            elif gap > 0:
-                row.append(Cell(f"{money(gap)} short", "bad"))
-            else:
-                row.append(Cell(f"{money(-gap)} ahead", "good"))
-        revenue_rows.append(row)
-    blocks.append(_table("expected revenue" + (" against target" if target is not None else ""),
-                         spec, revenue_rows))
+            "deal in the currency it wins most in; P measured: share won of the leads that "
+            "passed the stage and closed"))
+    blocks.extend(_money_totals(data))
+    blocks.extend(_target_blocks(data))
     return blocks
+
+
+def _rates_note(conversion: dict[str, Any]) -> str:
+    rates = conversion.get("rates") or {}
+    used = ", ".join(f"1 {c} = {r:g} {conversion.get('currency')}" for c, r in rates.items()
+                     if c != conversion.get("currency") and _number(r) is not None)
+    source = f" ({conversion['source']})" if conversion.get("source") else ""
+    missing = conversion.get("not_converted") or []
+    return (f"converted at the rates of {conversion.get('date')}{source}"
+            + (f": {used}" if used else "")
+            + (f"; not converted (no rate): {', '.join(map(str, missing))}" if missing else ""))
+
+
+def _money_totals(data: dict[str, Any]) -> list[Block]:
+    """The open pipeline per currency, and converted into one when rates were given."""
+    totals = data.get("totals") or []
+    if not totals:
+        return []
+    rows = [(str(t.get("currency")), count(t.get("open")), money(t.get("pipeline")),
+             money(t.get("expected_default")), money(t.get("expected_measured")))
+            for t in totals]
+    conversion = data.get("converted")
+    footer = None
+    note = "amounts are totalled per currency, never across currencies"
+    if conversion:
+        footer = (f"in {conversion.get('currency')}", "", money(conversion.get("pipeline")),
+                  money(conversion.get("expected_default")),
+                  money(conversion.get("expected_measured")))
+        note = _rates_note(conversion)
+    return [_table("open pipeline by currency",
+                   "currency|#open|#pipeline|#expected\n(default)|#expected\n(measured)", rows,
+                   footer=footer, note=note)]
+
+
+def _target_blocks(data: dict[str, Any]) -> list[Block]:
+    target = data.get("target")
+    if not isinstance(target, dict):
+        return []
+    amount, currency = _number(target.get("amount")), target.get("currency")
+    unit = f" {currency}" if currency else ""
+    if target.get("gap_default") is None and target.get("gap_measured") is None:
+        return [Note(f"target {money(amount)}{unit}: " + str(target.get("note") or
+                                                          "no expected revenue to compare"),
+                     "muted")]
+    rows: list[list[str | Cell]] = []
+    for basis, key in (("default probabilities", "gap_default"),
+                       ("measured probabilities", "gap_measured")):
+        gap = _number(target.get(key))
+        expected = None if gap is None or amount is None else amount - gap
+        row: list[str | Cell] = [basis, money(expected), money(amount)]
+        if gap is None:
+            row.append(DASH)
+        elif gap > 0:
+            row.append(Cell(f"{money(gap)} short", "bad"))
+        else:
+            row.append(Cell(f"{money(-gap)} ahead", "good"))
+        rows.append(row)
+    return [_table(f"expected revenue against target{unit and ' (' + unit.strip() + ')'}",
+                   "basis|#expected revenue|#target|#gap", rows,
+                   note=target.get("note") or None)]
 
 
 _REASONS = {"score_below_threshold": "score < min.", "no_touch": "no touch"}
@@ -483,8 +545,9 @@ def _cooling_blocks(data: dict[str, Any]) -> list[Block]:
     leads = data.get("leads") or []
     blocks: list[Block] = [Note(f"{plural(data.get('count', len(leads)), 'Hot or Warm lead')}"
                                 f" cooling at {when(data.get('at'))} UTC")]
+    idle = _idle_blocks(data.get("idle") or [])
     if not leads:
-        return [*blocks, _no_data("no lead is cooling")]
+        return [*blocks, _no_data("no lead is cooling"), *idle]
     rows = []
     for lead in leads[:LIMIT]:
         was, now = lead.get("grade"), lead.get("grade_now")
@@ -501,7 +564,20 @@ def _cooling_blocks(data: dict[str, Any]) -> list[Block]:
         "Hot leads first, lowest score first", "!lead|template · stage|grade|#score\n/ min."
         "|#idle d|why", rows,
         note=_left_out(len(rows), len(leads), "cooling leads")))
-    return blocks
+    return [*blocks, *idle]
+
+
+def _idle_blocks(idle: list[dict[str, Any]]) -> list[Block]:
+    if not idle:
+        return []
+    rows = [(str(lead.get("lead_id")),
+             f"{label(lead.get('template'))} · {label(lead.get('stage'))}",
+             str(lead.get("grade")), days(lead.get("total_now")), days(lead.get("idle_days")))
+            for lead in idle[:LIMIT]]
+    return [_table(
+        "idle: no touch for a while, but fit or BANT keep the grade (not cooling)",
+        "!lead|template · stage|grade|#score|#idle d", rows,
+        note=_left_out(len(rows), len(idle), "idle leads"))]
 
 
 def _alerts_blocks(data: dict[str, Any]) -> list[Block]:
@@ -563,8 +639,8 @@ _STYLES: dict[str, str] = {"good": "green", "bad": "red", "muted": "dim",
 
 def _rich_table(table: Table) -> RichTable:
     out = RichTable(
-        title=Text(table.title, style="bold"), title_justify="left", box=box.SIMPLE_HEAD,
-        caption=Text(table.note, style="dim") if table.note else None, caption_justify="left",
+        title=literal(table.title, "bold"), title_justify="left", box=box.SIMPLE_HEAD,
+        caption=literal(table.note, "dim") if table.note else None, caption_justify="left",
         show_footer=table.footer is not None, header_style="bold", pad_edge=False,
         show_edge=False,
     )
@@ -576,13 +652,13 @@ def _rich_table(table: Table) -> RichTable:
         # On a narrow console rich shrinks columns: let headers and text wrap, but
         # never cut a number or an id short (``96.…`` would read as a value).
         out.add_column(
-            Text(column.header), justify="right" if column.numeric else "left",
+            literal(column.header), justify="right" if column.numeric else "left",
             no_wrap=column.no_wrap, overflow="fold",
             min_width=widest if column.no_wrap else min(widest, 12),
-            footer=Text(table.footer[i].text, style="bold") if table.footer else "",
+            footer=literal(table.footer[i].text, "bold") if table.footer else "",
         )
     for row in table.rows:
-        out.add_row(*(Text(c.text, style=_STYLES[c.tone]) for c in row))
+        out.add_row(*(literal(c.text, _STYLES[c.tone]) for c in row))
     return out
 
 
@@ -603,9 +679,9 @@ def render_terminal(name: str, data: dict[str, Any], console: Console) -> None:
     for block in blocks:
         if isinstance(block, Heading):
             console.print()
-            console.print(Text(block.text, style="bold cyan"))
+            console.print(literal(block.text, "bold cyan"))
         elif isinstance(block, Note):
-            text = Text(("  • " if block.bullet else "") + block.text, style=_STYLES[block.tone])
+            text = literal(("  • " if block.bullet else "") + block.text, _STYLES[block.tone])
             console.print(text)
         else:
             table = _rich_table(block)

@@ -45,6 +45,8 @@ COMPARED = {
     "lc_nurture": "lead_id, version, occurred_at, track, step, content",
     "lc_losses": "lead_id, version, occurred_at, month, kind, stage, reason, competitor, amount, "
                  "currency, taxonomy_version",
+    "lc_scoring": "lead_id, version, occurred_at, event, fit, behaviour, behaviour_at, budget, "
+                  "authority, need, timeline",
 }
 
 

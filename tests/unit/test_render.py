@@ -235,10 +235,10 @@ def test_losses_prints_reasons_with_amounts_competitors_and_stages(
     text = terminal("losses", reports["losses"])
 
     assert "4 leads lost or disqualified" in text
-    assert row(text, "no budget")[1:] == ["2", "1", "1", "50.0%", "5,000"]
-    assert row(text, "competitor won")[1:] == ["1", "1", "0", "25.0%", "8,000"]
-    assert row(text, "invalid lead")[1:] == ["1", "0", "1", "25.0%", "0"]
-    assert row(text, "Initech")[1:] == ["1", "100.0%", "8,000"]
+    assert row(text, "no budget")[1:] == ["2", "1", "1", "50.0%", "5,000 EUR"]
+    assert row(text, "competitor won")[1:] == ["1", "1", "0", "25.0%", "8,000 EUR"]
+    assert row(text, "invalid lead")[1:] == ["1", "0", "1", "25.0%", "—"]
+    assert row(text, "Initech")[1:] == ["1", "100.0%", "8,000 EUR"]
     assert row(text, "captured")[1:] == ["invalid lead (1)"]
     assert row(text, "discovery")[1:] == ["competitor won (1)"]
     assert row(text, "sql")[1:] == ["no budget (1)"]
@@ -254,18 +254,19 @@ def test_forecast_prints_stages_totals_and_the_gap_to_target(
     discovery = next(s for s in data["stages"]
                      if (s["template"], s["stage"]) == ("generic_b2b", "discovery"))
     assert row(text, "discovery")[1:] == [
-        "1", "20,000", "0", pct(discovery["probability_default"], 0),
+        "EUR", "1", "20,000", "0", pct(discovery["probability_default"], 0),
         pct(discovery["probability_measured"], 0), money(discovery["expected_default"]),
         money(discovery["expected_measured"])]
-    assert row(text, "total")[1:] == [
-        "1", "20,000", "0", money(data["expected_revenue_default"]),
-        money(data["expected_revenue_measured"])]
+    (eur,) = data["totals"]
+    assert row(text, "EUR")[1:] == [
+        "1", "20,000", money(eur["expected_default"]), money(eur["expected_measured"])]
+    target = data["target"]
+    assert (target["amount"], target["currency"]) == (TARGET, "EUR")
+    assert "expected revenue against target (EUR)" in text
     assert row(text, "default probabilities")[1:] == [
-        money(data["expected_revenue_default"]), "50,000",
-        f"{money(data['gap_default'])} short"]
+        money(eur["expected_default"]), "50,000", f"{money(target['gap_default'])} short"]
     assert row(text, "measured probabilities")[1:] == [
-        money(data["expected_revenue_measured"]), "50,000",
-        f"{money(data['gap_measured'])} short"]
+        money(eur["expected_measured"]), "50,000", f"{money(target['gap_measured'])} short"]
 
 
 @pytest.mark.integration
@@ -326,8 +327,10 @@ def test_a_long_list_is_cut_and_says_how_many_were_left_out() -> None:
 def test_text_from_the_data_is_never_read_as_markup(tmp_path: Path) -> None:
     evil = "[red]Evil[/red] <b>&amp;</b>"
     data = {"as_of": None, "total": 1,
-            "by_reason": [{"reason": "competitor_won", "count": 1, "amount": 10.0}],
-            "by_competitor": [{"competitor": evil, "count": 1}],
+            "by_reason": [{"reason": "competitor_won", "count": 1,
+                           "amounts": [{"currency": "EUR", "amount": 10.0}]}],
+            "by_competitor": [{"competitor": evil, "count": 1,
+                               "amounts": [{"currency": "EUR", "amount": 10.0}]}],
             "top_reasons_by_stage": {"sql": [{"reason": "competitor_won", "count": 1}]},
             "cells": [{"kind": "lost", "reason": "competitor_won", "stage": "sql",
                        "competitor": evil, "count": 1, "amount": 10.0}]}
@@ -353,6 +356,7 @@ def test_numbers_are_formatted_for_reading() -> None:
     assert (pct(0.3408), pct(0.4, 0), pct(None)) == ("34.1%", "40%", "—")
     assert (days(3.26), days(None)) == ("3.3", "—")
     assert (money(1_234_567.8), money(0), money(None)) == ("1,234,568", "0", "—")
+    assert (money(1e308), money(float("inf"))) == ("1.000e+308", "—")
     assert count(12_345) == "12,345"
     assert when("2024-03-10T09:00:00.123+01:00") == "2024-03-10 08:00"
 
