@@ -57,19 +57,23 @@ def opportunity(key: str, amount: float, currency: str, *, lose: bool = False,
     return items
 
 
-def ingest(directory: Path, items: list[dict[str, Any]]) -> None:
+def ingest(directory: Path, items: list[dict[str, Any]],
+           env: dict[str, str] | None = None) -> None:
     source = directory / "inputs.jsonl"
     source.write_text(jsonl(*items), encoding="utf-8")
-    result = run(["ingest", str(source), "--json"], cwd=directory)
+    result = run(["ingest", str(source), "--json"], cwd=directory, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("amount", [1e308, 1.7976931348623157e308, 9e307])
 def test_huge_amounts_give_strict_json_and_an_html_page(tmp_path: Path, amount: float) -> None:
-    # two open deals and a lost one: their sums overflow a float
+    # two open deals and a lost one: their sums overflow a float. The contract refuses
+    # amounts over LIFECYCLE_MAX_AMOUNT (1e12); an operator may raise it, and the reports
+    # must hold whatever the store holds.
     ingest(tmp_path, [*opportunity("ann", amount, "EUR"), *opportunity("ben", amount, "EUR"),
                       *opportunity("cat", amount, "EUR", lose=True),
-                      *opportunity("dan", amount, "EUR", lose=True, at_hours=5)])
+                      *opportunity("dan", amount, "EUR", lose=True, at_hours=5)],
+           env={"LIFECYCLE_MAX_AMOUNT": repr(1.7976931348623157e308)})
     for name in REPORTS:
         result = run(["report", name, "--json", "--at", AT, "--target", "1000"], cwd=tmp_path)
         assert result.returncode == 0, result.stderr
@@ -91,8 +95,10 @@ def test_huge_amounts_give_strict_json_and_an_html_page(tmp_path: Path, amount: 
     assert "chart left out" in text  # the forecast chart: its bars cannot be drawn
 
 
+# Markup, not control characters: the contract refuses those (an ESC in stored data is
+# tried by tests/integration/test_hostile_reports.py, past the contract).
 HOSTILE = ["[/]", "[red]x@y.com", "[bold]Acme[/bold]", "[link=http://x]y[/link]",
-           "a\x1b[31mred", "100%[/]", "[", "]", "\\[escaped]"]
+           "100%[/]", "[", "]", "\\[escaped]"]
 
 
 def test_lead_show_and_audit_history_print_user_values_literally(tmp_path: Path) -> None:
@@ -116,14 +122,13 @@ def test_lead_show_and_audit_history_print_user_values_literally(tmp_path: Path)
         out = shown.stdout
         assert "external:[red]x@y.com" in out  # the key, exactly as given
         assert "competitor=[/]" in out
-        for value in HOSTILE:  # an escape character shows as its symbol
-            assert f"text={value.replace(chr(27), '␛')}" in out, value
+        for value in HOSTILE:
+            assert f"text={value}" in out, value
         assert "\x1b" not in out  # no escape sequence of the data reaches the terminal
     history = run(["audit", "history", email], cwd=tmp_path)
     assert history.returncode == 0, history.stderr
     assert "[/]" in history.stdout
     assert "[red]x@y.com" in history.stdout
-    assert "a␛[31mred" in history.stdout
     assert "\x1b" not in history.stdout
     losses = run(["report", "losses"], cwd=tmp_path)
     assert losses.returncode == 0, losses.stderr
@@ -220,4 +225,5 @@ def test_every_as_of_is_an_iso_string(tmp_path: Path) -> None:
 def test_a_target_must_be_a_finite_amount(tmp_path: Path, target: str) -> None:
     result = run(["report", "forecast", "--target", target], cwd=tmp_path)
     assert result.returncode == 2
-    assert "finite amount of 0 or more" in result.stderr
+    assert "--target" in result.stderr
+    assert "finite number >= 0" in result.stderr
