@@ -561,7 +561,39 @@ def parse_inbound_json(
         raise InvalidInput(f"not JSON: {e}") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"an input must be a JSON object, got {type(data).__name__}")
+    _no_duplicate_keys(text)
     return parse_inbound(data, limits=limits, raw=text)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return members
+
+
+def _no_duplicate_keys(text: str | bytes) -> None:
+    """Rejects an object that gives one key twice (orjson silently keeps the last value).
+
+    Which value the sender meant is unknown — other parsers keep the first — so such an
+    input is ambiguous and is not recorded. A second, pairs-preserving parse of text that
+    orjson already accepted costs about 4 µs for a typical input.
+    """
+    try:
+        json.loads(text, object_pairs_hook=_unique_members)
+    except _DuplicateKey as e:
+        raise InvalidInput(f"the key {str(e)!r} is given more than once in one object; "
+                           "send each key once") from None
+    except (ValueError, RecursionError) as e:  # orjson accepted it: should not happen
+        raise InvalidInput(f"not JSON: {e}") from None
 
 
 def inbound_json_schema(limits: Limits | None = None) -> dict[str, Any]:

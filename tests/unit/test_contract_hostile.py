@@ -384,6 +384,42 @@ def test_inputs_beyond_the_size_limit_are_rejected_with_their_size(size: int, wi
         assert parse_inbound_json(line)
 
 
+# -- duplicate keys: ambiguous, so rejected -----------------------------------------------
+
+
+def _with_duplicate(text: str, key: str, value: Any) -> str:
+    """``text`` (a JSON object) with ``key`` given once more, after the first member."""
+    member = f"{json.dumps(key, ensure_ascii=False)}:{json.dumps(value, ensure_ascii=False)}"
+    where = text.index("{", 1) + 1 if key.startswith("profile.") else 1
+    if key.startswith("profile."):
+        member = member.replace(key, key.removeprefix("profile."), 1)
+    return f"{text[:where]}{member},{text[where:]}"
+
+
+@RUNS
+@given(key=st.sampled_from(["touchpoint_id", "email", "occurred_at", "kind", "source",
+                            "channel", "profile.name", "profile.employees"]),
+       value=st.sampled_from(["other", 5, None, "tp-1"]), as_bytes=st.booleans())
+def test_a_key_given_twice_in_one_object_is_rejected_never_resolved(
+    key: str, value: Any, as_bytes: bool
+) -> None:
+    # One parser keeps the first value, another the last: which one the sender meant is
+    # unknown, so neither may be recorded.
+    data = touchpoint_data("tp-1", profile={"name": "Ada", "employees": 5})
+    text = _with_duplicate(json.dumps(data), key, value)
+    reason = json_rejection(text.encode() if as_bytes else text)
+    assert "more than once" in reason
+    assert key.removeprefix("profile.") in reason
+
+
+def test_a_key_given_twice_inside_properties_is_rejected_and_the_same_key_apart_is_not(
+) -> None:
+    data = touchpoint_data("tp-1", properties={"a": {"x": 1}, "b": {"x": 2}})
+    assert parse_inbound_json(json.dumps(data))  # one key in two objects: fine
+    text = json.dumps(data).replace('{"x": 1}', '{"x": 1, "x": 3}')
+    assert "key 'x' is given more than once" in json_rejection(text)
+
+
 # -- whatever the bytes: InvalidInput or a valid input ------------------------------------
 
 json_values = st.recursive(
