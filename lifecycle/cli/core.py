@@ -77,7 +77,8 @@ def run_ingest(
     with _progress(console, total_bytes) as progress, RejectWriter(rejects_path) as rejects:
         task = progress.add_task("ingest", total=total_bytes)
         return ingest_lines(
-            app, read_lines(stream), rejects, batch_size=app.settings.batch_size,
+            app, read_lines(stream, max_bytes=app.settings.limits.max_input_bytes), rejects,
+            batch_size=app.settings.batch_size,
             on_progress=lambda n: progress.advance(task, n), after_batch=after_batch,
         )
 

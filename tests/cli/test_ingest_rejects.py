@@ -7,7 +7,9 @@ Each run is the real command (``python -m lifecycle ingest``) on a SQLite file.
 from __future__ import annotations
 
 import base64
+import io
 import json
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lifecycle.ingest import RejectWriter
+from lifecycle.ingest import OversizedLine, RejectWriter, read_lines
 from tests.cli.test_cli import jsonl, run
 from tests.support import T0, action_data, hours, hypothesis_budget, touchpoint_data
 
@@ -124,3 +126,84 @@ def test_every_reject_record_is_one_line_whatever_the_text_holds(
         assert record["reason"] == f"reason {text}"
         if not as_bytes:
             assert record["original"] == text
+
+
+class _EndlessLine(io.RawIOBase):
+    """``size`` bytes of one line (no line break), then ``tail``: made while read, so the
+    test itself holds none of it."""
+
+    def __init__(self, size: int, tail: bytes) -> None:
+        self.left, self.tail = size, tail
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self.left > 0:
+            n = min(len(view), self.left)
+            view[:n] = b"a" * n
+            self.left -= n
+            return n
+        n = min(len(view), len(self.tail))
+        view[:n], self.tail = self.tail[:n], self.tail[n:]
+        return n
+
+
+@pytest.mark.parametrize("size", [65_537 + 2, 20_000_000, 60_000_000])
+def test_a_line_longer_than_any_input_is_rejected_without_being_held_in_memory(
+    size: int
+) -> None:
+    # A 300 MB line without a line break took 1.3 GB of memory and was copied whole into
+    # the reject file; every line is now read at most up to the input limit.
+    good = json.dumps(touchpoint_data("after-1")).encode()
+    stream = io.BufferedReader(_EndlessLine(size, b'"}\r\n' + good + b"\n"))
+    tracemalloc.start()
+    try:
+        lines = list(read_lines(stream, max_bytes=65_536))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8_000_000, peak  # the chunks read (1 MiB), not the line
+    (first, consumed_1), (second, consumed_2) = [(x[1], x[2]) for x in lines]
+    assert isinstance(first, OversizedLine)
+    assert (first.size, consumed_1) == (size + 2, size + 4)
+    assert first.head == b"a" * len(first.head)
+    assert 0 < len(first.head) <= 4096
+    assert (second, consumed_2) == (good.decode(), len(good) + 1)
+
+
+def test_an_oversized_line_is_rejected_with_its_size_and_head_and_the_rest_recorded(
+    tmp_path: Path
+) -> None:
+    source = tmp_path / "in.jsonl"
+    head = json.dumps(touchpoint_data("huge-1"))[:-1] + ', "properties": {"blob": "'
+    with source.open("wb") as out:
+        out.write(json.dumps(touchpoint_data("before-1")).encode() + b"\n")
+        out.write(head.encode() + "é".encode() * 200_000 + b'"}}\n')
+        out.write(json.dumps(touchpoint_data("after-1", at=T0 + hours(1))).encode() + b"\n")
+    result = run(["ingest", str(source), "--json"], cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout) == {"received": 3, "accepted": 2, "duplicate": 0,
+                                         "rejected": 1}
+    (record,) = records(tmp_path / "in.jsonl.rejects.jsonl")
+    size = len(head.encode()) + 400_000 + 3
+    assert (record["line"], record["code"], record["size"], record["truncated"]) == (
+        2, "schema", size, True)
+    assert record["reason"] == (f"an input may have at most 65536 bytes, this line has {size}")
+    assert record["original"].startswith(head)
+    assert "invalid_utf8" not in record
+    assert len(record["original"].encode()) <= 4096
+
+
+@pytest.mark.parametrize("blank", ["\xa0", "\x1c", "\u2028", "\u3000", "\x0c", "\x85"])
+def test_a_line_of_characters_json_does_not_call_blank_is_an_input_not_skipped(
+    tmp_path: Path, blank: str
+) -> None:
+    # Only spaces, tabs and line breaks are blank in JSON; Python's str.strip() also took
+    # NBSP, form feeds and separators for blank and dropped such lines uncounted.
+    text = jsonl(touchpoint_data("b-1"), blank, " \t ", blank * 3 + " ")
+    result = run(["ingest", "-", "--json"], cwd=tmp_path, stdin=text)
+    assert json.loads(result.stdout) == {"received": 3, "accepted": 1, "duplicate": 0,
+                                         "rejected": 2}
+    assert [r["line"] for r in records(tmp_path / "rejects.jsonl")] == [2, 4]
