@@ -46,7 +46,7 @@ from eventsourcing.persistence import (
 from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import LeadKey, key_index_id, lead_id_for
 from lifecycle.chain import previous_hashes, recorder_topic
-from lifecycle.contracts import SalesAction, Touchpoint
+from lifecycle.contracts import SalesAction, Touchpoint, normalized_email
 from lifecycle.errors import (
     IdConflict,
     IdentityConflict,
@@ -750,9 +750,13 @@ class LeadLifecycle(Application[UUID]):
                 it is still found by its lead id.
         """
         key = key.strip()
-        candidates = [key] if key.startswith(("external:", "email:")) else (
-            # An external id may look like an email: try both, email first.
-            [f"email:{key.lower()}", f"external:{key}"] if "@" in key else [f"external:{key}"])
+        if key.startswith("email:"):
+            candidates = [_email_key(key.removeprefix("email:"))]
+        elif key.startswith("external:"):
+            candidates = [key]
+        else:  # an external id may look like an email: try both, email first
+            candidates = [_email_key(key), f"external:{key}"] if "@" in key else [
+                f"external:{key}"]
         for candidate in candidates:
             lead_id = self._lookup(candidate)
             if lead_id is not None:
@@ -793,6 +797,12 @@ class LeadLifecycle(Application[UUID]):
     def lead_events(self, lead_id: UUID) -> list[Lead.Event]:
         """Every stored event of a lead, in order."""
         return [e for e in self.repository.event_store.get(lead_id) if isinstance(e, Lead.Event)]
+
+
+def _email_key(address: str) -> str:
+    # The form the contract records (NFC, Unicode domain, lower case): the punycode or
+    # decomposed spelling of a recorded address finds its lead too.
+    return f"email:{normalized_email(address) or address.lower()}"
 
 
 def _duration(value: timedelta) -> str:

@@ -70,6 +70,7 @@ __all__ = [
     "Touchpoint",
     "format_validation_error",
     "inbound_json_schema",
+    "normalized_email",
     "parse_inbound",
     "parse_inbound_json",
 ]
@@ -205,6 +206,12 @@ def _checked_email(value: str) -> tuple[str | None, str | None]:
     except EmailNotValidError as e:
         return None, str(e)
     return checked.normalized.lower(), None
+
+
+def normalized_email(value: str) -> str | None:
+    """``value`` as the contract records an email (NFC, Unicode domain, lower case), or
+    None when it is not an email address; lookups by key must use the same form."""
+    return _checked_email(value.strip())[0]
 
 
 def _iso_4217() -> frozenset[str]:

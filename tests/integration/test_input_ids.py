@@ -619,3 +619,29 @@ def _random_traffic(
     assert totals["accepted"] + totals["duplicate"] + totals["rejected"] == received
     _check_one_lead_per_id(app, run, recorded)
     return sent, recorded, head(app)
+
+
+# -- a key is looked up as it is recorded ---------------------------------------------------
+
+IDN = "josé@bücher.de"  # recorded as the contract normalises it: NFC, Unicode domain
+
+
+@pytest.mark.parametrize("written", [
+    IDN.upper(), "jose\u0301@bücher.de", "josé@xn--bcher-kva.de", "JOSÉ@XN--BCHER-KVA.DE",
+    f"email:{IDN.upper()}", "email:josé@xn--bcher-kva.de", f"  {IDN}\t", "josé@bu\u0308cher.de",
+])
+def test_a_lead_is_found_by_any_form_of_its_email_the_contract_takes_for_the_same(
+    open_app: AppFactory, written: str
+) -> None:
+    # Ingest records an email as email-validator normalises it (NFC, the domain in
+    # Unicode, lower case); the lookup of `lead show`, `audit` and `erase` only lowered
+    # it, so the punycode or decomposed form of the address said "no lead is known".
+    app = open_app()
+    item = parse_inbound_json(orjson.dumps(touchpoint_data("idn-1", email=written.strip()
+                                                           .removeprefix("email:"))))
+    recorded = app.record(item)
+    assert recorded.outcome is Outcome.ACCEPTED
+    for form in (IDN, written):
+        assert app.find_lead(form) == recorded.lead_id
+    with pytest.raises(LeadNotFound):
+        app.find_lead("josé@bucher.de")
