@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -32,7 +33,8 @@ from lifecycle.retry import record_batch_retrying
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["IngestSummary", "OversizedLine", "RejectWriter", "ingest_lines", "read_lines"]
+__all__ = ["IngestSummary", "OversizedLine", "RejectWriter", "ingest_lines", "read_lines",
+           "same_file"]
 
 HEAD_BYTES = 4096
 """How much of an oversized line its reject keeps: enough to recognise the input."""
@@ -132,6 +134,20 @@ class RejectWriter:
 
 
 _LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def same_file(source: Path | IO[bytes], rejects: Path) -> bool:
+    """Whether the reject file is the input itself (by any path, link, or as stdin).
+
+    Rejects appended to the file being read would be read again, rejected again and
+    appended again, without end (900 MB in 10 seconds).
+    """
+    try:
+        target = rejects.stat()
+        here = source.stat() if isinstance(source, Path) else os.fstat(source.fileno())
+    except (OSError, ValueError, AttributeError):  # no such file yet; stdin closed
+        return False
+    return (here.st_dev, here.st_ino) == (target.st_dev, target.st_ino)
 
 
 def read_lines(

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 
 from lifecycle.errors import InputRejected, InvalidInput
-from lifecycle.ingest import IngestSummary, OversizedLine, RejectWriter, read_lines
+from lifecycle.ingest import IngestSummary, OversizedLine, RejectWriter, read_lines, same_file
 from lifecycle.reports.output import literal
 from lifecycle.settings import Settings
 
@@ -70,6 +70,9 @@ def publish(file: Path, rejects_path: Path | None, as_json: bool) -> None:
     if rejects_path is None:
         rejects_path = Path("rejects.jsonl") if str(file) == "-" else Path(f"{file}.rejects.jsonl")
     summary = IngestSummary()
+    if same_file(sys.stdin.buffer if str(file) == "-" else file, rejects_path):
+        raise click.BadParameter(f"{rejects_path} is the input itself: give a reject file "
+                                 "that is not the input", param_hint="--rejects")
     stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
     try:
         with RejectWriter(rejects_path) as rejects, TouchpointPublisher(

@@ -9,6 +9,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lifecycle.ingest import OversizedLine, RejectWriter, read_lines
-from tests.cli.test_cli import jsonl, run
+from tests.cli.test_cli import REPO, jsonl, run
 from tests.support import T0, action_data, hours, hypothesis_budget, touchpoint_data
 
 pytestmark = pytest.mark.integration
@@ -207,3 +210,33 @@ def test_a_line_of_characters_json_does_not_call_blank_is_an_input_not_skipped(
     assert json.loads(result.stdout) == {"received": 3, "accepted": 1, "duplicate": 0,
                                          "rejected": 2}
     assert [r["line"] for r in records(tmp_path / "rejects.jsonl")] == [2, 4]
+
+
+@pytest.mark.parametrize("how", ["same", "relative", "symlink", "hardlink", "stdin"])
+def test_a_reject_file_that_is_the_input_itself_is_refused_before_anything_is_read(
+    tmp_path: Path, how: str
+) -> None:
+    # Rejects appended to the file being read were read again, rejected again and
+    # appended again: 900 MB in 10 seconds, never ending.
+    source = tmp_path / "in.jsonl"
+    text = jsonl("{}", "[]", touchpoint_data("self-1"))
+    source.write_text(text, encoding="utf-8")
+    rejects = {"same": str(source), "relative": "./in.jsonl", "stdin": str(source)}.get(how)
+    if how == "symlink":
+        (tmp_path / "link.jsonl").symlink_to(source)
+        rejects = str(tmp_path / "link.jsonl")
+    elif how == "hardlink":
+        (tmp_path / "hard.jsonl").hardlink_to(source)
+        rejects = str(tmp_path / "hard.jsonl")
+    args = ["ingest", "-" if how == "stdin" else str(source), "--rejects", str(rejects)]
+    with source.open("rb") as stdin:
+        result = subprocess.run(
+            [sys.executable, "-m", "lifecycle", *args], cwd=tmp_path, stdin=stdin,
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("LIFECYCLE_")},
+                 "LIFECYCLE_DATABASE_URL": f"sqlite:///{tmp_path / 'lifecycle.db'}",
+                 "PYTHONPATH": str(REPO), "LIFECYCLE_BATCH_SIZE": "1"}, capture_output=True,
+            text=True, timeout=60, check=False)
+    assert result.returncode == 2, result.stderr
+    assert "is the input itself" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert source.read_text(encoding="utf-8") == text
