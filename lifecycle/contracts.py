@@ -181,7 +181,8 @@ def _business_time(value: Any) -> datetime:
         if len(value) > 64:
             raise ValueError(f"not an ISO 8601 time (longer than 64 characters); {_TIME_HINT}")
         try:
-            parsed = datetime.fromisoformat(value.strip())
+            # upper(): RFC 3339 allows a lower-case "t" and "z"; fromisoformat does not.
+            parsed = datetime.fromisoformat(value.strip().upper())
         except ValueError:
             raise ValueError(f"not an ISO 8601 time: {value!r}; {_TIME_HINT}") from None
     else:
@@ -437,9 +438,11 @@ class SalesAction(_Keyed):
     @classmethod
     def _at_most(cls, value: float | None, info: ValidationInfo) -> float | None:
         limit = _limits(info).max_amount
-        if value is not None and value > limit:
-            raise ValueError(f"{value:g} is more than the largest amount accepted ({limit:g})")
-        return value
+        if value is None:
+            return None
+        if value > limit:
+            raise ValueError(f"{value!r} is more than the largest amount accepted ({limit:g})")
+        return value + 0.0  # -0.0 (which passes ge=0) is 0.0: never printed "-0.00"
 
     @field_validator("currency")
     @classmethod

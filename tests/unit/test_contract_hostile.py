@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import string
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -311,6 +312,32 @@ def test_every_iso_3166_country_is_accepted() -> None:
 def test_amounts_beyond_the_maximum_are_rejected(amount: float) -> None:
     text = rejection(action_data("a-1", "win", amount=amount, currency="EUR"))
     assert "is more than the largest amount accepted (1e+12)" in text
+
+
+@RUNS
+@given(above=st.floats(min_value=1e-4, max_value=1e6))
+def test_an_amount_just_above_the_maximum_is_named_in_full(above: float) -> None:
+    # "1e+12 is more than the largest amount accepted (1e+12)" said nothing useful.
+    amount = 1e12 + above
+    text = rejection(action_data("a-1", "win", amount=amount, currency="EUR"))
+    assert f"{amount!r} is more than the largest amount accepted (1e+12)" in text
+
+
+@pytest.mark.parametrize("literal", ["-0", "-0.0", "-0e5", "-0.0E-3"])
+def test_a_negative_zero_amount_is_recorded_as_zero(literal: str) -> None:
+    text = json.dumps(action_data("a-1", "win", amount=1, currency="EUR")).replace(
+        '"amount": 1', f'"amount": {literal}')
+    item = parse_inbound_json(text)
+    assert isinstance(item, SalesAction)
+    assert item.amount is not None
+    assert math.copysign(1, item.amount) == 1  # printed "0.00", never "-0.00"
+
+
+@pytest.mark.parametrize("written", ["2024-03-04t09:00:00z", "2024-03-04T09:00:00z",
+                                     "2024-03-04t09:00:00+01:00"])
+def test_the_lower_case_t_and_z_of_rfc_3339_are_times(written: str) -> None:
+    item = parse_inbound({**touchpoint_data("tp-1"), "occurred_at": written})
+    assert item.occurred_at == datetime.fromisoformat(written.upper())
 
 
 def test_the_maximum_amount_is_configurable() -> None:
