@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -753,10 +754,10 @@ class LeadLifecycle(Application[UUID]):
         if key.startswith("email:"):
             candidates = [_email_key(key.removeprefix("email:"))]
         elif key.startswith("external:"):
-            candidates = [key]
+            candidates = [_external_key(key.removeprefix("external:"))]
         else:  # an external id may look like an email: try both, email first
-            candidates = [_email_key(key), f"external:{key}"] if "@" in key else [
-                f"external:{key}"]
+            candidates = [_email_key(key), _external_key(key)] if "@" in key else [
+                _external_key(key)]
         for candidate in candidates:
             lead_id = self._lookup(candidate)
             if lead_id is not None:
@@ -803,6 +804,11 @@ def _email_key(address: str) -> str:
     # The form the contract records (NFC, Unicode domain, lower case): the punycode or
     # decomposed spelling of a recorded address finds its lead too.
     return f"email:{normalized_email(address) or address.lower()}"
+
+
+def _external_key(external_id: str) -> str:
+    # In NFC, as the contract records it: a decomposed "café" finds the lead too.
+    return f"external:{unicodedata.normalize('NFC', external_id)}"
 
 
 def _duration(value: timedelta) -> str:

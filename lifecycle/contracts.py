@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -169,6 +170,29 @@ def _control_problem(value: str, pattern: re.Pattern[str]) -> str | None:
     char = found.group()
     return (f"contains the control character U+{ord(char):04X} at position {found.start()}; "
             "control characters are not allowed")
+
+
+# Format characters (Unicode category Cf) that reorder or hide text: bidi embeddings,
+# overrides, isolates and marks, zero-width characters, the soft hyphen, invisible
+# operators, tags. "evil\u202egnp.exe" shows as "evilexe.png", "ada\u200b" as "ada".
+_INVISIBLE = re.compile("[\xad\u0600-\u0605\u061c\u06dd\u070f\u08e2\u180e\u200b-\u200f"
+                        "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+                        "\U000110bd\U000110cd\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+                        "\U000e0001\U000e0020-\U000e007f]")
+
+
+def _identifier(value: str | None) -> str | None:
+    """An id as it is compared: in NFC (a composed and a decomposed "café" are one id),
+    and rejected when it holds a character that hides or reorders text (it would look
+    like another id, or like nothing)."""
+    if value is None or value.isascii():
+        return value
+    found = _INVISIBLE.search(value)
+    if found is not None:
+        raise ValueError(f"contains the invisible format character U+{ord(found.group()):04X} "
+                         f"at position {found.start()}; an id may not hold characters that "
+                         "hide or reorder text")
+    return unicodedata.normalize("NFC", value)
 
 
 _TIME_HINT = "give an ISO 8601 string with an offset, e.g. 2024-03-04T09:00:00+01:00"
@@ -359,6 +383,8 @@ class _Keyed(_Frozen):
     email: str | None = Field(default=None, max_length=320,
                               json_schema_extra={"format": "email"})
 
+    _external_id = field_validator("external_id")(_identifier)
+
     @field_validator("email")
     @classmethod
     def _normalize_email(cls, value: str | None) -> str | None:
@@ -392,6 +418,8 @@ class Touchpoint(_Keyed):
     template: str | None = Field(default=None, pattern=_NAME, max_length=60)
     profile: Profile | None = None
     properties: dict[str, JsonValue] | None = None
+
+    _touchpoint_id = field_validator("touchpoint_id")(_identifier)
 
     @field_validator("properties", mode="before")
     @classmethod
@@ -433,6 +461,8 @@ class SalesAction(_Keyed):
     need: bool | None = None
     timeline: bool | None = None
     text: str | None = Field(default=None, max_length=5000)
+
+    _action_id = field_validator("action_id")(_identifier)
 
     @field_validator("amount")
     @classmethod

@@ -411,6 +411,45 @@ def test_inputs_beyond_the_size_limit_are_rejected_with_their_size(size: int, wi
         assert parse_inbound_json(line)
 
 
+# -- identifiers: one spelling per id, nothing invisible ----------------------------------
+
+FORMAT_CHARACTERS = ["\u202e", "\u202d", "\u2066", "\u2069", "\u200e", "\u200f", "\u061c",
+                     "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\U000e0041"]
+
+
+@RUNS
+@given(text=st.text(alphabet=st.characters(codec="utf-8", categories=["L", "M", "N"]),
+                    min_size=1, max_size=40),
+       field=st.sampled_from(["external_id", "touchpoint_id"]))
+def test_an_id_in_composed_or_decomposed_form_is_one_id(text: str, field: str) -> None:
+    # "café" typed on one system and "cafe\u0301" sent by another are the same text
+    # (canonically equivalent) and must not make two leads.
+    import unicodedata
+
+    forms = {unicodedata.normalize(form, text) for form in ("NFC", "NFD")}
+    parsed = []
+    for form in forms:
+        try:
+            item = parse_inbound({**touchpoint_data("tp-1", external_id="x"), field: form})
+        except InvalidInput:
+            return  # e.g. too long once decomposed, or all blanks: rejected either way
+        parsed.append(getattr(item, field))
+    assert len(set(parsed)) == 1
+    assert parsed[0] == unicodedata.normalize("NFC", parsed[0])
+
+
+@pytest.mark.parametrize("char", FORMAT_CHARACTERS)
+@pytest.mark.parametrize("field", ["external_id", "touchpoint_id", "action_id"])
+def test_an_id_holding_an_invisible_format_character_is_rejected(char: str, field: str) -> None:
+    # "evil\u202egnp.exe" shows as "evilexe.png"; "ada\u200b" looks like "ada": ids that
+    # look like another id, or like nothing, are not ids.
+    data = action_data("a-1", "note", text="hi") if field == "action_id" else touchpoint_data(
+        "tp-1", external_id="x")
+    reason = rejection({**data, field: f"crm{char}42"})
+    assert f"{field}: " in reason
+    assert f"U+{ord(char):04X}" in reason
+
+
 # -- duplicate keys: ambiguous, so rejected -----------------------------------------------
 
 
