@@ -203,7 +203,7 @@ def load(path: Path, key: str | None) -> Anchor:
     raw_key = _key_bytes(key)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
         raise AnchorInvalid(f"cannot read the anchor {path}: {e}") from None
     try:
         if data.get("format") != FORMAT:
