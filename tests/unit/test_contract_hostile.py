@@ -536,3 +536,12 @@ def test_the_json_schema_states_the_new_rules() -> None:
     configured = inbound_json_schema(Limits(max_amount=5.0, max_property_keys=7))
     assert configured["$defs"]["SalesAction"]["properties"]["amount"]["maximum"] == 5.0
     assert configured["$defs"]["Touchpoint"]["properties"]["properties"]["maxProperties"] == 7
+
+
+@pytest.mark.parametrize("depth", [990, 1010, 1020])
+def test_properties_nested_to_orjsons_limit_are_rejected_for_their_depth(depth: int) -> None:
+    # The duplicate-key check reparses with Python's json, which stops near 1000 levels;
+    # the reason must still be the contract's depth limit, not a parser's recursion.
+    text = json.dumps(touchpoint_data("tp-1"))[:-1] + ', "properties": {"a": ' + (
+        "[" * depth + "]" * depth) + "}}"
+    assert "nested deeper than 8 levels" in json_rejection(text)
