@@ -176,8 +176,9 @@ def read_lines(
         except UnicodeDecodeError:
             yield number, body, len(raw)
             continue
-        if number == 1:
-            text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
+        # A byte-order mark some editors write: at the start of any line, as files
+        # concatenated from such exports have one at the start of each part.
+        text = text.removeprefix("\ufeff")
         yield number, (text if text.strip(" \t\r\n") else ""), len(raw)
 
 

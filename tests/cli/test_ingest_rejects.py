@@ -240,3 +240,18 @@ def test_a_reject_file_that_is_the_input_itself_is_refused_before_anything_is_re
     assert "is the input itself" in result.stderr
     assert "Traceback" not in result.stderr
     assert source.read_text(encoding="utf-8") == text
+
+
+def test_a_byte_order_mark_at_the_start_of_any_line_is_not_part_of_the_input(
+    tmp_path: Path
+) -> None:
+    # Files concatenated from Windows exports (`cat a.jsonl b.jsonl`) carry a BOM at the
+    # start of each part; only the first line's was dropped, the others were rejected.
+    bom = "\ufeff"
+    text = "".join(f"{bom}{json.dumps(touchpoint_data(f'bom-{i}', at=T0 + hours(i)))}\r\n"
+                   for i in range(4)) + f"{bom}\n{bom}{{}}\n"
+    result = run(["ingest", "-", "--json"], cwd=tmp_path, stdin=text)
+    assert json.loads(result.stdout) == {"received": 5, "accepted": 4, "duplicate": 0,
+                                         "rejected": 1}
+    (record,) = records(tmp_path / "rejects.jsonl")
+    assert (record["line"], record["original"]) == (6, "{}")
