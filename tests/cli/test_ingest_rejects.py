@@ -255,3 +255,19 @@ def test_a_byte_order_mark_at_the_start_of_any_line_is_not_part_of_the_input(
                                          "rejected": 1}
     (record,) = records(tmp_path / "rejects.jsonl")
     assert (record["line"], record["original"]) == (6, "{}")
+
+
+@pytest.mark.parametrize(("limit", "status"), [
+    ("99999999999999999999999", 2), (str(2**63), 2), (str(64 * 2**20 + 1), 2),
+    (str(64 * 2**20), 0), ("1024", 0),
+])
+def test_the_input_limit_is_a_size_a_line_can_be_read_with(
+    tmp_path: Path, limit: str, status: int
+) -> None:
+    # A limit beyond what readline() takes crashed every ingest (OverflowError, exit 70).
+    result = run(["ingest", "-", "--json"], cwd=tmp_path, stdin=jsonl(touchpoint_data("l-1")),
+                 env={"LIFECYCLE_MAX_INPUT_BYTES": limit})
+    assert result.returncode == status, result.stderr
+    if status:
+        assert result.stderr.startswith(
+            "error: invalid configuration: LIFECYCLE_MAX_INPUT_BYTES: ")
