@@ -16,6 +16,7 @@ memory: it is rejected with its size and its first bytes (``truncated: true``).
 from __future__ import annotations
 
 import base64
+import errno
 import itertools
 import json
 import os
@@ -84,7 +85,14 @@ class RejectWriter:
         self._file: IO[str] | None = None
 
     def __enter__(self) -> RejectWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            # Name the file in the way ("File exists" named it without saying why).
+            blocker = next((p for p in self.path.parents if p.exists()), None)
+            if blocker is None or blocker.is_dir():
+                raise
+            raise NotADirectoryError(errno.ENOTDIR, "is not a folder", str(blocker)) from None
         cut_short = False
         if self.path.exists() and self.path.stat().st_size:
             with self.path.open("rb") as existing:

@@ -271,3 +271,19 @@ def test_the_input_limit_is_a_size_a_line_can_be_read_with(
     if status:
         assert result.stderr.startswith(
             "error: invalid configuration: LIFECYCLE_MAX_INPUT_BYTES: ")
+
+
+def test_a_reject_path_under_a_file_or_a_missing_folder_names_the_real_cause(
+    tmp_path: Path
+) -> None:
+    (tmp_path / "plain.txt").write_text("x", encoding="utf-8")
+    for rejects, says in ((tmp_path / "plain.txt" / "r.jsonl", "is not a folder"),
+                          (tmp_path / "plain.txt" / "a" / "r.jsonl", "is not a folder")):
+        result = run(["ingest", "-", "--rejects", str(rejects)], cwd=tmp_path, stdin="{}\n")
+        assert result.returncode == 3, result.stderr
+        # was "cannot use …/plain.txt: File exists"
+        assert result.stderr == f"error: cannot use {tmp_path / 'plain.txt'}: {says}\n"
+    result = run(["audit", "anchor", str(tmp_path / "nowhere" / "a.json")], cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    # was "cannot use …/nowhere/.a.json.j_2c9s2w": a temporary name the user never gave
+    assert result.stderr == f"error: cannot use {tmp_path / 'nowhere'}: no such folder\n"
