@@ -29,6 +29,7 @@ the file is whole; keep unkeyed anchors on write-once storage, or set the key.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import json
@@ -178,7 +179,10 @@ def write(anchor: Anchor, path: Path | None, key: str | None) -> Anchor:
         raise FileExistsError(path)
     # Written beside the target and linked into place: a crash leaves no half anchor,
     # and a file that appeared meanwhile is not overwritten.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    except FileNotFoundError:  # named the temporary file, a name the user never gave
+        raise FileNotFoundError(errno.ENOENT, "no such folder", str(path.parent)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             _dump(sealed, out)
@@ -203,7 +207,7 @@ def load(path: Path, key: str | None) -> Anchor:
     raw_key = _key_bytes(key)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
         raise AnchorInvalid(f"cannot read the anchor {path}: {e}") from None
     try:
         if data.get("format") != FORMAT:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ from eventsourcing.persistence import (
 from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import LeadKey, key_index_id, lead_id_for
 from lifecycle.chain import previous_hashes, recorder_topic
-from lifecycle.contracts import SalesAction, Touchpoint
+from lifecycle.contracts import SalesAction, Touchpoint, normalized_email
 from lifecycle.errors import (
     IdConflict,
     IdentityConflict,
@@ -750,9 +751,13 @@ class LeadLifecycle(Application[UUID]):
                 it is still found by its lead id.
         """
         key = key.strip()
-        candidates = [key] if key.startswith(("external:", "email:")) else (
-            # An external id may look like an email: try both, email first.
-            [f"email:{key.lower()}", f"external:{key}"] if "@" in key else [f"external:{key}"])
+        if key.startswith("email:"):
+            candidates = [_email_key(key.removeprefix("email:"))]
+        elif key.startswith("external:"):
+            candidates = [_external_key(key.removeprefix("external:"))]
+        else:  # an external id may look like an email: try both, email first
+            candidates = [_email_key(key), _external_key(key)] if "@" in key else [
+                _external_key(key)]
         for candidate in candidates:
             lead_id = self._lookup(candidate)
             if lead_id is not None:
@@ -793,6 +798,17 @@ class LeadLifecycle(Application[UUID]):
     def lead_events(self, lead_id: UUID) -> list[Lead.Event]:
         """Every stored event of a lead, in order."""
         return [e for e in self.repository.event_store.get(lead_id) if isinstance(e, Lead.Event)]
+
+
+def _email_key(address: str) -> str:
+    # The form the contract records (NFC, Unicode domain, lower case): the punycode or
+    # decomposed spelling of a recorded address finds its lead too.
+    return f"email:{normalized_email(address) or address.lower()}"
+
+
+def _external_key(external_id: str) -> str:
+    # In NFC, as the contract records it: a decomposed "café" finds the lead too.
+    return f"external:{unicodedata.normalize('NFC', external_id)}"
 
 
 def _duration(value: timedelta) -> str:

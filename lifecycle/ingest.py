@@ -9,13 +9,17 @@ The reject file is appended to, never overwritten: a second ingest in the same f
 keeps the first one's rejects (each record names its ``run``), and a path that scripts
 know in advance beats a new name per run. Its records are in input order. A line that is
 not UTF-8 is kept byte for byte (``original_b64``, with ``invalid_utf8: true``), as
-nothing may be lost by decoding it.
+nothing may be lost by decoding it. A line longer than any input may be is not read into
+memory: it is rejected with its size and its first bytes (``truncated: true``).
 """
 
 from __future__ import annotations
 
 import base64
+import errno
+import itertools
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -23,14 +27,31 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from lifecycle.application import LeadLifecycle, Outcome
-from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound_json
-from lifecycle.errors import InputRejected
+from lifecycle.contracts import DEFAULT_LIMITS, SalesAction, Touchpoint, parse_inbound_json
+from lifecycle.errors import InputRejected, InvalidInput
 from lifecycle.retry import record_batch_retrying
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["IngestSummary", "RejectWriter", "ingest_lines", "read_lines"]
+__all__ = ["IngestSummary", "OversizedLine", "RejectWriter", "ingest_lines", "read_lines",
+           "same_file"]
+
+HEAD_BYTES = 4096
+"""How much of an oversized line its reject keeps: enough to recognise the input."""
+
+
+@dataclass(frozen=True, slots=True)
+class OversizedLine:
+    """A line longer than any input may be: its first bytes, its size and the limit."""
+
+    head: bytes
+    size: int
+    limit: int
+
+    @property
+    def reason(self) -> str:
+        return f"an input may have at most {self.limit} bytes, this line has {self.size}"
 
 
 @dataclass
@@ -64,7 +85,14 @@ class RejectWriter:
         self._file: IO[str] | None = None
 
     def __enter__(self) -> RejectWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            # Name the file in the way ("File exists" named it without saying why).
+            blocker = next((p for p in self.path.parents if p.exists()), None)
+            if blocker is None or blocker.is_dir():
+                raise
+            raise NotADirectoryError(errno.ENOTDIR, "is not a folder", str(blocker)) from None
         cut_short = False
         if self.path.exists() and self.path.stat().st_size:
             with self.path.open("rb") as existing:
@@ -82,12 +110,15 @@ class RejectWriter:
         if self._file is not None:
             self._file.close()
 
-    def write(self, line: int, code: str, reason: str, original: str | bytes,
-              input_id: str | None = None) -> None:
+    def write(self, line: int, code: str, reason: str,
+              original: str | bytes | OversizedLine, input_id: str | None = None) -> None:
         """Writes one record; ``original`` as bytes when it is not UTF-8."""
         assert self._file is not None, "use RejectWriter as a context manager"
         record: dict[str, object] = {"run": self.run, "line": line, "input_id": input_id,
                                      "code": code, "reason": reason}
+        if isinstance(original, OversizedLine):
+            record["truncated"], record["size"] = True, original.size
+            original = original.head
         if isinstance(original, bytes):
             try:
                 record["original"] = original.decode("utf-8")
@@ -113,27 +144,74 @@ class RejectWriter:
 _LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
-def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, str | bytes, int]]:
+def same_file(source: Path | IO[bytes], rejects: Path) -> bool:
+    """Whether the reject file is the input itself (by any path, link, or as stdin).
+
+    Rejects appended to the file being read would be read again, rejected again and
+    appended again, without end (900 MB in 10 seconds).
+    """
+    try:
+        target = rejects.stat()
+        here = source.stat() if isinstance(source, Path) else os.fstat(source.fileno())
+    except (OSError, ValueError, AttributeError):  # no such file yet; stdin closed
+        return False
+    return (here.st_dev, here.st_ino) == (target.st_dev, target.st_ino)
+
+
+def read_lines(
+    stream: IO[bytes], *, max_bytes: int = DEFAULT_LIMITS.max_input_bytes,
+) -> Iterator[tuple[int, str | bytes | OversizedLine, int]]:
     """Yields (line number, text, bytes consumed) for every line.
 
-    The text is ``""`` for a blank line, and the line's bytes (without its line break)
-    when they are not UTF-8: nothing is replaced, so the reject keeps them exactly.
+    The text is ``""`` for a blank line (only JSON's blanks: spaces, tabs, line breaks),
+    the line's bytes (without its line break) when they are not UTF-8 — nothing is
+    replaced, so the reject keeps them exactly — and an :class:`OversizedLine` for a line
+    of more than ``max_bytes`` (the largest input), which is never held in memory whole.
     """
-    for number, raw in enumerate(stream, start=1):
+    # The line break (up to two bytes) and one byte more than an input may have.
+    cap = max_bytes + 3
+    for number in itertools.count(1):
+        raw = stream.readline(cap)
+        if not raw:
+            return
+        if len(raw) == cap and not raw.endswith(b"\n"):
+            oversized, consumed = _skip_rest(stream, raw, max_bytes)
+            yield number, oversized, consumed
+            continue
         body = raw.rstrip(b"\r\n")
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             yield number, body, len(raw)
             continue
-        if number == 1:
-            text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
-        yield number, (text if text.strip() else ""), len(raw)
+        # A byte-order mark some editors write: at the start of any line, as files
+        # concatenated from such exports have one at the start of each part.
+        text = text.removeprefix("\ufeff")
+        yield number, (text if text.strip(" \t\r\n") else ""), len(raw)
+
+
+def _skip_rest(stream: IO[bytes], first: bytes, limit: int) -> tuple[OversizedLine, int]:
+    """Reads an oversized line's rest in bounded chunks, keeping only its head; returns
+    it with the bytes consumed."""
+    consumed, last = len(first), first
+    while not last.endswith(b"\n"):
+        last = stream.readline(1 << 20)
+        if not last:
+            break
+        consumed += len(last)
+    head = first[:HEAD_BYTES]
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data":  # a character cut by the head's end
+            head = head[:e.start]
+    size = consumed - (len(last) - len(last.rstrip(b"\r\n")))
+    return OversizedLine(head, size, limit), consumed
 
 
 def ingest_lines(
     app: LeadLifecycle,
-    lines: Iterable[tuple[int, str | bytes, int]],
+    lines: Iterable[tuple[int, str | bytes | OversizedLine, int]],
     rejects: RejectWriter,
     *,
     batch_size: int,
@@ -154,7 +232,8 @@ def ingest_lines(
     limits = app.settings.limits
     # Every input of the batch in line order: parsed, or the reason it was rejected. The
     # rejects are written at the batch's end, in this order, whatever rejected them.
-    pending: list[tuple[int, str | bytes, Touchpoint | SalesAction | InputRejected]] = []
+    pending: list[tuple[int, str | bytes | OversizedLine,
+                        Touchpoint | SalesAction | InputRejected]] = []
     consumed = 0
 
     def flush() -> None:
@@ -189,11 +268,14 @@ def ingest_lines(
         if not text:
             continue
         summary.received += 1
-        try:
-            parsed: Touchpoint | SalesAction | InputRejected = parse_inbound_json(
-                text, limits=limits)
-        except InputRejected as e:
-            parsed = e
+        parsed: Touchpoint | SalesAction | InputRejected
+        if isinstance(text, OversizedLine):
+            parsed = InvalidInput(text.reason)
+        else:
+            try:
+                parsed = parse_inbound_json(text, limits=limits)
+            except InputRejected as e:
+                parsed = e
         pending.append((number, text, parsed))
         if len(pending) >= batch_size:
             flush()

@@ -54,7 +54,9 @@ SECONDS_PER_DAY = 86_400.0
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Finite numbers only: NaN passes every bound (each comparison is false) and an
+    # infinite weight or half-life poisons every score computed from it.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class IndustryFit(_Strict):
@@ -112,7 +114,9 @@ class ScreenConfig(_Strict):
 
 
 class BehaviourConfig(_Strict):
-    half_life_days: float = Field(gt=0)
+    # At most a century: beyond it nothing decays in any lead's lifetime, and a half-life
+    # near 1e308 days overflowed (the activity projection's version, the decay factor).
+    half_life_days: float = Field(gt=0, le=36_525)
     unknown_kind: Literal["reject", "zero"] = "reject"
     weights: dict[str, float]
 
@@ -198,6 +202,8 @@ def load_scoring(path: Path | None = None) -> ScoringConfig:
         return ScoringConfig.model_validate(tomllib.loads(text))
     except FileNotFoundError:
         raise ConfigError(f"scoring file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"scoring file {path} cannot be read: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"scoring file {origin}: not valid TOML: {e}") from None
     except ValidationError as e:

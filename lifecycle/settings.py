@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     earliest_business_time: AwareDatetime = datetime(1970, 1, 1, tzinfo=UTC)
     max_future_skew: timedelta = Field(default=timedelta(days=1), ge=timedelta(0))
     max_amount: float = Field(default=1e12, gt=0, allow_inf_nan=False)
-    max_input_bytes: int = Field(default=65_536, ge=1_024)
+    # At most 64 MiB: no touchpoint is larger, and a line is read up to this size.
+    max_input_bytes: int = Field(default=65_536, ge=1_024, le=64 * 2**20)
     max_property_depth: int = Field(default=8, ge=1, le=64)
     max_property_keys: int = Field(default=256, ge=1)
     personal_properties: str = "email,name,phone,address"

@@ -18,7 +18,7 @@ from rich.text import Text
 from lifecycle.application import LeadLifecycle, build_application
 from lifecycle.cli.params import AT
 from lifecycle.contracts import inbound_json_schema
-from lifecycle.ingest import IngestSummary, RejectWriter, ingest_lines, read_lines
+from lifecycle.ingest import IngestSummary, RejectWriter, ingest_lines, read_lines, same_file
 from lifecycle.projections import build_runner
 from lifecycle.reports.output import literal, strict_json
 from lifecycle.settings import Settings
@@ -77,7 +77,8 @@ def run_ingest(
     with _progress(console, total_bytes) as progress, RejectWriter(rejects_path) as rejects:
         task = progress.add_task("ingest", total=total_bytes)
         return ingest_lines(
-            app, read_lines(stream), rejects, batch_size=app.settings.batch_size,
+            app, read_lines(stream, max_bytes=app.settings.limits.max_input_bytes), rejects,
+            batch_size=app.settings.batch_size,
             on_progress=lambda n: progress.advance(task, n), after_batch=after_batch,
         )
 
@@ -98,6 +99,9 @@ def ingest(file: Path, rejects_path: Path | None, as_json: bool) -> None:
         rejects_path = Path("rejects.jsonl") if str(file) == "-" else Path(f"{file}.rejects.jsonl")
     if str(file) != "-" and not file.exists():
         raise click.BadParameter(f"{file} does not exist", param_hint="FILE")
+    if same_file(sys.stdin.buffer if str(file) == "-" else file, rejects_path):
+        raise click.BadParameter(f"{rejects_path} is the input itself: give a reject file "
+                                 "that is not the input", param_hint="--rejects")
     app = open_app()
     runner = build_runner(app)
     try:

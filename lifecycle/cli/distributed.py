@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from lifecycle.errors import InputRejected
-from lifecycle.ingest import IngestSummary, RejectWriter, read_lines
+from lifecycle.errors import InputRejected, InvalidInput
+from lifecycle.ingest import IngestSummary, OversizedLine, RejectWriter, read_lines, same_file
 from lifecycle.reports.output import literal
 from lifecycle.settings import Settings
 
@@ -70,15 +70,22 @@ def publish(file: Path, rejects_path: Path | None, as_json: bool) -> None:
     if rejects_path is None:
         rejects_path = Path("rejects.jsonl") if str(file) == "-" else Path(f"{file}.rejects.jsonl")
     summary = IngestSummary()
+    if same_file(sys.stdin.buffer if str(file) == "-" else file, rejects_path):
+        raise click.BadParameter(f"{rejects_path} is the input itself: give a reject file "
+                                 "that is not the input", param_hint="--rejects")
     stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
     try:
         with RejectWriter(rejects_path) as rejects, TouchpointPublisher(
             settings.kafka_bootstrap, topic=settings.touchpoints_topic
         ) as publisher:
-            for number, text, _ in read_lines(stream):
+            for number, text, _ in read_lines(stream, max_bytes=settings.limits.max_input_bytes):
                 if not text:
                     continue
                 summary.received += 1
+                if isinstance(text, OversizedLine):
+                    summary.rejected += 1
+                    rejects.write(number, InvalidInput.code, text.reason, text)
+                    continue
                 try:
                     publisher.publish(parse_inbound_json(text, limits=settings.limits))
                 except InputRejected as e:

@@ -31,6 +31,7 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 from pydantic import ValidationError
 
 from lifecycle.errors import LeadNotFound, LifecycleError
+from lifecycle.reports.output import visible
 from lifecycle.schema import LOCK_WAIT_SECONDS, is_locked
 
 __all__ = ["EXIT_ENVIRONMENT", "EXIT_INTERNAL", "EXIT_USAGE", "Failure", "explain"]
@@ -259,6 +260,9 @@ def explain(error: BaseException) -> Failure:
         for cause in chain:
             failure = rule(cause, db)
             if failure is not None:
-                return failure
-    return Failure(f"error: unexpected {type(error).__name__}: {_first_line(error)} — this "
-                   "is a bug: run again with --debug and report the traceback", EXIT_INTERNAL)
+                # visible(): a path or value in the message may hold an escape sequence or
+                # a bidi override, which would reach the terminal as it is.
+                return Failure(visible(failure.message), failure.exit_code)
+    return Failure(visible(f"error: unexpected {type(error).__name__}: {_first_line(error)} — "
+                           "this is a bug: run again with --debug and report the traceback"),
+                   EXIT_INTERNAL)

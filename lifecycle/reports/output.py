@@ -5,8 +5,9 @@
   the document), times become ISO 8601 strings, text that cannot be UTF-8 (a lone
   surrogate) is replaced; the encoder then refuses anything non-finite left over.
 - :func:`literal`: user text for rich, shown as it is: never read as markup (``[/]``,
-  ``[red]``), and control characters (an escape sequence, a NUL) shown as visible
-  symbols instead of reaching the terminal.
+  ``[red]``), and control characters (an escape sequence, a NUL) and characters that
+  reorder or hide text (bidi overrides, zero-width spaces) shown as visible symbols
+  instead of reaching the terminal.
 - :func:`visible`: the same control characters as visible symbols, for any medium.
 """
 
@@ -28,12 +29,18 @@ from rich.text import Text
 
 __all__ = ["json_ready", "literal", "strict_json", "visible"]
 
-# C0 controls but tab and newline, DEL, and C1 controls (which terminals also obey).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 controls but tab and newline, DEL, and C1 controls (which terminals also obey); and
+# the format characters that reorder or hide text — bidi embeddings, overrides, isolates
+# and marks (a U+202E in a name drew the rest of the line right to left), zero-width
+# characters, the soft hyphen, line and paragraph separators — shown as <U+XXXX>.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f"
+                      "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
 
 
 def _picture(match: re.Match[str]) -> str:
     code = ord(match.group(0))
+    if code > 0x9F:
+        return f"<U+{code:04X}>"
     if code < 0x20:
         return chr(0x2400 + code)  # the Unicode "control pictures": NUL → ␀, ESC → ␛
     if code == 0x7F:

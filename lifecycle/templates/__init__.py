@@ -36,7 +36,8 @@ Grade = Literal["cold", "warm", "hot"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Finite numbers only: NaN passes every bound (each comparison is false).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class StageSpec(_Strict):
@@ -198,6 +199,10 @@ def load_templates(
         if not extra_dir.is_dir():
             raise ConfigError(f"templates directory {extra_dir} does not exist")
         for path in sorted(extra_dir.glob("*.toml")):
-            template = _parse(path.read_text(encoding="utf-8"), str(path))
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise ConfigError(f"template {path} cannot be read: {e}") from None
+            template = _parse(text, str(path))
             templates[template.name] = template
     return TemplateRegistry(templates, default=default)

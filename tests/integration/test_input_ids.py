@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -619,3 +620,48 @@ def _random_traffic(
     assert totals["accepted"] + totals["duplicate"] + totals["rejected"] == received
     _check_one_lead_per_id(app, run, recorded)
     return sent, recorded, head(app)
+
+
+# -- a key is looked up as it is recorded ---------------------------------------------------
+
+IDN = "josé@bücher.de"  # recorded as the contract normalises it: NFC, Unicode domain
+
+
+@pytest.mark.parametrize("written", [
+    IDN.upper(), "jose\u0301@bücher.de", "josé@xn--bcher-kva.de", "JOSÉ@XN--BCHER-KVA.DE",
+    f"email:{IDN.upper()}", "email:josé@xn--bcher-kva.de", f"  {IDN}\t", "josé@bu\u0308cher.de",
+])
+def test_a_lead_is_found_by_any_form_of_its_email_the_contract_takes_for_the_same(
+    open_app: AppFactory, written: str
+) -> None:
+    # Ingest records an email as email-validator normalises it (NFC, the domain in
+    # Unicode, lower case); the lookup of `lead show`, `audit` and `erase` only lowered
+    # it, so the punycode or decomposed form of the address said "no lead is known".
+    app = open_app()
+    item = parse_inbound_json(orjson.dumps(touchpoint_data("idn-1", email=written.strip()
+                                                           .removeprefix("email:"))))
+    recorded = app.record(item)
+    assert recorded.outcome is Outcome.ACCEPTED
+    for form in (IDN, written):
+        assert app.find_lead(form) == recorded.lead_id
+    with pytest.raises(LeadNotFound):
+        app.find_lead("josé@bucher.de")
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("café-1", "cafe\u0301-1"), ("cafe\u0301-1", "café-1"), ("Å", "A\u030a"),
+    ("한국", unicodedata.normalize("NFD", "한국")),
+])
+def test_the_composed_and_decomposed_forms_of_an_external_id_are_one_lead(
+    open_app: AppFactory, first: str, second: str
+) -> None:
+    assert first != second
+    app = open_app()
+    one = app.record(parse_inbound_json(orjson.dumps(touchpoint_data(
+        "nfc-1", email=None, external_id=first))))
+    two = app.record(parse_inbound_json(orjson.dumps(touchpoint_data(
+        "nfc-2", email=None, external_id=second, at=T0 + hours(1)))))
+    assert (one.outcome, two.outcome) == (Outcome.ACCEPTED, Outcome.ACCEPTED)
+    assert one.lead_id == two.lead_id
+    for form in (first, second, f"external:{second}", unicodedata.normalize("NFKD", first)):
+        assert open_app().find_lead(form) == one.lead_id

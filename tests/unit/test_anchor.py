@@ -4,11 +4,14 @@ changes its root, keyed or not, and the key is needed to recompute a keyed root.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecycle.anchor import Anchor, AnchorLine, seal
+from lifecycle.anchor import Anchor, AnchorLine, load, seal
+from lifecycle.errors import AnchorInvalid
 
 KEY = "a-key-of-at-least-16-characters"
 
@@ -64,3 +67,17 @@ def test_any_change_changes_the_root(items: list[AnchorLine], at: int) -> None:
     other = seal(anchor, KEY + "!")
     assert (other.root, other.key_id) != (keyed.root, keyed.key_id)
     assert other.key_id != keyed.key_id
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000,
+    '{"format": ' + "[" * 50_000 + "]" * 50_000 + "}",
+])
+def test_an_anchor_nested_beyond_any_anchor_is_invalid_not_a_crash(
+    tmp_path: Path, text: str
+) -> None:
+    # json.loads raised RecursionError, which the CLI reported as a bug (exit 70).
+    path = tmp_path / "anchor.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(AnchorInvalid, match="cannot read the anchor"):
+        load(path, None)

@@ -9,6 +9,7 @@ anything else.
 from __future__ import annotations
 
 import errno
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -175,3 +176,26 @@ def test_postgresql_errors_are_told_apart_by_their_sqlstate(
     # A deadlock is an operational error too, but no connection problem.
     deadlock = explain(psycopg.errors.DeadlockDetected("deadlock detected"))
     assert deadlock.message.startswith("error: PostgreSQL at db:5432/crm failed: deadlock")
+
+
+HOSTILE_TEXT = st.lists(st.sampled_from(
+    ["\x1b", "[2J", "\x07", "\x9b", "\u202e", "\u2066", "\u200b", "\r", "\x00", "a", "/"]),
+    min_size=1, max_size=12).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=HOSTILE_TEXT, kind=st.sampled_from(["file", "config", "domain", "bug"]))
+def test_no_error_line_carries_a_raw_control_or_bidi_character(text: str, kind: str) -> None:
+    # A path or a value in an error went to the terminal as it was: an ESC sequence
+    # (click strips it only when stderr is not a terminal) or a U+202E reordering the line.
+    from lifecycle.errors import ConfigError
+
+    error: BaseException = {
+        "file": OSError(errno.ENOENT, "No such file or directory", f"/tmp/{text}"),
+        "config": ConfigError(f"scoring file {text} does not exist"),
+        "domain": LeadNotFound(text),
+        "bug": RuntimeError(text),
+    }[kind]
+    message = explain(error).message
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]",
+                         message), message

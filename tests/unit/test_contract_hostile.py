@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import string
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -313,6 +314,32 @@ def test_amounts_beyond_the_maximum_are_rejected(amount: float) -> None:
     assert "is more than the largest amount accepted (1e+12)" in text
 
 
+@RUNS
+@given(above=st.floats(min_value=1e-4, max_value=1e6))
+def test_an_amount_just_above_the_maximum_is_named_in_full(above: float) -> None:
+    # "1e+12 is more than the largest amount accepted (1e+12)" said nothing useful.
+    amount = 1e12 + above
+    text = rejection(action_data("a-1", "win", amount=amount, currency="EUR"))
+    assert f"{amount!r} is more than the largest amount accepted (1e+12)" in text
+
+
+@pytest.mark.parametrize("literal", ["-0", "-0.0", "-0e5", "-0.0E-3"])
+def test_a_negative_zero_amount_is_recorded_as_zero(literal: str) -> None:
+    text = json.dumps(action_data("a-1", "win", amount=1, currency="EUR")).replace(
+        '"amount": 1', f'"amount": {literal}')
+    item = parse_inbound_json(text)
+    assert isinstance(item, SalesAction)
+    assert item.amount is not None
+    assert math.copysign(1, item.amount) == 1  # printed "0.00", never "-0.00"
+
+
+@pytest.mark.parametrize("written", ["2024-03-04t09:00:00z", "2024-03-04T09:00:00z",
+                                     "2024-03-04t09:00:00+01:00"])
+def test_the_lower_case_t_and_z_of_rfc_3339_are_times(written: str) -> None:
+    item = parse_inbound({**touchpoint_data("tp-1"), "occurred_at": written})
+    assert item.occurred_at == datetime.fromisoformat(written.upper())
+
+
 def test_the_maximum_amount_is_configurable() -> None:
     limits = Limits(max_amount=100.0)
     assert "largest amount accepted (100)" in rejection(
@@ -384,6 +411,81 @@ def test_inputs_beyond_the_size_limit_are_rejected_with_their_size(size: int, wi
         assert parse_inbound_json(line)
 
 
+# -- identifiers: one spelling per id, nothing invisible ----------------------------------
+
+FORMAT_CHARACTERS = ["\u202e", "\u202d", "\u2066", "\u2069", "\u200e", "\u200f", "\u061c",
+                     "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\U000e0041"]
+
+
+@RUNS
+@given(text=st.text(alphabet=st.characters(codec="utf-8", categories=["L", "M", "N"]),
+                    min_size=1, max_size=40),
+       field=st.sampled_from(["external_id", "touchpoint_id"]))
+def test_an_id_in_composed_or_decomposed_form_is_one_id(text: str, field: str) -> None:
+    # "café" typed on one system and "cafe\u0301" sent by another are the same text
+    # (canonically equivalent) and must not make two leads.
+    import unicodedata
+
+    forms = {unicodedata.normalize(form, text) for form in ("NFC", "NFD")}
+    parsed = []
+    for form in forms:
+        try:
+            item = parse_inbound({**touchpoint_data("tp-1", external_id="x"), field: form})
+        except InvalidInput:
+            return  # e.g. too long once decomposed, or all blanks: rejected either way
+        parsed.append(getattr(item, field))
+    assert len(set(parsed)) == 1
+    assert parsed[0] == unicodedata.normalize("NFC", parsed[0])
+
+
+@pytest.mark.parametrize("char", FORMAT_CHARACTERS)
+@pytest.mark.parametrize("field", ["external_id", "touchpoint_id", "action_id"])
+def test_an_id_holding_an_invisible_format_character_is_rejected(char: str, field: str) -> None:
+    # "evil\u202egnp.exe" shows as "evilexe.png"; "ada\u200b" looks like "ada": ids that
+    # look like another id, or like nothing, are not ids.
+    data = action_data("a-1", "note", text="hi") if field == "action_id" else touchpoint_data(
+        "tp-1", external_id="x")
+    reason = rejection({**data, field: f"crm{char}42"})
+    assert f"{field}: " in reason
+    assert f"U+{ord(char):04X}" in reason
+
+
+# -- duplicate keys: ambiguous, so rejected -----------------------------------------------
+
+
+def _with_duplicate(text: str, key: str, value: Any) -> str:
+    """``text`` (a JSON object) with ``key`` given once more, after the first member."""
+    member = f"{json.dumps(key, ensure_ascii=False)}:{json.dumps(value, ensure_ascii=False)}"
+    where = text.index("{", 1) + 1 if key.startswith("profile.") else 1
+    if key.startswith("profile."):
+        member = member.replace(key, key.removeprefix("profile."), 1)
+    return f"{text[:where]}{member},{text[where:]}"
+
+
+@RUNS
+@given(key=st.sampled_from(["touchpoint_id", "email", "occurred_at", "kind", "source",
+                            "channel", "profile.name", "profile.employees"]),
+       value=st.sampled_from(["other", 5, None, "tp-1"]), as_bytes=st.booleans())
+def test_a_key_given_twice_in_one_object_is_rejected_never_resolved(
+    key: str, value: Any, as_bytes: bool
+) -> None:
+    # One parser keeps the first value, another the last: which one the sender meant is
+    # unknown, so neither may be recorded.
+    data = touchpoint_data("tp-1", profile={"name": "Ada", "employees": 5})
+    text = _with_duplicate(json.dumps(data), key, value)
+    reason = json_rejection(text.encode() if as_bytes else text)
+    assert "more than once" in reason
+    assert key.removeprefix("profile.") in reason
+
+
+def test_a_key_given_twice_inside_properties_is_rejected_and_the_same_key_apart_is_not(
+) -> None:
+    data = touchpoint_data("tp-1", properties={"a": {"x": 1}, "b": {"x": 2}})
+    assert parse_inbound_json(json.dumps(data))  # one key in two objects: fine
+    text = json.dumps(data).replace('{"x": 1}', '{"x": 1, "x": 3}')
+    assert "key 'x' is given more than once" in json_rejection(text)
+
+
 # -- whatever the bytes: InvalidInput or a valid input ------------------------------------
 
 json_values = st.recursive(
@@ -434,3 +536,12 @@ def test_the_json_schema_states_the_new_rules() -> None:
     configured = inbound_json_schema(Limits(max_amount=5.0, max_property_keys=7))
     assert configured["$defs"]["SalesAction"]["properties"]["amount"]["maximum"] == 5.0
     assert configured["$defs"]["Touchpoint"]["properties"]["properties"]["maxProperties"] == 7
+
+
+@pytest.mark.parametrize("depth", [990, 1010, 1020])
+def test_properties_nested_to_orjsons_limit_are_rejected_for_their_depth(depth: int) -> None:
+    # The duplicate-key check reparses with Python's json, which stops near 1000 levels;
+    # the reason must still be the contract's depth limit, not a parser's recursion.
+    text = json.dumps(touchpoint_data("tp-1"))[:-1] + ', "properties": {"a": ' + (
+        "[" * depth + "]" * depth) + "}}"
+    assert "nested deeper than 8 levels" in json_rejection(text)

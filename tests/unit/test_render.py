@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from lifecycle.application import LeadLifecycle
@@ -34,6 +36,7 @@ from lifecycle.projections import ProjectionStore, build_runner
 from lifecycle.reports import REPORTS, build_report
 from lifecycle.reports.funnel import diagnosis_report
 from lifecycle.reports.html import write_html
+from lifecycle.reports.output import visible
 from lifecycle.reports.render import (
     LIMIT,
     Table,
@@ -48,7 +51,7 @@ from lifecycle.reports.render import (
 from lifecycle.scoring import ScoringConfig
 from lifecycle.settings import Settings
 from lifecycle.templates import TemplateRegistry
-from tests.support import ICP, T0, action, touchpoint
+from tests.support import ICP, T0, action, hypothesis_budget, touchpoint
 
 AT = T0 + timedelta(days=40)
 TARGET = 50_000.0
@@ -426,3 +429,23 @@ def test_html_is_one_file(reports: dict[str, Report], tmp_path: Path) -> None:
     write_html({"funnel": reports["funnel"]}, tmp_path / "report.html")
 
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+# Format characters that reorder or hide text: bidi embeddings, overrides and isolates
+# (the "Trojan Source" characters), marks, zero-width characters and line separators.
+INVISIBLE = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+             "\u2069", "\u200e", "\u200f", "\u061c", "\u200b", "\u200c", "\u200d", "\u2060",
+             "\ufeff", "\u2028", "\u2029", "\u00ad", "\u180e"]
+
+
+@settings(max_examples=hypothesis_budget(200), deadline=None)
+@given(text=st.lists(st.sampled_from(INVISIBLE) | st.characters(), max_size=30).map("".join))
+def test_no_character_that_reorders_or_hides_text_is_shown_raw(text: str) -> None:
+    # `literal`/`visible` showed a U+202E in a lead's name raw: the terminal (and the
+    # HTML page) then drew the rest of the line right to left: evil\u202egnp.exe read
+    # as "evilexe.png".
+    shown = visible(text)
+    assert not set(shown) & set(INVISIBLE)
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", shown)
+    for char in set(text) & set(INVISIBLE):
+        assert f"<U+{ord(char):04X}>" in shown

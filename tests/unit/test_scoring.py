@@ -454,6 +454,54 @@ def test_invalid_scoring_file_is_a_config_error_naming_the_problem(
     assert message in str(raised.value)
 
 
+NON_FINITE = ["nan", "inf", "-inf", "+nan"]
+
+
+@pytest.mark.parametrize("value", NON_FINITE)
+@pytest.mark.parametrize("setting", [
+    "half_life_days = 14.0", "page_view = 1", "weight = 30", "hot = 65", "warm = 35",
+    "fit_weight = 0.4", "behaviour_cap = 100", "score = 0.1", "after_days = 14",
+])
+def test_a_number_that_is_not_finite_is_a_config_error_wherever_it_stands(
+    tmp_path: Path, value: str, setting: str
+) -> None:
+    # NaN and infinity passed the bounds (an infinite half-life crashed whatif with an
+    # OverflowError; a NaN weight made the projections drop every touchpoint's events).
+    builtin = Path(__file__).parents[2] / "lifecycle" / "config" / "scoring.toml"
+    text = builtin.read_text(encoding="utf-8")
+    name = setting.partition(" =")[0]
+    path = tmp_path / "scoring.toml"
+    path.write_text(text.replace(setting, f"{name} = {value}", 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_scoring(path)
+    assert str(raised.value).startswith(f"scoring file {path}: ")
+    assert "not valid TOML" not in str(raised.value)
+
+
+@pytest.mark.parametrize("days", ["1e308", "1e300", "1000000"])
+def test_a_half_life_beyond_any_use_is_a_config_error_not_an_overflow(
+    tmp_path: Path, days: str
+) -> None:
+    builtin = Path(__file__).parents[2] / "lifecycle" / "config" / "scoring.toml"
+    path = tmp_path / "scoring.toml"
+    path.write_text(builtin.read_text(encoding="utf-8").replace(
+        "half_life_days = 14.0", f"half_life_days = {days}"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"behaviour\.half_life_days: Input should be less"):
+        load_scoring(path)
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00v", b"version = 1\n\xe9\n"])
+def test_a_scoring_file_that_is_not_utf8_or_not_readable_is_a_config_error(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "scoring.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=f"scoring file {path} cannot be read"):
+        load_scoring(path)
+    with pytest.raises(ConfigError, match=f"scoring file {tmp_path} cannot be read"):
+        load_scoring(tmp_path)  # a directory
+
+
 def test_missing_scoring_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_scoring(tmp_path / "nope.toml")

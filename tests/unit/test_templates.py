@@ -140,6 +140,31 @@ def test_an_invalid_template_file_is_a_config_error_naming_file_and_problem(
     assert message in str(raised.value)
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("setting", ["probability = 0.8", "min_behaviour = 5", "min_fit = 0"])
+def test_a_number_that_is_not_finite_in_a_template_is_a_config_error(
+    tmp_path: Path, value: str, setting: str
+) -> None:
+    name = setting.partition(" =")[0]
+    directory = _user_dir(tmp_path, broken=CUSTOM.replace(setting, f"{name} = {value}", 1))
+    with pytest.raises(ConfigError, match=f"template {directory / 'broken.toml'}: "):
+        load_templates(directory)
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe", b"name = '\xe9'\n", None])
+def test_a_template_file_that_cannot_be_read_is_a_config_error(
+    tmp_path: Path, content: bytes | None
+) -> None:
+    directory = tmp_path / "templates"
+    directory.mkdir()
+    if content is None:
+        (directory / "folder.toml").mkdir()  # a directory named like a template
+    else:
+        (directory / "bad.toml").write_bytes(content)
+    with pytest.raises(ConfigError, match=r"template .* cannot be read"):
+        load_templates(directory)
+
+
 def test_a_missing_template_directory_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"templates directory .*nowhere does not exist"):
         load_templates(tmp_path / "nowhere")
