@@ -1,0 +1,41 @@
+"""The JSON Schema of the inbound contract (``lifecycle schema`` prints it).
+
+Private module: import :func:`inbound_json_schema` from :mod:`lifecycle.contracts`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle.contracts._checks import _PATTERN, _PATTERN_FREE_TEXT
+from lifecycle.contracts._models import _FREE_TEXT, _INBOUND, DEFAULT_LIMITS, Limits
+
+__all__ = ["inbound_json_schema"]
+
+
+def inbound_json_schema(limits: Limits | None = None) -> dict[str, Any]:
+    """The JSON Schema of one inbound object (touchpoint or sales action).
+
+    Args:
+        limits: the configured bounds (default: :data:`DEFAULT_LIMITS`); the schema
+            states the largest amount and the properties' bounds it allows.
+    """
+    limits = limits or DEFAULT_LIMITS
+    schema = _INBOUND.json_schema()
+    schema["$defs"]["SalesAction"]["properties"]["amount"]["maximum"] = limits.max_amount
+    schema["$defs"]["Touchpoint"]["properties"]["properties"]["description"] = (
+        f"free-form data: at most {limits.max_property_depth} levels deep and "
+        f"{limits.max_property_keys} keys, integers within 64 bits; the whole input at "
+        f"most {limits.max_input_bytes} bytes")
+    schema["$defs"]["Touchpoint"]["properties"]["properties"]["maxProperties"] = (
+        limits.max_property_keys)
+    for model in schema["$defs"].values():
+        for name, field in model.get("properties", {}).items():
+            for option in field.get("anyOf", [field]):
+                if option.get("type") == "string" and "pattern" not in option:
+                    option["pattern"] = _PATTERN_FREE_TEXT if name in _FREE_TEXT else _PATTERN
+    schema["title"] = "Lead lifecycle inbound input"
+    schema["$comment"] = (
+        "An object with touchpoint_id is a Touchpoint; one with action_id is a SalesAction."
+    )
+    return schema
