@@ -1,22 +1,51 @@
-"""The engine's exception tree.
+"""The engine's exception tree: every error the ``lifecycle`` package raises on purpose.
 
-Every error a user can cause carries a message that says what was attempted and
-what to do about it::
+Every error a user can cause carries a message that says what was attempted and what to
+do about it; an :class:`InputRejected` also carries a machine-readable ``code`` (the
+reason a reject is counted under). Context that a caller may act on is an attribute,
+given to the constructor by keyword (``IdConflict(id_field=..., input_id=..., ...)``);
+the message is built from it, so it is worded the same wherever the error is raised::
 
-    LifecycleError
+    LifecycleError                  base: catch this to catch every error raised on purpose
     ├── AnchorInvalid               an audit anchor file cannot be trusted or read
-    ├── ConfigError                 a template or scoring file is invalid
+    ├── ConfigError                 a setting, template, scoring or rates file is invalid
     ├── ErasureIncomplete           a key is deleted, but a copy may remain: erase again
-    ├── InputRejected               an input cannot be applied (kept as a reject)
-    │   ├── InvalidInput            it does not match the contract
-    │   │   └── ImplausibleTime     its business time is outside the plausible window
-    │   ├── LeadNotFound            a sales action names a lead nobody captured
-    │   ├── UnknownTemplate         a touchpoint names a template that is not loaded
-    │   ├── LeadErased              the lead was erased; nothing more is recorded
-    │   ├── IdConflict              an id already names another input or lead
-    │   ├── IdentityConflict        the input's keys name two different leads
-    │   └── IllegalTransition       the lead's state machine forbids it
-    └── (persistence errors come from eventsourcing and are not wrapped)
+    ├── EngineError                 distributed mode: the engine process failed a request
+    │                               or is gone (lifecycle.worker_engine)
+    ├── PublishError                the broker did not take a message (lifecycle.client)
+    └── InputRejected               an input cannot be applied (kept as a reject; code)
+        ├── InvalidInput            it does not match the contract             schema
+        │   └── ImplausibleTime     its business time is outside the window    implausible_time
+        ├── LeadNotFound            a sales action names a lead nobody captured unknown_lead
+        ├── UnknownTemplate         a touchpoint names a template not loaded    unknown_template
+        ├── LeadErased              the lead was erased; nothing more is recorded lead_erased
+        ├── IdConflict              an id already names another input or lead  id_conflict
+        ├── IdentityConflict        the input's keys name two different leads  identity_conflict
+        └── IllegalTransition       the lead's state machine forbids it        illegal_transition
+
+``EngineError`` and ``PublishError`` are defined beside the distributed mode's code
+today and join this module with it; they are part of the tree all the same.
+
+Not in the tree, on purpose:
+
+- persistence errors come from eventsourcing and the database drivers unwrapped
+  (``eventsourcing.persistence.PersistenceError`` and its subclasses, ``sqlite3`` and
+  ``psycopg`` errors, ``OSError`` for a full disk); the CLI turns them into one line and
+  exit status 3 (:mod:`lifecycle.cli.failures`). A stored event that cannot be decoded
+  (altered, or sealed with another lead's key) is eventsourcing's
+  ``MapperDeserialisationError``.
+- :class:`pydantic.ValidationError` from building :class:`~lifecycle.settings.Settings`
+  with invalid values (the CLI reports it like a :class:`ConfigError`).
+- ``ValueError`` / ``TypeError`` for a wrong argument of a Python call (an unknown
+  report name, a negative count for the demo): a bug in the caller, not an input.
+- ``LookupError`` / ``RuntimeError`` for a broken invariant of the store (a lead
+  without a key; an aggregate that emitted before rejecting): a bug or a damaged
+  store, never a user's input.
+- ``click`` exceptions for a command line the ``lifecycle`` command cannot use.
+
+A line too long to be an input is no error either: :func:`lifecycle.ingest.read_lines`
+yields it as an :class:`~lifecycle.ingest.OversizedLine` and the ingest rejects it with
+code ``schema``.
 """
 
 from __future__ import annotations
@@ -89,7 +118,11 @@ class ImplausibleTime(InvalidInput):
 
 
 class LeadNotFound(InputRejected):
-    """A sales action names a lead that was never captured."""
+    """A sales action (or a command) names a lead that was never captured.
+
+    Args:
+        key: the lead key or id it was looked up by; kept as :attr:`key`.
+    """
 
     code = "unknown_lead"
 
@@ -102,7 +135,12 @@ class LeadNotFound(InputRejected):
 
 
 class UnknownTemplate(InputRejected):
-    """A touchpoint names a funnel template that is not loaded."""
+    """A touchpoint names a funnel template that is not loaded.
+
+    Args:
+        name: the template it names; kept as :attr:`name`.
+        known: the templates that are loaded (the message lists them).
+    """
 
     code = "unknown_template"
 
@@ -122,6 +160,8 @@ class LeadErased(InputRejected):
 class IdConflict(InputRejected):
     """An input reuses a ``touchpoint_id`` / ``action_id`` that already names another
     input: other content, or another lead. Ids are global and name one input for good.
+
+    Every argument is keyword-only and kept as the attribute of its name.
 
     Attributes:
         id_field: ``touchpoint_id`` or ``action_id``.
@@ -159,6 +199,9 @@ class IdConflict(InputRejected):
 class IdentityConflict(InputRejected):
     """The input's lead keys (external id and email) belong to two different leads.
 
+    Args:
+        leads: which key points where; kept (as a dict) as :attr:`leads`.
+
     Attributes:
         leads: which key points where (``{"external_id": …, "email": …}``).
     """
@@ -179,9 +222,14 @@ class IdentityConflict(InputRejected):
 class IllegalTransition(InputRejected):
     """The lead's state machine does not allow the attempted command.
 
-    Attributes:
+    Args:
         action: what was attempted (``win``, ``advance to 'trial'``, ...).
         stage: the lead's stage when it was attempted.
+        why: what the state machine requires instead (the message ends with it).
+
+    Attributes:
+        action: as given.
+        stage: as given.
     """
 
     code = "illegal_transition"
