@@ -107,8 +107,8 @@ def test_every_lifecycle_error_of_the_package_is_drawn_in_the_tree() -> None:
         if not module.name.endswith("__main__"):
             importlib.import_module(module.name)
     tree = lifecycle.errors.__doc__ or ""
-    found: list[type] = []
-    pending = [lifecycle.LifecycleError]
+    found: list[type[lifecycle.LifecycleError]] = []
+    pending: list[type[lifecycle.LifecycleError]] = [lifecycle.LifecycleError]
     while pending:
         cls = pending.pop()
         found.append(cls)
@@ -116,8 +116,8 @@ def test_every_lifecycle_error_of_the_package_is_drawn_in_the_tree() -> None:
     public = [c for c in found if c.__module__.startswith("lifecycle") and
               not c.__name__.startswith("_")]
     assert len(public) >= len(lifecycle.errors.__all__)
-    for cls in public:
-        assert f" {cls.__name__} " in tree, f"{cls.__module__}.{cls.__name__} not in the tree"
+    for error in public:
+        assert f" {error.__name__} " in tree, f"{error.__module__}.{error.__name__} not in the tree"
 
 
 def test_input_rejections_carry_the_code_the_tree_shows() -> None:
