@@ -22,7 +22,15 @@ __all__ = ["format_validation_error", "parse_inbound", "parse_inbound_json"]
 
 
 def format_validation_error(error: ValidationError) -> str:
-    """One line per problem: ``field.path: what was wrong``."""
+    """One line per problem: ``field.path: what was wrong``, joined by ``"; "``.
+
+    Args:
+        error: what pydantic reported while validating an input or a config file.
+
+    Returns:
+        The message an :class:`~lifecycle.errors.InvalidInput` or a
+        :class:`~lifecycle.errors.ConfigError` carries.
+    """
     parts = []
     for item in error.errors(include_url=False):
         loc = [str(p) for p in item["loc"] if p not in ("touchpoint", "sales_action")]
@@ -42,6 +50,10 @@ def parse_inbound(
         data: the decoded input.
         limits: the contract's bounds (default: :data:`DEFAULT_LIMITS`).
         raw: the JSON text it was decoded from, if any (to tell exact integers).
+
+    Returns:
+        The :class:`Touchpoint` or :class:`SalesAction` it is (by ``touchpoint_id`` or
+        ``action_id``).
 
     Raises:
         InvalidInput: with every field path and what was wrong with it. Nothing else:
@@ -65,6 +77,13 @@ def parse_inbound_json(
     text: str | bytes, *, limits: Limits | None = None
 ) -> Touchpoint | SalesAction:
     """Decodes and validates one JSON input.
+
+    Args:
+        text: one JSON object, as text or as UTF-8 bytes (a line of a JSON Lines file).
+        limits: the contract's bounds (default: :data:`DEFAULT_LIMITS`).
+
+    Returns:
+        The :class:`Touchpoint` or :class:`SalesAction` it is.
 
     Raises:
         InvalidInput: too large, not JSON, not an object, or not matching the contract.

@@ -19,6 +19,9 @@ def inbound_json_schema(limits: Limits | None = None) -> dict[str, Any]:
     Args:
         limits: the configured bounds (default: :data:`DEFAULT_LIMITS`); the schema
             states the largest amount and the properties' bounds it allows.
+
+    Returns:
+        A JSON Schema (draft 2020-12) as a dict, ready for ``json.dumps``.
     """
     limits = limits or DEFAULT_LIMITS
     schema = _INBOUND.json_schema()
