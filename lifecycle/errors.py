@@ -6,25 +6,24 @@ reason a reject is counted under). Context that a caller may act on is an attrib
 given to the constructor by keyword (``IdConflict(id_field=..., input_id=..., ...)``);
 the message is built from it, so it is worded the same wherever the error is raised::
 
-    LifecycleError                  base: catch this to catch every error raised on purpose
+    LifecycleError                  base: catch it to catch every error raised on purpose
     ├── AnchorInvalid               an audit anchor file cannot be trusted or read
     ├── ConfigError                 a setting, template, scoring or rates file is invalid
     ├── ErasureIncomplete           a key is deleted, but a copy may remain: erase again
-    ├── EngineError                 distributed mode: the engine process failed a request
-    │                               or is gone (lifecycle.worker_engine)
-    ├── PublishError                the broker did not take a message (lifecycle.client)
-    └── InputRejected               an input cannot be applied (kept as a reject; code)
-        ├── InvalidInput            it does not match the contract             schema
-        │   └── ImplausibleTime     its business time is outside the window    implausible_time
-        ├── LeadNotFound            a sales action names a lead nobody captured unknown_lead
-        ├── UnknownTemplate         a touchpoint names a template not loaded    unknown_template
-        ├── LeadErased              the lead was erased; nothing more is recorded lead_erased
-        ├── IdConflict              an id already names another input or lead  id_conflict
-        ├── IdentityConflict        the input's keys name two different leads  identity_conflict
-        └── IllegalTransition       the lead's state machine forbids it        illegal_transition
+    ├── EngineError                 the worker's engine process failed a request, or died
+    ├── PublishError                the broker did not take a message
+    └── InputRejected               an input cannot be applied: kept as a reject  (code)
+        ├── InvalidInput            it does not match the contract          schema
+        │   └── ImplausibleTime     its business time is implausible        implausible_time
+        ├── LeadNotFound            it names a lead nobody captured         unknown_lead
+        ├── UnknownTemplate         it names a template that is not loaded  unknown_template
+        ├── LeadErased              its lead was erased: no more input      lead_erased
+        ├── IdConflict              its id names another input or lead      id_conflict
+        ├── IdentityConflict        its keys name two different leads       identity_conflict
+        └── IllegalTransition       the lead's state machine forbids it     illegal_transition
 
-``EngineError`` and ``PublishError`` are defined beside the distributed mode's code
-today and join this module with it; they are part of the tree all the same.
+Until the distributed mode's code moves to ``streams``, ``EngineError`` is defined in
+:mod:`lifecycle.worker_engine` and ``PublishError`` in :mod:`lifecycle.client`.
 
 Not in the tree, on purpose:
 
@@ -83,7 +82,7 @@ class AnchorInvalid(LifecycleError):
 
 
 class ConfigError(LifecycleError):
-    """A configuration file (template, scoring) is missing or invalid."""
+    """A setting or a configuration file (template, scoring, rates) is missing or invalid."""
 
 
 class ErasureIncomplete(LifecycleError):
