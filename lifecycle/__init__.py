@@ -42,21 +42,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from lifecycle.errors import (
-    AnchorInvalid,
-    ConfigError,
-    ErasureIncomplete,
-    IdConflict,
-    IdentityConflict,
-    IllegalTransition,
-    ImplausibleTime,
-    InputRejected,
-    InvalidInput,
-    LeadErased,
-    LeadNotFound,
-    LifecycleError,
-    UnknownTemplate,
-)
+# Every error of the tree in lifecycle.errors is public: its __all__ is part of ours.
+from lifecycle import errors
+from lifecycle.errors import *  # noqa: F403
 
 if TYPE_CHECKING:
     from lifecycle.application import LeadLifecycle, Result, build_application
@@ -75,19 +63,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnchorInvalid",
-    "ConfigError",
-    "ErasureIncomplete",
-    "IdConflict",
-    "IdentityConflict",
-    "IllegalTransition",
-    "ImplausibleTime",
-    "InputRejected",
-    "InvalidInput",
-    "LeadErased",
     "LeadLifecycle",
-    "LeadNotFound",
-    "LifecycleError",
     "Limits",
     "LossReason",
     "Profile",
@@ -95,13 +71,13 @@ __all__ = [
     "SalesAction",
     "Settings",
     "Touchpoint",
-    "UnknownTemplate",
     "__version__",
     "build_application",
     "inbound_json_schema",
     "parse_inbound",
     "parse_inbound_json",
 ]
+__all__ += errors.__all__
 
 # Where each lazily imported name lives. Lazy: importing the application loads
 # eventsourcing, both database drivers and the aggregate (about a second), which

@@ -25,7 +25,6 @@ from pydantic import BeforeValidator, JsonValue
 if TYPE_CHECKING:
     from lifecycle.contracts._models import Limits
 
-__all__ = ["COUNTRIES", "CURRENCIES", "BusinessTime", "normalized_email"]
 
 # PostgreSQL (NUL), encoded as UTF-8 (surrogates) or shown in a terminal safely.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")

@@ -40,21 +40,6 @@ from lifecycle.contracts._checks import (
     _identifier,
 )
 
-__all__ = [
-    "CHANNELS",
-    "DEFAULT_LIMITS",
-    "LOSS_REASONS",
-    "REASON_TAXONOMY_VERSION",
-    "ActionKind",
-    "Channel",
-    "Inbound",
-    "Limits",
-    "LossReason",
-    "Profile",
-    "SalesAction",
-    "Touchpoint",
-]
-
 REASON_TAXONOMY_VERSION = 1
 """Version of :class:`LossReason`; carried in every event that names a reason."""
 

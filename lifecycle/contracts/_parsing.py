@@ -18,8 +18,6 @@ from lifecycle.contracts._checks import _RAW_CONTROL, _RAW_CONTROL_BYTES
 from lifecycle.contracts._models import _INBOUND, DEFAULT_LIMITS, Limits, SalesAction, Touchpoint
 from lifecycle.errors import InvalidInput
 
-__all__ = ["format_validation_error", "parse_inbound", "parse_inbound_json"]
-
 
 def format_validation_error(error: ValidationError) -> str:
     """One line per problem: ``field.path: what was wrong``, joined by ``"; "``.

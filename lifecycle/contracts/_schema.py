@@ -10,8 +10,6 @@ from typing import Any
 from lifecycle.contracts._checks import _PATTERN, _PATTERN_FREE_TEXT
 from lifecycle.contracts._models import _FREE_TEXT, _INBOUND, DEFAULT_LIMITS, Limits
 
-__all__ = ["inbound_json_schema"]
-
 
 def inbound_json_schema(limits: Limits | None = None) -> dict[str, Any]:
     """The JSON Schema of one inbound object (touchpoint or sales action).
