@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
@@ -220,4 +220,8 @@ class PostgresLeadership:
     def close(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            conn.close()  # the session's advisory locks go with it
+            # Released before close returns: the server would end the session (and
+            # drop its locks) only after the client is gone, a moment later.
+            with suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock_all()")
+            conn.close()
