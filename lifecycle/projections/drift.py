@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lifecycle.projections.base import Projection, TableSpec
-from lifecycle.projections.runner import to_record
+from lifecycle.projections.base import EventRecord, Projection, TableSpec
+from lifecycle.projections.runner import LEAD_TOPIC_PREFIX, notification_reader, state_decoder
 from lifecycle.projections.store import ProjectionStore
 from lifecycle.projections.tables import all_projections
 
@@ -103,31 +103,31 @@ def _rebuild(app: LeadLifecycle, scratch: ProjectionStore, projections: Sequence
              positions: dict[str, int], batch_size: int) -> None:
     scratch.ensure(projections)
     tables = {t.name: t for p in projections for t in p.tables}
-    decode = app.fast_mapper.decode_state
+    read, decode = notification_reader(app.recorder), state_decoder(app.mapper)
+    prefix = LEAD_TOPIC_PREFIX
     stop = max(positions.values(), default=0)
     start = 1
     while start <= stop:
-        notifications = app.recorder.select_notifications(start, batch_size, stop=stop)
+        notifications = [n for n in read(start, batch_size) if n[0] <= stop]
         if not notifications:
             break
         rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in tables}
-        for n in notifications:
-            record = to_record(n, decode)
-            if record is None:
+        for n_id, lead_id, version, topic, state in notifications:
+            if not topic.startswith(prefix):
                 continue
+            record = EventRecord(n_id, lead_id, version, topic[len(prefix):], decode(state))
             for p in projections:
-                if n.id <= positions[p.name]:
+                if n_id <= positions[p.name]:
                     for table, values in p.rows(record):
                         rows[table].append(values)
         scratch.write(rows, tables, {})
-        start = notifications[-1].id + 1
+        start = notifications[-1][0] + 1
 
 
 def _ordered(store: ProjectionStore, table: TableSpec) -> list[tuple[Any, ...]]:
+    # By bytes on every backend: the live and the rebuilt rows are compared in order.
     types = dict(table.columns)
-    order = ", ".join(
-        f'{c} COLLATE "C"' if store.dialect == "postgres" and types[c] == "TEXT" else c
-        for c in table.primary_key)
+    order = ", ".join(store.backend.byte_order(c, types[c]) for c in table.primary_key)
     return store.query(f"SELECT {', '.join(table.column_names)} FROM {table.name} "
                        f"ORDER BY {order}")
 

@@ -10,23 +10,24 @@ clears a projection's faults and tries those events again.
 
 Only the event's own faults are recorded. An error of the database itself (a lost
 connection, a lock or serialization conflict, a full disk) is raised as before: the
-batch rolls back and is tried again, nothing is skipped.
+batch rolls back and is tried again, nothing is skipped. Which errors are which is the
+backend's to say: its ``data_errors`` (values) and :func:`transient_errors` (the
+database or the machine), from :mod:`lifecycle.adapters`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lifecycle.adapters import transient_errors
 from lifecycle.projections.base import EventRecord, Handler, TableSpec
 
 __all__ = [
     "FAULTS",
     "Fault",
     "Unit",
-    "data_errors",
     "project_event",
     "reason_of",
     "transient_errors",
@@ -77,33 +78,6 @@ def reason_of(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     clean = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return clean[:_REASON_LIMIT]
-
-
-def data_errors(dialect: str) -> tuple[type[BaseException], ...]:
-    """Errors that come from the values written, not from the database's state.
-
-    Client-side conversion errors (a value a column type cannot take), PostgreSQL's
-    data and integrity errors (NUL in text, numbers out of range, a NULL where none may
-    be) and SQLite's. Not operational errors: a lost connection, a lock, a
-    serialization failure or a full disk stop the batch, to be tried again.
-    """
-    base: tuple[type[BaseException], ...] = (TypeError, ValueError, OverflowError)
-    if dialect == "sqlite":
-        return (*base, sqlite3.DataError, sqlite3.IntegrityError, sqlite3.ProgrammingError,
-                sqlite3.InterfaceError)
-    import psycopg
-
-    return (*base, psycopg.DataError, psycopg.IntegrityError)
-
-
-def transient_errors() -> tuple[type[BaseException], ...]:
-    """Errors of the database or the machine, never an event's fault: a handler or a
-    decoder that reads the database (a lead's key) may raise them."""
-    import psycopg
-    from eventsourcing.persistence import InterfaceError, OperationalError
-
-    return (psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError,
-            OperationalError, InterfaceError, OSError, MemoryError)
 
 
 def project_event(

@@ -6,10 +6,11 @@ projection's pure handlers, and writes the rows together with each projection's 
 position in one transaction. Projections at different positions (one being rebuilt)
 share one pass: an event is applied only to the projections that have not seen it.
 
-On eventsourcing's SQLite and PostgreSQL recorders the log is read with SQL of its own
-(plain tuples, binary transfer on PostgreSQL) rather than ``select_notifications``,
-whose dict rows, UUID objects and ``Notification`` dataclasses cost more than the
-projecting itself; only the events some projection handles are decoded.
+The log is read by the adapter of the recorder's backend
+(:func:`lifecycle.adapters.notification_reader`: plain tuples, binary transfer on
+PostgreSQL) rather than with ``select_notifications``, whose dict rows, UUID objects
+and ``Notification`` dataclasses cost more than the projecting itself; only the events
+some projection handles are decoded.
 """
 
 from __future__ import annotations
@@ -20,17 +21,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    InterfaceError,
-    Notification,
-    OperationalError,
-)
-from eventsourcing.utils import retry
+from eventsourcing.persistence import ApplicationRecorder, Mapper
 
+from lifecycle.adapters import notification_reader
+from lifecycle.adapters.protocol import NotificationReader, RawNotification
+from lifecycle.chain import HASH_LEN
 from lifecycle.projections.base import EventRecord, Handler, Projection, TableSpec
 from lifecycle.projections.faults import Fault, Unit, reason_of, transient_errors, units_of
 from lifecycle.projections.store import ProjectionStore
@@ -41,20 +38,15 @@ __all__ = [
     "ProjectionStatus",
     "RawNotification",
     "notification_reader",
-    "to_record",
+    "state_decoder",
 ]
 
 log = logging.getLogger("lifecycle.projections")
 
 LEAD_TOPIC_PREFIX = "lifecycle.aggregates.lead:Lead."
 
-RawNotification = tuple[int, str, int, str, Any]
-"""A notification as the runner reads it: (id, originator id as text — dashed UUID as
-``str(UUID)`` gives it —, originator version, topic, payload). The payload is the stored
-state (bytes) from :func:`notification_reader`, the whole ``Notification`` on the
-compatibility path of a Notification-level ``decode``."""
-
-Reader = Callable[[int, int], Sequence[RawNotification]]
+StateDecoder = Callable[[bytes], dict[str, Any]]
+"""A stored event's state (bytes) → the event's attributes as JSON values."""
 
 
 @dataclass(frozen=True)
@@ -78,96 +70,42 @@ class ProjectionStatus:
         return self.stored_version is not None and self.stored_version != self.version
 
 
-def to_record(
-    notification: Notification, decode: Callable[[Notification], dict[str, Any]]
-) -> EventRecord | None:
-    """A lead event notification as an EventRecord; None for other aggregates' events."""
-    topic = notification.topic
-    if not topic.startswith(LEAD_TOPIC_PREFIX):
-        return None
-    return EventRecord(
-        position=notification.id,
-        lead_id=str(notification.originator_id),
-        version=notification.originator_version,
-        type=topic[len(LEAD_TOPIC_PREFIX):],
-        data=decode(notification),
-    )
-
-
 def _default_decode_state(state: bytes) -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(state)
     return data
 
 
-def _dashed(originator_id: str) -> str:
-    """``str(UUID(x))`` of the 32 hex digits eventsourcing's SQLite recorder stores."""
-    if len(originator_id) == 32:
-        h = originator_id.lower()
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-    return str(UUID(originator_id))
+def state_decoder(mapper: Mapper[Any]) -> StateDecoder:
+    """The stored state → attributes function of an application's mapper: what its
+    ``decode_state`` gives for a stored event of that state (the chain's link stripped,
+    decrypted, decompressed, transcoded), from the bytes alone — the runner reads no
+    more of a stored event — without a stored event made up around them.
 
-
-def notification_reader(recorder: ApplicationRecorder) -> Reader:
-    """``read(start, limit)``: up to ``limit`` notifications from id ``start`` on, in order.
-
-    Own SQL on eventsourcing's SQLite and PostgreSQL recorders (and their subclasses);
-    ``select_notifications`` on any other recorder. Every path gives the same tuples.
+    Personal fields stay as stored (encrypted), as in ``decode_state``.
     """
-    from eventsourcing.postgres import PostgresApplicationRecorder
-    from eventsourcing.sqlite import SQLiteApplicationRecorder
+    # TODO(renovation): FastMapper (lifecycle/persistence.py) could expose this
+    # bytes-level decode itself; this repeats its decode_state on the mapper's public
+    # parts (tests/integration/test_projections.py checks they agree).
+    cipher, compressor, transcode = mapper.cipher, mapper.compressor, mapper.transcoder.decode
+    if cipher is None and compressor is None:
+        def plain(state: bytes) -> dict[str, Any]:
+            # Chained states start with their link (64 hex digits), older ones with "{".
+            data: dict[str, Any] = transcode(state[HASH_LEN:] if state[:1] != b"{" else state)
+            return data
 
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        return _sqlite_reader(recorder)
-    if isinstance(recorder, PostgresApplicationRecorder):
-        return _postgres_reader(recorder)
+        return plain
 
-    def read(start: int, limit: int) -> list[RawNotification]:
-        return [(n.id, str(n.originator_id), n.originator_version, n.topic, n.state)
-                for n in recorder.select_notifications(start, limit)]
+    def decode(state: bytes) -> dict[str, Any]:
+        if state[:1] != b"{":
+            state = state[HASH_LEN:]
+        if cipher is not None:
+            state = cipher.decrypt(state)
+        if compressor is not None:
+            state = compressor.decompress(state)
+        data: dict[str, Any] = transcode(state)
+        return data
 
-    return read
-
-
-def _sqlite_reader(recorder: Any) -> Reader:
-    datastore = recorder.datastore
-    statement = (f"SELECT rowid, originator_id, originator_version, topic, state "
-                 f"FROM {recorder.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?")
-    uuids = datastore.originator_id_type == "uuid"
-
-    def read(start: int, limit: int) -> list[RawNotification]:
-        with datastore.transaction(commit=False) as c:
-            cursor = c.sqlite_cursor
-            cursor.row_factory = None  # plain tuples
-            cursor.execute(statement, (start, limit))
-            rows: list[RawNotification] = cursor.fetchall()
-        if uuids:
-            return [(n, _dashed(o), v, t, s) for n, o, v, t, s in rows]
-        return rows
-
-    return read
-
-
-def _postgres_reader(recorder: Any) -> Reader:
-    from psycopg.rows import tuple_row
-    from psycopg.sql import SQL, Identifier
-
-    datastore = recorder.datastore
-    # originator_id::text is what str(UUID) gives: lowercase, dashed.
-    statement = SQL(
-        "SELECT notification_id, originator_id::text, originator_version, topic, state "
-        "FROM {}.{} WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
-    ).format(Identifier(datastore.schema), Identifier(recorder.events_table_name))
-
-    # As eventsourcing's own select_notifications: retry a dropped connection.
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def read(start: int, limit: int) -> list[RawNotification]:
-        with datastore.get_connection() as conn, \
-                conn.cursor(row_factory=tuple_row, binary=True) as cur:
-            cur.execute(statement, (start, limit), prepare=True)
-            rows: list[RawNotification] = cur.fetchall()
-            return rows
-
-    return read  # type: ignore[no-any-return]
+    return decode
 
 
 class ProjectionRunner:
@@ -178,10 +116,8 @@ class ProjectionRunner:
         store: where the projection tables are.
         projections: what to keep current.
         decode_state: stored event state (bytes) → the event's attributes as JSON
-            values; default: ``orjson.loads``.
-        decode: the older, Notification-level form of ``decode_state``; when given
-            (and ``decode_state`` is not), the log is read with ``select_notifications``
-            and each ``Notification`` is passed to it.
+            values (:func:`state_decoder` of the application's mapper); default:
+            ``orjson.loads``.
         batch_size: notifications per transaction.
     """
 
@@ -191,8 +127,7 @@ class ProjectionRunner:
         store: ProjectionStore,
         projections: Sequence[Projection],
         *,
-        decode: Callable[[Notification], dict[str, Any]] | None = None,
-        decode_state: Callable[[bytes], dict[str, Any]] | None = None,
+        decode_state: StateDecoder | None = None,
         batch_size: int = 5000,
     ) -> None:
         self.recorder = recorder
@@ -202,17 +137,8 @@ class ProjectionRunner:
         self._tables: dict[str, TableSpec] = {
             t.name: t for p in self.projections for t in p.tables
         }
-        self._read: Reader
-        self._decode: Callable[[Any], dict[str, Any]]
-        if decode is not None and decode_state is None:
-            def read(start: int, limit: int) -> list[RawNotification]:
-                return [(n.id, str(n.originator_id), n.originator_version, n.topic, n)
-                        for n in recorder.select_notifications(start, limit)]
-
-            self._read, self._decode = read, decode
-        else:
-            self._read = notification_reader(recorder)
-            self._decode = decode_state or _default_decode_state
+        self._read: NotificationReader = notification_reader(recorder)
+        self._decode: StateDecoder = decode_state or _default_decode_state
         # Event type → the (projection index, handler) pairs that turn it into rows.
         catch_all: list[tuple[int, Handler]] = []
         handled: set[str] = set()
@@ -357,7 +283,8 @@ class ProjectionRunner:
     def run(self, *, on_progress: Callable[[int], None] | None = None) -> int:
         """Applies notifications until every projection is at the head.
 
-        Batch after batch as :meth:`run_once` would, with one overlap on PostgreSQL:
+        Batch after batch as :meth:`run_once` would, with one overlap where the database
+        works in a server of its own (PostgreSQL; the backend's ``writes_in_server``):
         while a full batch is being written (its own transaction, on a writer thread,
         the server working), the next one is read and turned into rows. That batch is
         written only once the previous one committed and the stored positions are
@@ -404,9 +331,9 @@ class ProjectionRunner:
                 new_positions = {p.name: (last, positions[p.name][1])
                                  for p in self.projections}
                 total += len(batch)
-                if len(batch) < self.batch_size or self.store.dialect != "postgres":
-                    # The last batch most likely; and SQLite writes in this process,
-                    # holding the GIL: the overlap measured slower there.
+                if len(batch) < self.batch_size or not self.store.backend.writes_in_server:
+                    # The last batch most likely; or a backend that writes in this
+                    # process, holding the GIL (SQLite): the overlap measured slower there.
                     self._write(rows, new_positions, faults, batch, after)
                     pending = (None, len(batch), new_positions)
                 else:

@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 import pytest
 
+from lifecycle.adapters.postgres import PostgresProjections
+from lifecycle.adapters.sqlite import SQLiteProjections
 from lifecycle.application import LeadLifecycle
 from lifecycle.contracts import Profile, Touchpoint
 from lifecycle.distributed import Relay, project_partitions
@@ -34,7 +36,7 @@ from lifecycle.projections import (
     all_projections,
     build_runner,
 )
-from lifecycle.projections.faults import data_errors, transient_errors
+from lifecycle.projections.faults import transient_errors
 from lifecycle.settings import Settings
 from tests.cli.test_cli import run as cli
 from tests.support import ICP, T0, action, hours, touchpoint
@@ -281,8 +283,8 @@ def test_database_errors_are_not_an_events_fault() -> None:
 
     import psycopg
 
-    for dialect in ("sqlite", "postgres"):
-        refused = data_errors(dialect)
+    for backend in (SQLiteProjections, PostgresProjections):
+        refused = backend.data_errors
         for transient in (psycopg.OperationalError("connection lost"),
                           psycopg.errors.SerializationFailure("conflict"),
                           psycopg.errors.LockNotAvailable("lock"),
@@ -291,7 +293,7 @@ def test_database_errors_are_not_an_events_fault() -> None:
                           OSError("disk full")):
             assert not isinstance(transient, refused), transient
             assert isinstance(transient, transient_errors())
-    assert isinstance(orjson.JSONDecodeError("x", "", 0), data_errors("postgres"))
+    assert isinstance(orjson.JSONDecodeError("x", "", 0), PostgresProjections.data_errors)
 
 
 def _events_table(url: str) -> str:

@@ -39,7 +39,7 @@ def _tables(runner: ProjectionRunner) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _indexes(store: ProjectionStore) -> set[str]:
-    if store.dialect == "sqlite":
+    if store.url.startswith("sqlite"):
         rows = store.query("SELECT name FROM sqlite_master WHERE type = 'index'")
     else:
         rows = store.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")

@@ -421,7 +421,7 @@ def test_engagement_equals_the_decayed_points_of_the_raw_touchpoints(
 
 def snapshot(store: ProjectionStore) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every ``lc_*`` table (the positions without their wall-clock time)."""
-    if store.dialect == "sqlite":
+    if store.url.startswith("sqlite"):
         names = store.query("SELECT name FROM sqlite_master WHERE type = 'table' "
                             "AND name LIKE 'lc!_%' ESCAPE '!'")
     else:
