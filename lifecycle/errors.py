@@ -6,6 +6,7 @@ what to do about it::
     LifecycleError
     ├── AnchorInvalid               an audit anchor file cannot be trusted or read
     ├── ConfigError                 a template or scoring file is invalid
+    ├── EngineError                 a distributed worker's engine failed a request, or is gone
     ├── ErasureIncomplete           a key is deleted, but a copy may remain: erase again
     ├── InputRejected               an input cannot be applied (kept as a reject)
     │   ├── InvalidInput            it does not match the contract
@@ -16,6 +17,7 @@ what to do about it::
     │   ├── IdConflict              an id already names another input or lead
     │   ├── IdentityConflict        the input's keys name two different leads
     │   └── IllegalTransition       the lead's state machine forbids it
+    ├── PublishError                Kafka did not take a published input
     └── (persistence errors come from eventsourcing and are not wrapped)
 """
 
@@ -27,6 +29,7 @@ from uuid import UUID
 __all__ = [
     "AnchorInvalid",
     "ConfigError",
+    "EngineError",
     "ErasureIncomplete",
     "IdConflict",
     "IdentityConflict",
@@ -37,6 +40,7 @@ __all__ = [
     "LeadErased",
     "LeadNotFound",
     "LifecycleError",
+    "PublishError",
     "UnknownTemplate",
 ]
 
@@ -55,6 +59,14 @@ class AnchorInvalid(LifecycleError):
 
 class ConfigError(LifecycleError):
     """A configuration file (template, scoring) is missing or invalid."""
+
+
+class EngineError(LifecycleError):
+    """A distributed worker's engine failed a request, or its process is gone.
+
+    The batch it was given is not committed: the worker stops, and the partitions'
+    messages are read again from the stored offsets by whichever worker takes them.
+    """
 
 
 class ErasureIncomplete(LifecycleError):
@@ -190,3 +202,10 @@ class IllegalTransition(InputRejected):
         super().__init__(f"cannot {action} a lead in stage {stage!r}: {why}")
         self.action = action
         self.stage = stage
+
+
+class PublishError(LifecycleError):
+    """Kafka did not take a message of the publisher SDK (:mod:`streams.client`): the
+    broker could not be reached, refused it, or did not acknowledge it after the
+    producer's own retries. Publishing the same inputs again is safe (ids make them
+    duplicates)."""
