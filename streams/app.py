@@ -29,7 +29,14 @@ from streams.engine import tune_gc
 from streams.transport import App
 from streams.worker import Worker
 
-__all__ = ["create_app", "drain_and_stop", "ingest_handler", "project_handler", "start_worker"]
+__all__ = [
+    "create_app",
+    "drain_and_stop",
+    "ingest_handler",
+    "project_handler",
+    "run_worker",
+    "start_worker",
+]
 
 log = logging.getLogger("lifecycle.worker")
 
@@ -197,3 +204,8 @@ def create_app(settings: Settings | None = None, *,
             log.info("worker counts: %s", dict(state["w"].counts))
 
     return app
+
+
+def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
+    """Runs a worker process until it is stopped (``lifecycle worker``)."""
+    faust.Worker(create_app(settings), loglevel=loglevel, quiet=True).execute_from_commandline()

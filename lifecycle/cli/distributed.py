@@ -54,8 +54,7 @@ def worker(loglevel: str, wait_for_broker: float) -> None:
     more workers to share the partitions.
     """
     ensure_topics = _streams("topics").ensure_topics
-    create_app = _streams("app").create_app
-    import faust  # present: streams.app runs on it
+    run_worker = _streams("app").run_worker
 
     settings = Settings()
     deadline = time.monotonic() + wait_for_broker
@@ -71,8 +70,7 @@ def worker(loglevel: str, wait_for_broker: float) -> None:
             time.sleep(1.0)
     if created:
         click.echo(f"created topics: {', '.join(created)}", err=True)
-    app = create_app(settings)
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    run_worker(settings, loglevel=loglevel)
 
 
 @click.command()
