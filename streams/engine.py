@@ -22,6 +22,7 @@ The messages, over a :func:`multiprocessing.Pipe` (pickled), are the typed ones 
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import ctypes
 import ctypes.util
@@ -73,6 +74,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("lifecycle.worker")
+
 
 class EngineHandler:
     """Carries out requests against a :class:`~lifecycle.application.LeadLifecycle`.
@@ -126,7 +128,7 @@ class EngineHandler:
         self.app.close()
 
 
-class Engine:
+class Engine(abc.ABC):
     """What a worker calls: :meth:`call` blocks the calling thread until the answer.
 
     The typed entry points :meth:`ingest` and :meth:`policies` are how the worker
@@ -149,11 +151,11 @@ class Engine:
         """Runs the decay and nurture policies as of ``at``."""
         return self.call(PoliciesRequest(at))
 
-    def _call(self, request: EngineRequest) -> Any:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _call(self, request: EngineRequest) -> Any: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def close(self) -> None: ...
 
 
 class LocalEngine(Engine):
