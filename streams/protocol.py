@@ -77,19 +77,6 @@ class Stop:
     """End the engine process (the worker drained its batches)."""
 
 
-@dataclass(frozen=True, slots=True)
-class LettersSent:
-    """The worker's answer to :class:`DeadLetters`: the broker has them."""
-
-
-@dataclass(frozen=True, slots=True)
-class LettersFailed:
-    """The worker's answer to :class:`DeadLetters`: they were not sent (the batch is
-    then not committed)."""
-
-    reason: str
-
-
 EngineRequest = IngestRequest | PoliciesRequest
 
 
@@ -99,13 +86,6 @@ EngineRequest = IngestRequest | PoliciesRequest
 @dataclass(frozen=True, slots=True)
 class Ready:
     """The child built its engine and takes requests."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetters:
-    """Send these before the batch commits, then answer."""
-
-    letters: Letters
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +103,29 @@ class Failed:
     kind: str
     message: str
     trace: str
+
+
+# -- dead letters, during an ingest: engine → worker, and the worker's answer ------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetters:
+    """Send these before the batch commits, then answer."""
+
+    letters: Letters
+
+
+@dataclass(frozen=True, slots=True)
+class LettersSent:
+    """The worker's answer to :class:`DeadLetters`: the broker has them."""
+
+
+@dataclass(frozen=True, slots=True)
+class LettersFailed:
+    """The worker's answer to :class:`DeadLetters`: they were not sent (the batch is
+    then not committed)."""
+
+    reason: str
 
 
 EngineReply = Ready | DeadLetters | Done | Failed
