@@ -24,11 +24,11 @@ from typing import Any
 
 import psycopg
 
-from lifecycle.client import encode_input
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
 from lifecycle.demo import generate
-from lifecycle.distributed import ensure_topics
 from lifecycle.settings import Settings
+from streams.client import encode_input
+from streams.topics import ensure_topics
 from tests.harness.kafka import kafka_broker, pdeathsig_preexec
 from tests.harness.workers import assigned, consistently_keyed
 

@@ -15,8 +15,8 @@ import psycopg
 
 from bench._common import percentile
 from bench._pipeline_cluster import Deployment, Inbound, Monitor, deployment, warm_up
-from lifecycle.client import TouchpointPublisher
 from lifecycle.contracts import parse_inbound
+from streams.client import TouchpointPublisher
 
 __all__ = ["LatencyProbe", "latency"]
 

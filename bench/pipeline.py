@@ -20,7 +20,7 @@ measurement gets a fresh database and topic prefix, and workers of its own
    ``--touchpoints`` inputs of the demo history (:func:`lifecycle.demo.generate`, only
    the people whose every input carries one partition key, as the end-to-end tests do;
    validated before timing) are published with
-   :class:`lifecycle.client.TouchpointPublisher`. Timed from the first publish until
+   :class:`streams.client.TouchpointPublisher`. Timed from the first publish until
    the projections are current: every input consumed (tracking records of the
    ``touchpoints`` partitions), the relay at the head of the notification log, and
    every lead event projected (the projector's ``lead-events`` positions). Also
@@ -66,8 +66,8 @@ if __package__ in (None, ""):  # run as a plain script: make ``lifecycle``/``tes
 from bench._common import loadavg, print_goals
 from bench._pipeline_cluster import Inbound, Monitor, demo_inputs, deployment, wait_for, warm_up
 from bench._pipeline_latency import latency
-from lifecycle.client import TouchpointPublisher
 from lifecycle.settings import Settings
+from streams.client import TouchpointPublisher
 
 __all__ = ["main"]
 

@@ -22,9 +22,6 @@ the message is built from it, so it is worded the same wherever the error is rai
         ├── IdentityConflict        its keys name two different leads       identity_conflict
         └── IllegalTransition       the lead's state machine forbids it     illegal_transition
 
-Until the distributed mode's code moves to ``streams``, ``EngineError`` is defined in
-:mod:`lifecycle.worker_engine` and ``PublishError`` in :mod:`lifecycle.client`.
-
 Not in the tree, on purpose:
 
 - persistence errors come from eventsourcing and the database drivers unwrapped
@@ -55,6 +52,7 @@ from uuid import UUID
 __all__ = [
     "AnchorInvalid",
     "ConfigError",
+    "EngineError",
     "ErasureIncomplete",
     "IdConflict",
     "IdentityConflict",
@@ -65,6 +63,7 @@ __all__ = [
     "LeadErased",
     "LeadNotFound",
     "LifecycleError",
+    "PublishError",
     "UnknownTemplate",
 ]
 
@@ -83,6 +82,14 @@ class AnchorInvalid(LifecycleError):
 
 class ConfigError(LifecycleError):
     """A setting or a configuration file (template, scoring, rates) is missing or invalid."""
+
+
+class EngineError(LifecycleError):
+    """A distributed worker's engine failed a request, or its process is gone.
+
+    The batch it was given is not committed: the worker stops, and the partitions'
+    messages are read again from the stored offsets by whichever worker takes them.
+    """
 
 
 class ErasureIncomplete(LifecycleError):
@@ -237,3 +244,10 @@ class IllegalTransition(InputRejected):
         super().__init__(f"cannot {action} a lead in stage {stage!r}: {why}")
         self.action = action
         self.stage = stage
+
+
+class PublishError(LifecycleError):
+    """Kafka did not take a message of the publisher SDK (:mod:`streams.client`): the
+    broker could not be reached, refused it, or did not acknowledge it after the
+    producer's own retries. Publishing the same inputs again is safe (ids make them
+    duplicates)."""

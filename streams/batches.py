@@ -19,6 +19,9 @@ handled finishes and is acknowledged, batches not yet started are dropped
 unacknowledged and no new event is taken — only then may the engine and its threads
 stop. (Stopping them first made the in-flight batch, or the next queued one, fail with
 ``cannot schedule new futures after shutdown`` and the worker exit 1.)
+
+:func:`touchpoint_batches` and :func:`envelope_batches` decode a batch of events into
+what the engine and the projector take: per partition, the messages in offset order.
 """
 
 from __future__ import annotations
@@ -26,10 +29,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-__all__ = ["Pipeline"]
+from streams.projector import EnvelopeBatches
+from streams.protocol import Batches
+
+__all__ = ["Handler", "Pipeline", "envelope_batches", "touchpoint_batches"]
 
 log = logging.getLogger("lifecycle.worker")
 
@@ -138,3 +145,24 @@ class Pipeline:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task  # a failure ended it already: logged, and the app crashed
+
+
+def touchpoint_batches(events: Iterable[Any]) -> Batches:
+    """A batch of ``touchpoints`` events as the engine takes it: per partition,
+    (offset, key, value) in the order consumed (offset order)."""
+    by_partition: dict[int, list[tuple[int, bytes | None, bytes | None]]] = defaultdict(list)
+    for event in events:
+        m = event.message
+        by_partition[m.partition].append((m.offset, m.key, m.value))
+    return dict(by_partition)
+
+
+def envelope_batches(events: Iterable[Any]) -> EnvelopeBatches:
+    """A batch of ``lead-events`` events as the projector takes it: per partition,
+    (offset, envelope); a message without a value (a tombstone) is no envelope."""
+    by_partition: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+    for event in events:
+        m = event.message
+        if m.value is not None:
+            by_partition[m.partition].append((m.offset, m.value))
+    return dict(by_partition)

@@ -14,9 +14,11 @@ Faust's consumer hands each fetched message to the topic's channels with
 tasks and an ``asyncio.wait`` per message, so that a delivery blocked on a full
 channel gives up when a rebalance suspends the flow. Nearly every delivery completes
 without ever blocking, and those four tasks cost a worker more CPU than the rest of
-Faust's per-message work. :class:`_Consumer` starts each delivery in place, and only
-a delivery that does block is raced against the suspension with ``wait_first``,
-exactly as Faust does (:func:`_drain_messages` is Faust 0.15's loop with that change).
+Faust's per-message work. :class:`_Consumer` recognises that call (its second argument
+is the wait of :class:`_SuspendFlow`) and starts the delivery in place; only a delivery
+that does block is raced against the suspension with Faust's ``wait_first``, and while
+the flow is suspended everything goes to Faust's ``wait_first`` as before. Faust's
+fetch loop (``Consumer._drain_messages``) itself is not copied.
 
 Only the wait and the hand-over change: offsets, commits, group membership and
 everything exactly-once (tracking in PostgreSQL) are Faust's and aiokafka's, as before.
@@ -25,12 +27,12 @@ everything exactly-once (tracking in PostgreSQL) are Faust's and aiokafka's, as 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine, Generator
-from typing import Any, cast
+from collections.abc import Coroutine, Generator
+from typing import Any
 
 import faust
-from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.services import WaitResults
 
 __all__ = ["FETCH_MAX_WAIT_MS", "App"]
 
@@ -80,81 +82,48 @@ async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
             return stop.value
 
 
+class _FlowWait:
+    """``suspend_flow.wait()``, not started: an awaitable :class:`_Consumer` can tell
+    apart from any other argument of ``wait_first`` (nothing runs unless awaited)."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: asyncio.Event) -> None:
+        self.event = event
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        return asyncio.Event.wait(self.event).__await__()
+
+
+class _SuspendFlow(asyncio.Event):
+    """The consumer's ``suspend_flow`` (an ``asyncio.Event`` in Faust), whose wait is a
+    :class:`_FlowWait`."""
+
+    def wait(self) -> Any:  # an awaitable, as Event.wait's coroutine is
+        return _FlowWait(self)
+
+
 class _Consumer(faust_aiokafka.Consumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.suspend_flow = _SuspendFlow()
+
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-    async def _drain_messages(self, fetcher: Any) -> None:  # noqa: PLR0915 - Faust's loop
-        # Faust 0.15.3's Consumer._drain_messages; only the delivery (marked) differs.
-        callback = self.callback
-        getmany = self.getmany
-        consumer_should_stop = self._stopped.is_set
-        fetcher_should_stop = fetcher._stopped.is_set
-        suspended = self.suspend_flow.is_set
-
-        get_read_offset = self._read_offset.__getitem__
-        set_read_offset = self._read_offset.__setitem__
-        set_flag = self.diag.set_flag
-        unset_flag = self.diag.unset_flag
-        commit_every = self._commit_every
-        acks_enabled_for = self.app.topics.acks_enabled_for
-
-        yield_every = 100
-        num_since_yield = 0
-        sleep = asyncio.sleep
-
-        try:
-            while not (consumer_should_stop() or fetcher_should_stop()):
-                set_flag(CONSUMER_FETCHING)
-                ait = cast(AsyncIterator[Any], getmany(timeout=1.0))
-                await self.sleep(0)
-                if not self.should_stop:
-                    async for tp, message in ait:
-                        num_since_yield += 1
-                        if num_since_yield > yield_every:
-                            await sleep(0)
-                            num_since_yield = 0
-
-                        offset = message.offset
-                        r_offset = get_read_offset(tp)
-                        if r_offset is None or offset >= r_offset:
-                            gap = offset - (r_offset or 0)
-                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                                await self._add_gap(tp, r_offset + 1, offset)
-                            if commit_every is not None and self._n_acked >= commit_every:
-                                self._n_acked = 0
-                                await self.commit()
-                            # -- delivery: started in place; raced against a suspended
-                            # flow (Faust's wait_first) only if it blocks.
-                            delivery = cast(Coroutine[Any, Any, Any], callback(message))
-                            if suspended():
-                                await self.wait_first(delivery, self.suspend_flow.wait())
-                            else:
-                                try:
-                                    yielded = delivery.send(None)
-                                except StopIteration:
-                                    pass
-                                else:
-                                    await self.wait_first(_resume(delivery, yielded),
-                                                          self.suspend_flow.wait())
-                            # -- end of the change
-                            set_read_offset(tp, offset)
-                    unset_flag(CONSUMER_FETCHING)
-        except self.consumer_stopped_errors:
-            if self.transport.app.should_stop:
-                self.log.info("Broker stopped consumer, shutting down...")
-                return
-            raise
-        except asyncio.CancelledError:
-            if self.transport.app.should_stop:
-                self.log.info("Consumer shutting down for user cancel.")
-                return
-            raise
-        except Exception as exc:
-            self.log.exception("Drain messages raised: %r", exc)
-            raise
-        finally:
-            unset_flag(CONSUMER_FETCHING)
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:
+        # The fetch loop's delivery, ``wait_first(callback(message), suspend_flow.wait())``,
+        # while the flow runs: started in place, raced against a suspension only if it
+        # blocks. Everything else is Faust's.
+        if (len(coros) == 2 and timeout is None and isinstance(coros[1], _FlowWait)
+                and isinstance(coros[0], Coroutine) and not self.suspend_flow.is_set()):
+            delivery = coros[0]
+            try:
+                yielded = delivery.send(None)
+            except StopIteration as stop:
+                return WaitResults([delivery], [stop.value], False)
+            return await super().wait_first(_resume(delivery, yielded), coros[1])
+        return await super().wait_first(*coros, timeout=timeout)
 
 
 class _Transport(faust_aiokafka.Transport):

@@ -1,21 +1,43 @@
-"""Distributed-mode commands: ``worker``, ``publish`` and ``topics``."""
+"""Distributed-mode commands: ``worker``, ``publish`` and ``topics``.
+
+Everything Kafka and Faust lives in the ``streams`` package, which needs the
+``[distributed]`` extra; each command loads it when it runs (:func:`_streams`), so the
+embedded engine and the rest of the CLI work without it.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 import click
 from rich.console import Console
 
-from lifecycle.errors import InputRejected, InvalidInput
+from lifecycle.errors import ConfigError, InputRejected, InvalidInput
 from lifecycle.ingest import IngestSummary, OversizedLine, RejectWriter, read_lines, same_file
 from lifecycle.reports.output import literal
 from lifecycle.settings import Settings
 
 __all__ = ["COMMANDS"]
+
+_DISTRIBUTED_PACKAGES = frozenset({"faust", "mode", "kafka", "aiokafka"})
+"""The ``[distributed]`` extra's packages (and Faust's ``mode``)."""
+
+
+def _streams(module: str) -> ModuleType:
+    """``streams.<module>``, or a one-line error when the ``[distributed]`` extra (Faust
+    and the Kafka clients) is not installed."""
+    try:
+        return importlib.import_module(f"streams.{module}")
+    except ModuleNotFoundError as e:
+        if (e.name or "").partition(".")[0] not in _DISTRIBUTED_PACKAGES:
+            raise
+        raise ConfigError(f"the distributed mode needs {e.name!r}, which is not installed: "
+                          "install lead-lifecycle[distributed]") from None
 
 
 @click.command()
@@ -31,10 +53,8 @@ def worker(loglevel: str, wait_for_broker: float) -> None:
     process; thread: in this one), LIFECYCLE_WORKER_WEB_PORT (0: no web server). Start
     more workers to share the partitions.
     """
-    import faust
-
-    from lifecycle.distributed import ensure_topics
-    from streams.app import create_app
+    ensure_topics = _streams("topics").ensure_topics
+    run_worker = _streams("app").run_worker
 
     settings = Settings()
     deadline = time.monotonic() + wait_for_broker
@@ -50,8 +70,7 @@ def worker(loglevel: str, wait_for_broker: float) -> None:
             time.sleep(1.0)
     if created:
         click.echo(f"created topics: {', '.join(created)}", err=True)
-    app = create_app(settings)
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    run_worker(settings, loglevel=loglevel)
 
 
 @click.command()
@@ -63,8 +82,9 @@ def publish(file: Path, rejects_path: Path | None, as_json: bool) -> None:
 
     Invalid lines are not sent: they go to the reject file. Exit 1 when any was rejected.
     """
-    from lifecycle.client import TouchpointPublisher
     from lifecycle.contracts import parse_inbound_json
+
+    TouchpointPublisher = _streams("client").TouchpointPublisher
 
     settings = Settings()
     if rejects_path is None:
@@ -116,10 +136,8 @@ def topics() -> None:
 @topics.command("create")
 def topics_create() -> None:
     """Create the touchpoints, lead-events and dead-letter topics if missing."""
-    from lifecycle.distributed import ensure_topics
-
     settings = Settings()
-    created = ensure_topics(settings)
+    created = _streams("topics").ensure_topics(settings)
     click.echo(f"created: {', '.join(created) or 'nothing (all exist)'}")
 
 

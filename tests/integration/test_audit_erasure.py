@@ -25,7 +25,6 @@ from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.audit import history, verify
 from lifecycle.cli import _register, cli
 from lifecycle.contracts import SalesAction, Touchpoint
-from lifecycle.distributed import envelope
 from lifecycle.errors import ErasureIncomplete, LeadErased
 from lifecycle.policies import run_policies
 from lifecycle.privacy import KEYS_TABLE
@@ -33,6 +32,7 @@ from lifecycle.projections import ProjectionStore, build_runner
 from lifecycle.projections.tables import all_projections
 from lifecycle.reports import build_report
 from lifecycle.settings import Settings, persistence_env
+from streams.relay import envelope
 from tests.integration.audit_story import (
     T0,
     Person,

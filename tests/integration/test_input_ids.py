@@ -29,12 +29,12 @@ from hypothesis import strategies as st
 from lifecycle.aggregates.lead import Lead
 from lifecycle.application import LeadLifecycle, Outcome, Result
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound_json
-from lifecycle.distributed import DeadLetter, Message, PartitionIngest
 from lifecycle.errors import LeadNotFound
 from lifecycle.inputs import INPUTS_TABLE
 from lifecycle.scoring import ScoringConfig
 from lifecycle.settings import Settings, persistence_env
 from lifecycle.templates import TemplateRegistry
+from streams.ingest import DeadLetter, Message, PartitionIngest
 from tests.support import EMAIL, FIT45, T0, action, action_data, hours, touchpoint, touchpoint_data
 
 pytestmark = pytest.mark.integration

@@ -18,11 +18,11 @@ import psycopg
 import pytest
 
 from lifecycle.application import LeadLifecycle
-from lifecycle.distributed import DeadLetter, Message, PartitionIngest
 from lifecycle.errors import LeadNotFound
 from lifecycle.scoring import ScoringConfig
 from lifecycle.settings import Settings, persistence_env
 from lifecycle.templates import TemplateRegistry
+from streams.ingest import DeadLetter, Message, PartitionIngest
 from tests.support import FIT45, T0, action_data, hours, touchpoint_data
 
 pytestmark = pytest.mark.integration

@@ -24,11 +24,11 @@ import pytest
 from lifecycle.aggregates.lead import Lead
 from lifecycle.application import INTERNAL_ERROR, UNSTORABLE, LeadLifecycle, Outcome, Result
 from lifecycle.contracts import Touchpoint, parse_inbound
-from lifecycle.distributed import DeadLetter, Message, PartitionIngest
 from lifecycle.ingest import RejectWriter, ingest_lines, read_lines
 from lifecycle.scoring import ScoringConfig
 from lifecycle.settings import Settings
 from lifecycle.templates import TemplateRegistry
+from streams.ingest import DeadLetter, Message, PartitionIngest
 from tests.integration.test_partition_ingest import Database
 from tests.support import T0, action_data, hours, touchpoint_data
 

@@ -27,7 +27,6 @@ from lifecycle.adapters.postgres import PostgresProjections
 from lifecycle.adapters.sqlite import SQLiteProjections
 from lifecycle.application import LeadLifecycle
 from lifecycle.contracts import Profile, Touchpoint
-from lifecycle.distributed import Relay, project_partitions
 from lifecycle.projections import (
     EventRecord,
     Projection,
@@ -38,6 +37,8 @@ from lifecycle.projections import (
 )
 from lifecycle.projections.faults import transient_errors
 from lifecycle.settings import Settings
+from streams.projector import project_partitions
+from streams.relay import Relay
 from tests.cli.test_cli import run as cli
 from tests.support import ICP, T0, action, hours, touchpoint
 

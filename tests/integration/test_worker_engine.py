@@ -13,14 +13,17 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import psycopg
 import pytest
 
+from lifecycle.errors import EngineError
 from lifecycle.settings import Settings
-from lifecycle.worker_engine import EngineError, EngineProcess, LocalEngine, start_engine
+from streams.engine import EngineProcess, LocalEngine, start_engine
+from streams.protocol import IngestCounts, IngestRequest
 from tests.harness.postgres import fresh_database
 from tests.support import FIT45, T0, action_data, hours, touchpoint_data
 
@@ -49,6 +52,11 @@ def positions(url: str) -> dict[str, int]:
 def touch(offset: int, name: str, **fields: Any) -> tuple[int, bytes | None, bytes | None]:
     data = touchpoint_data(f"{name}-{offset}", email=f"{name}@acme.com", **fields)
     return offset, name.encode(), orjson.dumps(data)
+
+
+@dataclass(frozen=True)
+class Rewind:
+    """A request the engine does not know (it comes back as an EngineError)."""
 
 
 class Postbox:
@@ -80,7 +88,7 @@ def postbox() -> Postbox:
 def engine(shared_url: str, postbox: Postbox) -> Iterator[EngineProcess]:
     engine = EngineProcess(Settings(database_url=shared_url), postbox)
     # an empty batch waits for the child to be ready (its tables created), writes nothing
-    assert engine.call(("ingest", {})) == (0, 0, 0, 0)
+    assert engine.ingest({}) == (0, 0, 0, 0)
     yield engine
     engine.close()
 
@@ -99,14 +107,16 @@ def test_an_ingest_returns_counts_after_the_events_are_stored(
     rows = event_rows(shared_url)
     batch: Batch = {0: [touch(0, "ann"), touch(1, "ann", kind="form_submit")],
                     1: [touch(5, "ben"), touch(6, "cat")]}
-    assert engine.call(("ingest", batch)) == (4, 0, 0, 0)
+    counts = engine.ingest(batch)
+    assert counts == IngestCounts(accepted=4, duplicate=0, rejected=0, skipped=0)
+    assert isinstance(counts, IngestCounts)  # typed across the pipe
     assert event_rows(shared_url) > rows  # committed when the answer came
     assert {k: v for k, v in positions(shared_url).items() if k.endswith((":0", ":1"))} == {
         f"{TOPIC}:0": 1, f"{TOPIC}:1": 6}
     assert letters.sent == []
     # the same batch again: every offset is behind the stored positions
     rows = event_rows(shared_url)
-    assert engine.call(("ingest", batch)) == (0, 0, 0, 4)
+    assert engine.ingest(batch) == (0, 0, 0, 4)
     assert event_rows(shared_url) == rows
 
 
@@ -124,7 +134,7 @@ def test_dead_letters_reach_the_worker_before_the_commit(
     nobody = action_data("n-1", "note", email="nobody@nowhere.org", text="who?")
     batch: Batch = {2: [touch(0, "dan"), (1, b"k", b"{oops"),
                         (2, b"k", orjson.dumps(nobody))]}
-    assert engine.call(("ingest", batch)) == (1, 0, 2, 0)
+    assert engine.ingest(batch) == (1, 0, 2, 0)
     assert f"{TOPIC}:2" not in seen["positions"]  # nothing of the batch committed yet
     assert seen["rows"] == rows
     assert event_rows(shared_url) > rows
@@ -147,13 +157,13 @@ def test_a_failed_dead_letter_send_fails_the_call_and_stores_nothing(
     batch: Batch = {3: [touch(0, "eve"), (1, b"k", b"not json")]}
     rows = event_rows(shared_url)
     with pytest.raises(EngineError, match="ConnectionError: dead-letter topic unreachable"):
-        engine.call(("ingest", batch))
+        engine.ingest(batch)
     assert event_rows(shared_url) == rows
     assert f"{TOPIC}:3" not in positions(shared_url)
 
     # the engine is still there, and the redelivered batch is recorded whole
     letters.on_send = None
-    assert engine.call(("ingest", batch)) == (1, 0, 1, 0)
+    assert engine.ingest(batch) == (1, 0, 1, 0)
     assert positions(shared_url)[f"{TOPIC}:3"] == 1
     assert event_rows(shared_url) > rows
 
@@ -161,16 +171,16 @@ def test_a_failed_dead_letter_send_fails_the_call_and_stores_nothing(
 def test_an_error_in_a_request_comes_back_and_the_engine_goes_on(
     engine: EngineProcess, letters: Postbox
 ) -> None:
-    with pytest.raises(EngineError, match="unknown engine request 'rewind'"):
-        engine.call(("rewind",))
-    result = engine.call(("policies", (T0 + hours(24 * 90)).isoformat()))
+    with pytest.raises(EngineError, match="unknown engine request 'Rewind'"):
+        engine.call(Rewind())  # type: ignore[call-overload]  # not a request it knows
+    result = engine.policies(T0 + hours(24 * 90))
     assert result["at"] == (T0 + hours(24 * 90)).isoformat()
     assert engine._process.is_alive()
 
 
 def test_close_stops_the_child(pg_database_url: str) -> None:
     engine = EngineProcess(Settings(database_url=pg_database_url), Postbox())
-    assert engine.call(("ingest", {0: [touch(0, "fay")]})) == (1, 0, 0, 0)
+    assert engine.ingest({0: [touch(0, "fay")]}) == (1, 0, 0, 0)
     engine.close()
     assert not engine._process.is_alive()
     assert engine._process.exitcode == 0  # it stopped when asked, it was not killed
@@ -200,15 +210,15 @@ def test_a_child_killed_during_a_call_fails_the_call_and_commits_nothing(
     url = pg_database_url
     engine = EngineProcess(Settings(database_url=url), Postbox())
     try:
-        assert engine.call(("ingest", {0: [touch(0, "gus")]})) == (1, 0, 0, 0)
+        assert engine.ingest({0: [touch(0, "gus")]}) == (1, 0, 0, 0)
         rows = event_rows(url)
         pid = engine._process.pid
         assert pid is not None
         with psycopg.connect(url) as blocker, ThreadPoolExecutor(1) as pool:
             # the child gets as far as its write transaction, and waits there
             blocker.execute("LOCK TABLE lifecycle_tracking IN EXCLUSIVE MODE")
-            pending = pool.submit(engine.call, ("ingest", {0: [touch(1, "gus"),
-                                                               touch(2, "hal")]}))
+            pending = pool.submit(engine.call, IngestRequest({0: [touch(1, "gus"),
+                                                                  touch(2, "hal")]}))
             wait_until(lambda: waiting_on_a_lock(url), "the child to wait for the lock")
             os.kill(pid, signal.SIGKILL)
             with pytest.raises(EngineError, match=r"engine process is gone \(exit code -9\)"):
@@ -226,14 +236,14 @@ def test_a_child_killed_during_a_call_fails_the_call_and_commits_nothing(
 def test_a_call_after_the_child_died_raises_engine_error(pg_database_url: str) -> None:
     engine = EngineProcess(Settings(database_url=pg_database_url), Postbox())
     try:
-        assert engine.call(("ingest", {0: [touch(0, "ida")]})) == (1, 0, 0, 0)
+        assert engine.ingest({0: [touch(0, "ida")]}) == (1, 0, 0, 0)
         pid = engine._process.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         engine._process.join(5)  # died between two batches (say, the OOM killer)
         assert engine._process.exitcode == -signal.SIGKILL
         with pytest.raises(EngineError, match="engine process is gone"):
-            engine.call(("ingest", {0: [touch(1, "ida")]}))
+            engine.ingest({0: [touch(1, "ida")]})
     finally:
         engine.close()
 
@@ -264,8 +274,8 @@ def test_the_local_engine_and_the_child_process_agree(postgres_url: str) -> None
             engine = start_engine(Settings(database_url=url, worker_engine=kind), box)
             assert isinstance(engine, EngineProcess if kind == "process" else LocalEngine)
             try:
-                first = engine.call(("ingest", story()))
-                again = engine.call(("ingest", story()))
+                first = engine.ingest(story())
+                again = engine.ingest(story())
             finally:
                 engine.close()
             letters = sorted((k, orjson.loads(v)["code"]) for s in box.sent for k, v in s)

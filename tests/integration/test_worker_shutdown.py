@@ -1,4 +1,4 @@
-"""A worker's graceful shutdown, without Kafka: a real :class:`streams.app.Worker` (its
+"""A worker's graceful shutdown, without Kafka: a real :class:`streams.worker.Worker` (its
 engine in a thread or a child process) on a real PostgreSQL, fed by its batch pipeline.
 
 SIGTERM used to stop the engine's executor before the pipeline drained: the batch in
@@ -22,9 +22,10 @@ import psycopg
 import pytest
 
 from lifecycle.settings import Settings
-from lifecycle.worker_engine import EngineProcess
-from streams.app import Worker, drain_and_stop
-from streams.batches import Pipeline
+from streams.app import drain_and_stop
+from streams.batches import Pipeline, touchpoint_batches
+from streams.engine import EngineProcess
+from streams.worker import Worker
 from tests.support import touchpoint_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -96,7 +97,7 @@ async def _stop_mid_stream(settings: Settings, events: list[_Event], *,
 
     async def handle(items: list[Any]) -> None:
         started.set()
-        await w.record_events(items)
+        await w.ingest(touchpoint_batches(items))
 
     stream = _Stream()
     pipeline = Pipeline(stream, handle, size=batch, within=60.0, crash=crash)
@@ -143,7 +144,7 @@ def test_shutdown_commits_the_batch_in_flight_and_a_restart_takes_the_rest_once(
     async def finish() -> None:  # the last worker takes everything that is left
         w = Worker(settings)
         try:
-            await w.record_events(remaining)
+            await w.ingest(touchpoint_batches(remaining))
         finally:
             await drain_and_stop([], {"w": w})
 
@@ -161,12 +162,12 @@ def test_the_engine_process_outlives_a_sigterm_to_the_process_group(
     must stay until the worker drained and stopped it."""
     engine = EngineProcess(Settings(database_url=pg_database_url), lambda letters: None)
     try:
-        assert engine.call(("ingest", {})) == (0, 0, 0, 0)  # started, ready
+        assert engine.ingest({}) == (0, 0, 0, 0)  # started, ready
         pid = engine._process.pid
         assert pid is not None
         os.kill(pid, signal.SIGTERM)
         batch = {0: [(0, b"a", orjson.dumps(touchpoint_data("x-1")))]}
-        assert engine.call(("ingest", batch)) == (1, 0, 0, 0)
+        assert engine.ingest(batch) == (1, 0, 0, 0)
         assert engine._process.is_alive()
     finally:
         engine.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from streams.transport import _resume
+from streams.transport import _FlowWait, _resume, _SuspendFlow
 
 
 def started(coro: Coroutine[Any, Any, Any]) -> tuple[Coroutine[Any, Any, Any], Any]:
@@ -157,5 +157,21 @@ def test_a_coroutine_that_handles_its_cancellation_returns_its_value() -> None:
         await asyncio.sleep(0)
         task.cancel()
         assert await task == "stopped cleanly"  # as if the task had run delivery()
+
+    asyncio.run(main())
+
+
+def test_the_suspend_flow_wait_is_started_only_when_awaited_and_ends_when_set() -> None:
+    """The consumer tells its delivery call apart by the :class:`_FlowWait` it gets."""
+
+    async def main() -> None:
+        flow = _SuspendFlow()
+        wait = flow.wait()
+        assert isinstance(wait, _FlowWait)  # nothing runs yet: no coroutine to clean up
+        task = asyncio.ensure_future(wait)  # as Faust's wait_first takes it
+        await asyncio.sleep(0.01)
+        assert not task.done()
+        flow.set()
+        assert await asyncio.wait_for(task, timeout=1) is True
 
     asyncio.run(main())

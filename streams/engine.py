@@ -9,24 +9,20 @@ own process (``thread``) the two take turns on one core; as a child process the
 engine has a core of its own. (Kafka Streams gets the same from ``num.stream.threads``.)
 
 Nothing about exactly-once changes: the child records each batch with its partitions'
-offsets in one transaction (:class:`lifecycle.distributed.PartitionIngest`) and
+offsets in one transaction (:class:`streams.ingest.PartitionIngest`) and
 answers only after the commit; the agent acknowledges the batch's messages after that
 answer. Dead letters still leave before the commit: the child hands them to the
 worker, which sends them and waits for the broker's acknowledgement before telling the
 child to go on. If the worker dies, so does the child (a closed pipe, and on Linux the
 kernel's parent-death signal), and an unfinished transaction rolls back.
 
-The protocol, over a :func:`multiprocessing.Pipe` (pickled tuples):
-
-- worker → engine: ``("ingest", {partition: [(offset, key, value), ...]})``,
-  ``("policies", iso_time)``, ``("stop",)``
-- engine → worker: ``("dead_letters", [(key, value), ...])`` (the worker answers
-  ``("sent",)`` or ``("failed", reason)``), then ``("done", result)`` or
-  ``("error", type, message, traceback)``
+The messages, over a :func:`multiprocessing.Pipe` (pickled), are the typed ones of
+:mod:`streams.protocol`.
 """
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import ctypes
 import ctypes.util
@@ -38,22 +34,38 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, overload
 
 from eventsourcing.persistence import IntegrityError
 
 from lifecycle.application import build_application
-from lifecycle.distributed import Message, PartitionIngest
-from lifecycle.errors import LifecycleError
+from lifecycle.errors import EngineError
 from lifecycle.policies import run_policies
 from lifecycle.projections import ProjectionStore
 from lifecycle.settings import Settings
+from streams.ingest import Message, PartitionIngest
+from streams.protocol import (
+    Batches,
+    DeadLetters,
+    Done,
+    EngineReply,
+    EngineRequest,
+    Failed,
+    IngestCounts,
+    IngestRequest,
+    Letters,
+    LettersFailed,
+    LettersSent,
+    PoliciesRequest,
+    Ready,
+    Stop,
+)
 
 __all__ = [
-    "EngineError",
+    "Engine",
     "EngineHandler",
     "EngineProcess",
     "LocalEngine",
@@ -62,15 +74,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("lifecycle.worker")
-
-Batches = Mapping[int, Sequence[tuple[int, bytes | None, bytes | None]]]
-"""Per partition, its messages in offset order: (offset, key, value)."""
-Letters = list[tuple[bytes, bytes]]
-"""Dead letters: (key, value) for the ``touchpoints-dlq`` topic."""
-
-
-class EngineError(LifecycleError):
-    """The engine failed a request, or its process is gone."""
 
 
 class EngineHandler:
@@ -89,15 +92,15 @@ class EngineHandler:
         self.send_dead_letters = send_dead_letters
         self._store: ProjectionStore | None = None
 
-    def handle(self, request: tuple[Any, ...]) -> Any:
-        kind = request[0]
-        if kind == "ingest":
-            return self.ingest_batches(request[1])
-        if kind == "policies":
-            return self.run_policies(datetime.fromisoformat(request[1]))
-        raise EngineError(f"unknown engine request {kind!r}")
+    def handle(self, request: EngineRequest) -> Any:
+        """Carries out ``request``; its result (see :mod:`streams.protocol`)."""
+        if isinstance(request, IngestRequest):
+            return self.ingest_batches(request.batches)
+        if isinstance(request, PoliciesRequest):
+            return self.run_policies(request.at)
+        raise EngineError(f"unknown engine request {type(request).__name__!r}")
 
-    def ingest_batches(self, batches: Batches) -> tuple[int, int, int, int]:
+    def ingest_batches(self, batches: Batches) -> IngestCounts:
         """Records a batch; returns (accepted, duplicate, rejected, skipped)."""
         messages = {p: [Message(p, offset, key, value) for offset, key, value in items]
                     for p, items in batches.items()}
@@ -125,20 +128,50 @@ class EngineHandler:
         self.app.close()
 
 
-class LocalEngine:
+class Engine(abc.ABC):
+    """What a worker calls: :meth:`call` blocks the calling thread until the answer.
+
+    The typed entry points :meth:`ingest` and :meth:`policies` are how the worker
+    uses it; :meth:`call` takes any request of :mod:`streams.protocol`.
+    """
+
+    @overload
+    def call(self, request: IngestRequest) -> IngestCounts: ...
+    @overload
+    def call(self, request: PoliciesRequest) -> dict[str, Any]: ...
+
+    def call(self, request: EngineRequest) -> Any:
+        return self._call(request)
+
+    def ingest(self, batches: Batches) -> IngestCounts:
+        """Records a batch (one or more partitions) in one transaction."""
+        return self.call(IngestRequest(batches))
+
+    def policies(self, at: datetime) -> dict[str, Any]:
+        """Runs the decay and nurture policies as of ``at``."""
+        return self.call(PoliciesRequest(at))
+
+    @abc.abstractmethod
+    def _call(self, request: EngineRequest) -> Any: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+class LocalEngine(Engine):
     """The engine in the worker's own process (``LIFECYCLE_WORKER_ENGINE=thread``)."""
 
     def __init__(self, settings: Settings, send_dead_letters: Callable[[Letters], None]) -> None:
         self.handler = EngineHandler(settings, send_dead_letters)
 
-    def call(self, request: tuple[Any, ...]) -> Any:
+    def _call(self, request: EngineRequest) -> Any:
         return self.handler.handle(request)
 
     def close(self) -> None:
         self.handler.close()
 
 
-class EngineProcess:
+class EngineProcess(Engine):
     """The engine in a child process; :meth:`call` blocks the calling thread only.
 
     Create it from a thread that lives as long as the worker (the event loop's): on
@@ -157,45 +190,47 @@ class EngineProcess:
         child_conn.close()
         self._ready = False
 
-    def call(self, request: tuple[Any, ...]) -> Any:
+    def _call(self, request: EngineRequest) -> Any:
         with self._lock:
             if not self._ready:
                 self._expect_ready()
             self._send(request)
             while True:
                 reply = self._recv()
-                if reply[0] == "dead_letters":
+                if isinstance(reply, DeadLetters):
                     try:
-                        self._send_dead_letters(reply[1])
+                        self._send_dead_letters(reply.letters)
                     except BaseException as e:  # answered either way: the child waits
-                        self._send(("failed", f"{type(e).__name__}: {e}"))
+                        self._send(LettersFailed(f"{type(e).__name__}: {e}"))
                         if not isinstance(e, Exception):
                             raise
                     else:
-                        self._send(("sent",))
-                elif reply[0] == "done":
-                    return reply[1]
-                elif reply[0] == "error":
-                    _, kind, message, trace = reply
-                    raise EngineError(f"engine: {kind}: {message}\n{trace}")
+                        self._send(LettersSent())
+                elif isinstance(reply, Done):
+                    return reply.result
+                elif isinstance(reply, Failed):
+                    raise EngineError(f"engine: {reply.kind}: {reply.message}\n{reply.trace}")
                 else:
-                    raise EngineError(f"engine: unexpected reply {reply[0]!r}")
+                    raise EngineError(f"engine: unexpected reply {type(reply).__name__}")
 
     def _expect_ready(self) -> None:
         reply = self._recv()
-        if reply[0] == "error":
-            raise EngineError(f"engine did not start: {reply[1]}: {reply[2]}\n{reply[3]}")
+        if isinstance(reply, Failed):
+            raise EngineError(f"engine did not start: {reply.kind}: {reply.message}\n"
+                              f"{reply.trace}")
+        if not isinstance(reply, Ready):
+            raise EngineError(f"engine: unexpected reply {type(reply).__name__}")
         self._ready = True
 
-    def _send(self, message: tuple[Any, ...]) -> None:
+    def _send(self, message: EngineRequest | LettersSent | LettersFailed | Stop) -> None:
         try:
             self._conn.send(message)
         except (OSError, ValueError):
             raise self._gone() from None
 
-    def _recv(self) -> tuple[Any, ...]:
+    def _recv(self) -> EngineReply:
         try:
-            reply: tuple[Any, ...] = self._conn.recv()
+            reply: EngineReply = self._conn.recv()
         except (EOFError, OSError):
             raise self._gone() from None
         return reply
@@ -207,7 +242,7 @@ class EngineProcess:
     def close(self) -> None:
         with self._lock:
             with contextlib.suppress(OSError, ValueError):  # already closed
-                self._conn.send(("stop",))
+                self._conn.send(Stop())
             self._process.join(10.0)
             if self._process.is_alive():
                 self._process.kill()
@@ -230,8 +265,7 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def start_engine(settings: Settings, send_dead_letters: Callable[[Letters], None]
-                 ) -> EngineProcess | LocalEngine:
+def start_engine(settings: Settings, send_dead_letters: Callable[[Letters], None]) -> Engine:
     """The engine ``settings.worker_engine`` asks for."""
     if settings.worker_engine == "process":
         return EngineProcess(settings, send_dead_letters)
@@ -254,7 +288,7 @@ def _die_with_parent() -> None:
 
 def _child_main(fields: dict[str, Any], conn: Connection, level: int) -> None:
     _die_with_parent()
-    # The worker stops this process (("stop",) once its batches drained), or its death
+    # The worker stops this process (Stop once its batches drained), or its death
     # does: a Ctrl-C or a SIGTERM sent to the whole process group (systemd, a shell's
     # job control) must not end the engine under the worker's in-flight batch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -263,31 +297,35 @@ def _child_main(fields: dict[str, Any], conn: Connection, level: int) -> None:
                         "engine: %(message)s")
 
     def send_dead_letters(letters: Letters) -> None:
-        conn.send(("dead_letters", letters))
+        conn.send(DeadLetters(letters))
         answer = conn.recv()
-        if answer[0] != "sent":
-            raise EngineError(f"dead letters were not sent: {answer[1]}")
+        if not isinstance(answer, LettersSent):
+            reason = answer.reason if isinstance(answer, LettersFailed) else repr(answer)
+            raise EngineError(f"dead letters were not sent: {reason}")
+
+    def failed(e: Exception) -> Failed:
+        return Failed(type(e).__name__, str(e), traceback.format_exc())
 
     try:
         handler = EngineHandler(Settings(**fields), send_dead_letters)
     except Exception as e:
-        conn.send(("error", type(e).__name__, str(e), traceback.format_exc()))
+        conn.send(failed(e))
         return
     tune_gc()
     try:
-        conn.send(("ready",))
+        conn.send(Ready())
         while True:
             try:
                 request = conn.recv()
             except (EOFError, OSError):
                 return  # the worker is gone
-            if request[0] == "stop":
+            if isinstance(request, Stop):
                 return
             try:
                 result = handler.handle(request)
             except Exception as e:
-                conn.send(("error", type(e).__name__, str(e), traceback.format_exc()))
+                conn.send(failed(e))
             else:
-                conn.send(("done", result))
+                conn.send(Done(result))
     finally:
         handler.close()

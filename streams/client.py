@@ -1,14 +1,15 @@
 """Publisher SDK for backend systems: validated touchpoints and sales actions to Kafka.
 
-    from lifecycle.client import TouchpointPublisher
+    from streams.client import TouchpointPublisher
 
     with TouchpointPublisher("kafka-1:9092") as publisher:
         publisher.publish({"touchpoint_id": "web-123", ...})   # validated, keyed by lead
 
 Every input is validated against the contract *before* it is sent, so a bad input is
 an :class:`~lifecycle.errors.InvalidInput` in the caller's hands, not a dead letter
-later. Messages are keyed by the lead key (external id, else email), so one lead's
-inputs stay in one partition and in order. The producer is idempotent (``acks=all``,
+later; a message Kafka does not take is a :class:`~lifecycle.errors.PublishError`.
+Messages are keyed by the lead key (external id, else email), so one lead's inputs
+stay in one partition and in order. The producer is idempotent (``acks=all``,
 ``enable_idempotence``): a retried send is not written twice.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 
 from lifecycle.application import keys_of
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
-from lifecycle.errors import LifecycleError
+from lifecycle.errors import PublishError
 
 with warnings.catch_warnings():
     # kafka-python 3.0 reads its protocol files with a deprecated importlib API.
@@ -30,7 +31,7 @@ with warnings.catch_warnings():
     from kafka.errors import KafkaError
     from kafka.partitioner import DefaultPartitioner, murmur2
 
-__all__ = ["KeyHashPartitioner", "PublishError", "TouchpointPublisher", "encode_input"]
+__all__ = ["KeyHashPartitioner", "TouchpointPublisher", "encode_input"]
 
 
 class KeyHashPartitioner(DefaultPartitioner):  # type: ignore[misc]
@@ -62,10 +63,6 @@ class KeyHashPartitioner(DefaultPartitioner):  # type: ignore[misc]
                 self._hashes.clear()
             h = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
         return h % partitions
-
-
-class PublishError(LifecycleError):
-    """The broker did not take a message (after the producer's own retries)."""
 
 
 def encode_input(item: Touchpoint | SalesAction) -> tuple[bytes, bytes]:
