@@ -83,8 +83,8 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import get_topic
 
 from bench._common import database, loadavg, percentile, print_goals
+from lifecycle.adapters.sqlite import ChainedSQLiteRecorder
 from lifecycle.application import LeadLifecycle
-from lifecycle.chain import ChainedSQLiteRecorder
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
 from lifecycle.demo import generate
 from lifecycle.projections import (

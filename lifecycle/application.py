@@ -13,17 +13,15 @@ upstream position (a Kafka offset) that produced them.
 from __future__ import annotations
 
 import os
-import sqlite3
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-import psycopg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import (
     AggregateNotFoundError,
@@ -44,9 +42,11 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
+from lifecycle.adapters import adapter_for, driver_errors
+from lifecycle.adapters.protocol import EventRecorder, InputRow
 from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import LeadKey, key_index_id, lead_id_for
-from lifecycle.chain import previous_hashes, recorder_topic
+from lifecycle.chain import previous_hashes
 from lifecycle.contracts import SalesAction, Touchpoint, normalized_email
 from lifecycle.errors import (
     IdConflict,
@@ -68,9 +68,8 @@ from lifecycle.inputs import (
 )
 from lifecycle.persistence import FastMapper
 from lifecycle.privacy import PersonalData, PersonalProperties, SubjectKeys
-from lifecycle.recorders import InputRow, select_events_of, select_inputs
 from lifecycle.scoring import ScoringConfig, load_scoring
-from lifecycle.settings import Settings, persistence_env
+from lifecycle.settings import Settings
 from lifecycle.templates import FunnelTemplate, TemplateRegistry, load_templates
 
 __all__ = [
@@ -114,7 +113,7 @@ UNSTORABLE = "unstorable"
 # concurrent writer) is the store's condition, not an input's, and stops the batch.
 _POISON_AT_SAVE = (DataError, ValueError, TypeError, ArithmeticError)
 # Errors of the store met while applying an input: never the input's fault.
-_STORE_ERRORS = (PersistenceError, psycopg.Error, sqlite3.Error, MemoryError)
+_STORE_ERRORS: tuple[type[BaseException], ...] = (PersistenceError, *driver_errors(), MemoryError)
 
 
 class _Unstorable(Exception):
@@ -193,10 +192,10 @@ class LeadLifecycle(Application[UUID]):
         )
         self.scoring = scoring or load_scoring(self.settings.scoring_file)
         self.clock = clock or (lambda: datetime.now(UTC))
-        env = persistence_env(self.settings.database_url)
-        # Its recorder also writes each aggregate's chain head (tamper evidence).
-        env["PROCESS_RECORDER_TOPIC"] = recorder_topic(env["PERSISTENCE_MODULE"])
-        super().__init__(env=env)
+        self.event_storage = adapter_for(self.settings)
+        # Its recorder also writes each aggregate's chain head (tamper evidence) and the
+        # input index with the events.
+        super().__init__(env=self.event_storage.persistence_env())
         self._leads = _LRU(max(self.settings.cache_size, 1))
         self._keys = _LRU(max(self.settings.cache_size * 2, 1))
 
@@ -218,6 +217,11 @@ class LeadLifecycle(Application[UUID]):
         recorder = self.recorder
         assert isinstance(recorder, ProcessRecorder)
         return recorder
+
+    @property
+    def event_recorder(self) -> EventRecorder:
+        """The recorder as the storage adapter made it (:mod:`lifecycle.adapters`)."""
+        return cast(EventRecorder, self.recorder)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -299,7 +303,7 @@ class LeadLifecycle(Application[UUID]):
                 if before_commit is not None:
                     before_commit(outcomes)
                 processing = ProcessingEvent[UUID](tracking=trackings[0] if trackings else None)
-                if len(trackings) > 1:  # written by the process recorder (recorders.py)
+                if len(trackings) > 1:  # written by the adapter's recorder (adapters/)
                     processing.saved_kwargs["more_trackings"] = trackings[1:]
                 if batch.inputs:  # the input index's rows, sealed by _store
                     processing.saved_kwargs["inputs"] = batch.inputs
@@ -522,7 +526,7 @@ class LeadLifecycle(Application[UUID]):
         an input whose id is recorded needs neither its keys nor its lead.
         """
         causes = [cause_of(item) for item in items]
-        for cause, (owner, sealed) in select_inputs(self.recorder, causes).items():
+        for cause, (owner, sealed) in self.event_recorder.inputs_of(causes).items():
             batch.recorded[cause] = Recorded(owner, sealed=sealed)
         recorded = batch.recorded
         cached = self._keys
@@ -554,7 +558,7 @@ class LeadLifecycle(Application[UUID]):
     def _reconstruct_all(self, ids: Iterable[UUID]) -> list[Aggregate]:
         """The aggregates with these ids, from their stored events (missing: left out)."""
         out: list[Aggregate] = []
-        stored = select_events_of(self.recorder, list(ids))
+        stored = self.event_recorder.events_of(list(ids))
         start = 0
         for end in range(1, len(stored) + 1):
             if end == len(stored) or stored[end].originator_id != stored[start].originator_id:

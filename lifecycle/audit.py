@@ -8,7 +8,7 @@ the stored history was not altered.
   events that had happened by then, applied in recorded order) and as of *recorded*
   time (what the engine knew then: the prefix of its history recorded by then).
 - :func:`verify`: recomputes the hash chains (:mod:`lifecycle.chain`) straight from the
-  raw rows of the events table, SQLite or PostgreSQL, in one consistent read; checks the
+  raw rows of the events table (the storage adapter's), in one consistent read; checks the
   heads, the notification order and the key index against the leads; and, given an
   anchor (:mod:`lifecycle.anchor`), holds every history to it.
 - :func:`take_anchor`: the checkpoint :func:`verify` holds the store to.
@@ -26,8 +26,6 @@ from uuid import UUID
 from weakref import WeakKeyDictionary
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresAggregateRecorder
-from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from lifecycle.aggregates.lead import Lead
 from lifecycle.anchor import Anchor
@@ -35,9 +33,7 @@ from lifecycle.application import LeadLifecycle
 from lifecycle.chain import KEY_KIND, Anchored, Break
 from lifecycle.errors import LeadNotFound
 from lifecycle.integrity import Source, Tally, cross_check, scan, scan_parallel
-from lifecycle.persistence import new_frozen
 from lifecycle.scoring import behaviour_at
-from lifecycle.settings import persistence_env
 from lifecycle.views import DETAIL_FIELDS
 
 __all__ = [
@@ -80,32 +76,9 @@ def _events(app: LeadLifecycle, lead_id: UUID) -> list[Lead.Event]:
 
 
 def _stored(app: LeadLifecycle, lead_id: UUID) -> list[StoredEvent]:
-    """The lead's stored events, read with plain tuples (eventsourcing's
+    """The lead's stored events (the adapter's reader: plain tuples, where eventsourcing's
     ``select_events`` builds a dict and a UUID per row, which costs as much as decoding)."""
-    recorder: Any = app.recorder
-    if isinstance(recorder, SQLiteAggregateRecorder):
-        with recorder.datastore.transaction(commit=False) as c:
-            cursor = c.sqlite_cursor
-            cursor.row_factory = None
-            cursor.execute(f"SELECT originator_version, topic, state FROM "
-                           f"{recorder.events_table_name} WHERE originator_id = ? "
-                           "ORDER BY originator_version", (lead_id.hex,))
-            rows = cursor.fetchall()
-    elif isinstance(recorder, PostgresAggregateRecorder):
-        from psycopg.rows import tuple_row
-        from psycopg.sql import SQL, Identifier
-
-        statement = SQL("SELECT originator_version, topic, state FROM {}.{} WHERE "
-                        "originator_id = %s ORDER BY originator_version").format(
-            Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
-        with recorder.datastore.get_connection() as conn, \
-                conn.cursor(row_factory=tuple_row, binary=True) as cur:
-            cur.execute(statement, (lead_id,))
-            rows = cur.fetchall()
-    else:
-        return list(recorder.select_events(lead_id))
-    return [new_frozen(StoredEvent, {"originator_id": lead_id, "originator_version": v,
-                                     "topic": t, "state": bytes(s)}) for v, t, s in rows]
+    return app.event_recorder.events_of([lead_id])
 
 
 def _scores(lead: Lead | None) -> tuple[Any, ...]:
@@ -279,12 +252,8 @@ def _dashed(oid: str) -> str:
 
 
 def _source(app: LeadLifecycle) -> Source:
-    url = app.settings.database_url
     recorder: Any = app.recorder
-    env = persistence_env(url)
-    if env["PERSISTENCE_MODULE"].endswith("sqlite"):
-        return Source("sqlite", env["SQLITE_DBNAME"], recorder.events_table_name)
-    return Source("postgres", url, recorder.events_table_name, recorder.datastore.schema)
+    return Source(app.settings.database_url, recorder.events_table_name)
 
 
 def _scan(app: LeadLifecycle, *, lead_id: UUID | None, batch_size: int, workers: int | None,
@@ -377,6 +346,6 @@ def take_anchor(app: LeadLifecycle, *, batch_size: int = 20_000, workers: int | 
         return None, report
     lines = [(oid, kind, version, digest.decode("ascii"), ref if isinstance(ref, str) else None)
              for oid, version, digest, kind, ref, _ in tally.ends]
-    return Anchor(created_at=when, backend=_source(app).dialect,
+    return Anchor(created_at=when, backend=app.event_storage.name,
                   max_notification_id=tally.max_notification_id, events=tally.events,
                   lines=tuple(lines)), report

@@ -10,9 +10,9 @@ aggregate at that point.
 
 A chain alone cannot show that an aggregate's *latest* events were deleted, so every
 insert also writes each aggregate's head (version and hash) to ``lc_chain_heads`` in
-the same transaction (see the recorders below); :func:`check_rows` compares each
-chain's end with its head, and checks that an aggregate's events sit in the
-notification log in the order of their versions.
+the same transaction (the storage adapter's recorder, :mod:`lifecycle.adapters`);
+:func:`check_rows` compares each chain's end with its head, and checks that an
+aggregate's events sit in the notification log in the order of their versions.
 
 The hash is not keyed: someone who can write to the database and knows this scheme
 can recompute a whole chain and its head. That is what anchors are for
@@ -30,14 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
-from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
-from psycopg import Cursor
-from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 
-from lifecycle.recorders import FastPostgresProcessRecorder, FastSQLiteProcessRecorder
-from lifecycle.schema import postgres_schema_lock, wait_while_locked
+from lifecycle.adapters.protocol import HEADS_TABLE, ChainRow
 
 __all__ = [
     "GENESIS",
@@ -48,26 +43,22 @@ __all__ = [
     "OTHER_KIND",
     "Anchored",
     "Break",
-    "ChainedPostgresRecorder",
-    "ChainedSQLiteRecorder",
     "End",
     "Row",
     "check_rows",
+    "heads_of",
     "is_chained",
     "link",
     "previous_hashes",
-    "recorder_topic",
 ]
 
 HASH_LEN = 64
 GENESIS = b"0" * HASH_LEN
 """The previous hash of an aggregate's first event."""
 
-HEADS_TABLE = "lc_chain_heads"
-
 _sha256 = hashlib.sha256
 
-Row = tuple[str, int, bytes, bytes, int]
+Row = ChainRow
 """A raw stored event as :func:`check_rows` reads it: originator id (text), version,
 topic (UTF-8 bytes), stored state, notification id."""
 
@@ -116,7 +107,9 @@ def previous_hashes(
     return prev
 
 
-def _heads_of(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, int, str]]:
+def heads_of(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, int, str]]:
+    """Each aggregate's new head (id, version, hash) after ``stored_events``, sorted by
+    id: what the adapters write to the heads table with the events."""
     last: dict[Any, StoredEvent] = {}
     for s in stored_events:
         last[s.originator_id] = s
@@ -129,98 +122,6 @@ def _heads_of(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, int, str]
 def _id_order(item: tuple[Any, StoredEvent]) -> Any:
     oid = item[0]
     return oid.int if isinstance(oid, UUID) else oid
-
-
-class ChainedSQLiteRecorder(FastSQLiteProcessRecorder):
-    """eventsourcing's SQLite process recorder (rows inserted by one ``executemany``),
-    writing chain heads with the events."""
-
-    def __init__(self, datastore: SQLiteDatastore, *, events_table_name: str = "stored_events"):
-        super().__init__(datastore, events_table_name=events_table_name)
-        self._upsert_heads = (
-            f"INSERT INTO {HEADS_TABLE} (originator_id, version, hash) VALUES (?, ?, ?) "
-            "ON CONFLICT (originator_id) DO UPDATE SET version = excluded.version, "
-            "hash = excluded.hash"
-        )
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(),
-                f"CREATE TABLE IF NOT EXISTS {HEADS_TABLE} (originator_id TEXT PRIMARY KEY, "
-                "version INTEGER NOT NULL, hash TEXT NOT NULL)"]
-
-    def create_table(self) -> None:
-        # A new file's switch to WAL and a deferred transaction's upgrade to a write fail
-        # at once when another process is creating the tables: wait for it instead.
-        wait_while_locked(self._create_table_once)
-
-    def _create_table_once(self) -> None:
-        try:
-            super().create_table()
-        except IntegrityError:
-            # eventsourcing looks for its tracking table outside the transaction that
-            # creates it and records a migration marker: another process did both in
-            # between. The tables exist now; looking again finds them.
-            super().create_table()
-
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        returning = super()._insert_events(c, stored_events, **kwargs)
-        heads = [(oid.hex if isinstance(oid, UUID) else oid, v, h)
-                 for oid, v, h in _heads_of(stored_events)]
-        if heads:
-            c.executemany(self._upsert_heads, heads)
-        return returning
-
-
-class ChainedPostgresRecorder(FastPostgresProcessRecorder):
-    """eventsourcing's PostgreSQL process recorder (rows sent as binary column arrays),
-    writing chain heads with the events."""
-
-    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events",
-                 tracking_table_name: str = "notification_tracking"):
-        super().__init__(datastore, events_table_name=events_table_name,
-                         tracking_table_name=tracking_table_name)
-        table = Identifier(self.datastore.schema, HEADS_TABLE)
-        self.sql_create_statements.append(SQL(
-            "CREATE TABLE IF NOT EXISTS {table} (originator_id {id_type} PRIMARY KEY, "
-            "version bigint NOT NULL, hash text NOT NULL)"
-        ).format(table=table, id_type=Identifier(self.datastore.originator_id_type)))
-        # One statement for all heads (column arrays sent in binary), not one per head:
-        # the heads are distinct and sorted, so the rows are locked in the same order.
-        self._upsert_heads = SQL(
-            "INSERT INTO {table} (originator_id, version, hash) "
-            "SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[]) "
-            "ON CONFLICT (originator_id) DO UPDATE SET version = excluded.version, "
-            "hash = excluded.hash"
-        ).format(table=table, id_type=Identifier(self.datastore.originator_id_type))
-
-    def create_table(self) -> None:
-        # eventsourcing creates its types and tables (and migrates the tracking table) in
-        # several transactions; two processes doing it at once collide in the catalogue.
-        # The lock is held on a connection of its own while the pool's others do the work.
-        with self.datastore.get_connection() as conn, postgres_schema_lock(conn):
-            super().create_table()
-
-    def _insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        super()._insert_events(curs, stored_events, **kwargs)
-        heads = _heads_of(stored_events)
-        if heads:
-            as_text = self.datastore.originator_id_type != "uuid"
-            curs.execute(self._upsert_heads, (
-                [str(oid) if as_text else oid for oid, _, _ in heads],
-                [version for _, version, _ in heads],
-                [digest for _, _, digest in heads],
-            ))
-
-
-def recorder_topic(persistence_module: str) -> str:
-    """The recorder class (as an eventsourcing topic) for a persistence module."""
-    if persistence_module.endswith("sqlite"):
-        return f"{__name__}:ChainedSQLiteRecorder"
-    return f"{__name__}:ChainedPostgresRecorder"
 
 
 # -- verification -------------------------------------------------------------------------

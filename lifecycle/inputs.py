@@ -4,7 +4,7 @@ A ``touchpoint_id`` / ``action_id`` names one input for good, whatever lead it i
 Every accepted input gets a row in :data:`INPUTS_TABLE` — its cause (``touchpoint:ID``
 or ``action:ID``), its lead, and its content sealed with the lead's key — written by
 the process recorder in the transaction of the input's events
-(:mod:`lifecycle.recorders`), so the index and the event store never disagree, across
+(:mod:`lifecycle.adapters`), so the index and the event store never disagree, across
 batches, processes and restarts. A batch reads the rows of all its inputs in one
 query per 500 ids. A redelivery is compared with its row: the same content is
 ``duplicate``; other content, or another lead, is :class:`~lifecycle.errors.IdConflict`,
@@ -43,6 +43,8 @@ from uuid import UUID
 import orjson
 from cryptography.exceptions import InvalidTag
 
+from lifecycle.adapters.protocol import INPUTS_TABLE
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -58,8 +60,6 @@ __all__ = [
     "open_content",
     "seal_content",
 ]
-
-INPUTS_TABLE = "lc_inputs"
 
 _VERSION = b"\x01"
 _dumps = orjson.dumps

@@ -1,11 +1,11 @@
 """Reading the raw events table to verify its hash chains, in one process or several.
 
-Rows are read straight from the events table in (aggregate, version) order, in batches
-(a server-side cursor on PostgreSQL), together with the chain heads and the largest
-notification id in the same snapshot, and checked by :func:`lifecycle.chain.check_rows`
-without decoding any event. A large table is split by aggregate id into ranges checked
-by parallel processes: every aggregate lies in one range, and each range is one
-consistent read.
+Rows are read straight from the events table in (aggregate, version) order, in batches,
+together with the chain heads and the largest notification id in the same snapshot (the
+storage adapter's :meth:`~lifecycle.adapters.protocol.EventStorage.read_chains`), and
+checked by :func:`lifecycle.chain.check_rows` without decoding any event. A large table
+is split by aggregate id into ranges checked by parallel processes: every aggregate lies
+in one range, and each range is one consistent read.
 
 A whole-store scan also cross-checks the aggregates against each other
 (:func:`cross_check`): every key index entry names a lead that has events, and every
@@ -15,17 +15,14 @@ deleted with its head row, or an index entry deleted with its own, is still foun
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any
 from uuid import UUID
 
+from lifecycle.adapters import adapter_for
 from lifecycle.chain import (
-    HEADS_TABLE,
     KEY_KIND,
     LEAD_KIND,
     Anchored,
@@ -40,12 +37,11 @@ __all__ = ["Source", "Tally", "cross_check", "scan", "scan_parallel"]
 
 @dataclass(frozen=True)
 class Source:
-    """Where the events are: ``sqlite`` (a file path) or ``postgres`` (a URL)."""
+    """Where the events are: the database's URL and the events table's name (plain
+    values: a parallel scan sends it to other processes)."""
 
-    dialect: str
-    location: str
+    url: str
     table: str
-    schema: str = "public"
 
 
 @dataclass
@@ -94,8 +90,9 @@ def scan(source: Source, *, lead_id: UUID | None = None, lo: str | None = None,
         ends: keep every aggregate's end in the tally (for anchors and cross-checks).
     """
     tally = Tally(ends=[] if ends else None)
-    reader = _sqlite if source.dialect == "sqlite" else _postgres
-    with reader(source, lead_id, lo, hi, batch_size) as (heads, top, batches):
+    read = adapter_for(source.url).read_chains(source.table, lead_id=lead_id, lo=lo, hi=hi,
+                                               batch_size=batch_size)
+    with read as (heads, top, batches):
         tally.max_notification_id = top
         breaks = list(check_rows(_counted(batches, tally), heads, anchored=anchored,
                                  ends=tally.ends))
@@ -170,74 +167,3 @@ def cross_check(ends: list[End], breaks: list[Break]) -> list[Break]:
                     f"{'y names' if have == 1 else 'ies name'} it: an index entry was "
                     "deleted (with its head)"))
     return sorted(found, key=lambda b: b.originator_id)
-
-
-def _where(lead_id: UUID | None, lo: str | None, hi: str | None, *, postgres: bool
-           ) -> tuple[str, tuple[Any, ...]]:
-    mark = "%s" if postgres else "?"
-    if lead_id is not None:
-        return f" WHERE originator_id = {mark}", (lead_id if postgres else lead_id.hex,)
-    parts, params = [], []
-    for op, bound in ((">=", lo), ("<", hi)):
-        if bound is not None:
-            parts.append(f"originator_id {op} {mark}")
-            params.append(UUID(hex=bound.ljust(32, "0")) if postgres else bound)
-    return (f" WHERE {' AND '.join(parts)}" if parts else ""), tuple(params)
-
-
-Read = tuple[dict[str, tuple[int, str]], int, Iterator[Sequence[Row]]]
-"""The heads, the largest notification id and the rows, from one snapshot."""
-
-
-@contextmanager
-def _sqlite(source: Source, lead_id: UUID | None, lo: str | None, hi: str | None,
-            batch: int) -> Iterator[Read]:
-    conn = sqlite3.connect(source.location, timeout=30, isolation_level=None)
-    where, params = _where(lead_id, lo, hi, postgres=False)
-    try:
-        conn.execute("BEGIN")  # one snapshot for the heads and the events
-        heads = {oid: (int(v), h) for oid, v, h in conn.execute(
-            f"SELECT originator_id, version, hash FROM {HEADS_TABLE}{where}", params)}
-        top = conn.execute(f"SELECT MAX(rowid) FROM {source.table}").fetchone()[0] or 0
-        # The rowid is the notification id on SQLite.
-        cursor = conn.execute(
-            f"SELECT originator_id, originator_version, CAST(topic AS BLOB), state, rowid "
-            f"FROM {source.table}{where} ORDER BY originator_id, originator_version", params)
-
-        def batches() -> Iterator[Sequence[Row]]:
-            while rows := cursor.fetchmany(batch):
-                yield rows
-
-        yield heads, int(top), batches()
-    finally:
-        conn.close()
-
-
-@contextmanager
-def _postgres(source: Source, lead_id: UUID | None, lo: str | None, hi: str | None,
-              batch: int) -> Iterator[Read]:
-    import psycopg
-
-    where, params = _where(lead_id, lo, hi, postgres=True)
-    table = f'"{source.schema}"."{source.table}"'
-    with psycopg.connect(source.location) as conn:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        heads = {oid.replace("-", ""): (int(v), h) for oid, v, h in conn.execute(
-            f'SELECT originator_id::text, version, hash FROM "{source.schema}".{HEADS_TABLE}'
-            f"{where}", params)}
-        top_row = conn.execute(f"SELECT MAX(notification_id) FROM {table}").fetchone()
-        top = int(top_row[0]) if top_row and top_row[0] is not None else 0
-        with conn.cursor(name="lc_verify", binary=True) as cursor:
-            cursor.itersize = batch
-            # Ids as 32 hex digits, the same text as on SQLite and in the heads above.
-            cursor.execute(
-                "SELECT replace(originator_id::text, '-', ''), originator_version, "
-                f"convert_to(topic, 'UTF8'), state, notification_id FROM {table}{where} "
-                "ORDER BY originator_id, originator_version", params)
-
-            def batches() -> Iterator[Sequence[Row]]:
-                while rows := cursor.fetchmany(batch):
-                    yield rows
-
-            yield heads, top, batches()
-        conn.rollback()

@@ -21,7 +21,8 @@ A field value is stored as ``"enc:v1:" + base64(nonce || ciphertext)``; a key
 of any JSON type, as ``"enc:j1:" + …`` of its JSON. The lead id is the associated data,
 so a ciphertext copied to another lead does not decrypt.
 
-Deleting a key is physical, not only logical: on SQLite the key connection deletes with
+Deleting a key is physical, not only logical (the storage adapter's key store,
+:class:`~lifecycle.adapters.protocol.KeyStore`): on SQLite the key connection deletes with
 ``secure_delete`` and truncates the write-ahead log; on PostgreSQL the row is deleted
 and the key table rewritten (``VACUUM FULL``: a plain ``VACUUM`` was measured to leave
 deleted keys readable in the pages' free space), and the key column is kept out of the
@@ -33,14 +34,11 @@ segments until they are recycled, WAL archives and backups, freed disk blocks.
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import os
-import re
-import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -48,14 +46,15 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from lifecycle.adapters import adapter_for
+from lifecycle.adapters.protocol import ERASE_WAIT, KEYS_TABLE, KeyStore
 from lifecycle.aggregates.lead import ERASED, PERSONAL_PROFILE_FIELDS, Lead
 from lifecycle.aggregates.lead_key import LeadKey
 from lifecycle.errors import ErasureIncomplete
-from lifecycle.schema import create_tables, postgres_schema_lock, use_wal
-from lifecycle.settings import persistence_env
 
 __all__ = [
     "DEFAULT_PERSONAL_PROPERTIES",
+    "ERASE_WAIT",
     "JSON_PREFIX",
     "KEYS_TABLE",
     "PREFIX",
@@ -66,14 +65,9 @@ __all__ = [
     "SubjectKeys",
 ]
 
-KEYS_TABLE = "lc_subject_keys"
 KEY_TTL = 60.0
 """Seconds a process trusts a cached key: an erasure made elsewhere is honoured here
 within that time (a deleted key stays deleted for good)."""
-ERASE_WAIT = 30.0
-"""Seconds an erasure waits for older transactions (PostgreSQL, see ``_vacuum``) or
-readers of the write-ahead log (SQLite) before it says it is incomplete."""
-_KEPT = re.compile(r"(\d+) dead row versions cannot be removed")
 PREFIX = "enc:v1:"
 JSON_PREFIX = "enc:j1:"
 _MARK = "enc:"
@@ -113,75 +107,22 @@ class KeyRing(Protocol):
 
 
 class SubjectKeys:
-    """The per-lead keys, with an in-memory cache (a deleted key stays deleted)."""
+    """The per-lead keys, with an in-memory cache (a deleted key stays deleted), over the
+    database's key store (:meth:`~lifecycle.adapters.protocol.EventStorage.key_store`)."""
 
     def __init__(self, database_url: str, *, cache_size: int = 100_000) -> None:
-        env = persistence_env(database_url)
-        self.dialect = "sqlite" if env["PERSISTENCE_MODULE"].endswith("sqlite") else "postgres"
-        self._url = database_url
-        self._path = env.get("SQLITE_DBNAME", "")
-        self._conn: Any = None
+        self._store: KeyStore = adapter_for(database_url).key_store()
         # lead → (cipher, trusted until) or None: no key (erased, for good)
         self._cache: OrderedDict[UUID, tuple[AESGCM, float] | None] = OrderedDict()
         self._cache_size = max(cache_size, 1000)
 
-    def _connection(self) -> Any:
-        if self._conn is None:
-            conn: Any
-            if self.dialect == "sqlite":
-                conn = sqlite3.connect(self._path, timeout=30, isolation_level=None,
-                                       check_same_thread=False)
-                use_wal(conn)
-                # A deleted key must not linger in free pages of the file.
-                conn.execute("PRAGMA secure_delete=ON")
-                create_tables(conn, "sqlite", [
-                    f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
-                    "key BLOB NOT NULL, created_at DOUBLE PRECISION NOT NULL)"])
-            else:
-                import psycopg
-
-                conn = psycopg.connect(self._url, autocommit=True)
-                create_tables(conn, "postgres", [
-                    f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
-                    "key BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)"])
-                # ANALYZE copies sample values of a column into pg_statistic, where a
-                # deleted key would outlive its row: keys are never sampled. (A table
-                # made before this: "TYPE" to the same type drops what was sampled.)
-                with postgres_schema_lock(conn):
-                    [(target,)] = conn.execute(
-                        "SELECT attstattarget FROM pg_attribute WHERE attrelid = %s::regclass "
-                        "AND attname = 'key'", (KEYS_TABLE,)).fetchall()
-                    if target != 0:
-                        with contextlib.suppress(psycopg.errors.DatabaseError):  # not the owner
-                            conn.execute(f"ALTER TABLE {KEYS_TABLE} ALTER COLUMN key "
-                                         "SET STATISTICS 0, ALTER COLUMN key TYPE BYTEA")
-            self._conn = conn
-        return self._conn
-
-    def _sql(self, statement: str) -> str:
-        return statement.replace("?", "%s") if self.dialect == "postgres" else statement
-
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._store.close()
 
     def _remember(self, lead_id: UUID, cipher: AESGCM | None) -> None:
         self._cache[lead_id] = None if cipher is None else (cipher, time.monotonic() + KEY_TTL)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-
-    def _fetch(self, lead_ids: Sequence[UUID]) -> dict[UUID, bytes]:
-        found: dict[UUID, bytes] = {}
-        conn = self._connection()
-        for i in range(0, len(lead_ids), 500):
-            chunk = [lid.hex for lid in lead_ids[i:i + 500]]
-            marks = ", ".join("?" * len(chunk))
-            rows = conn.execute(
-                self._sql(f"SELECT lead_id, key FROM {KEYS_TABLE} WHERE lead_id IN ({marks})"),
-                chunk).fetchall()
-            found.update({UUID(hex=lid): bytes(key) for lid, key in rows})
-        return found
 
     def cipher(self, lead_id: UUID) -> AESGCM | None:
         """The lead's cipher; None when it has no key (erased)."""
@@ -191,7 +132,7 @@ class SubjectKeys:
         if entry is not _UNKNOWN and entry[1] > time.monotonic():
             cached: AESGCM = entry[0]
             return cached
-        key = self._fetch([lead_id]).get(lead_id)
+        key = self._store.fetch([lead_id]).get(lead_id)
         cipher = None if key is None else AESGCM(key)
         self._remember(lead_id, cipher)
         return cipher
@@ -203,30 +144,13 @@ class SubjectKeys:
                    if (entry := self._cache.get(lid)) is None or entry[1] <= now]
         if not missing:
             return
-        found = self._fetch(missing)
+        found = self._store.fetch(missing)
         new = {lid: AESGCM.generate_key(256) for lid in missing if lid not in found}
         if new:
-            created = time.time()
-            statement = self._sql(f"INSERT INTO {KEYS_TABLE} (lead_id, key, created_at) "
-                                  "VALUES (?, ?, ?) ON CONFLICT (lead_id) DO NOTHING")
-            rows = [(lid.hex, key, created) for lid, key in new.items()]
-            conn = self._connection()
-            if self.dialect == "sqlite":
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    inserted = conn.executemany(statement, rows).rowcount
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            else:
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.executemany(statement, rows)
-                    inserted = cur.rowcount
-            if inserted == len(rows):
+            if self._store.insert(new, time.time()):
                 found.update(new)
             else:  # another writer created some of them first: its keys win
-                found.update(self._fetch(list(new)))
+                found.update(self._store.fetch(list(new)))
         for lid, key in found.items():
             self._remember(lid, AESGCM(key))
 
@@ -235,80 +159,18 @@ class SubjectKeys:
         docstring for what that covers). Returns whether there was one.
 
         Raises:
-            ErasureIncomplete: the key is deleted, but an old copy of its page may remain
-                (SQLite: readers kept the write-ahead log from being truncated); running
-                it again finishes the job.
+            ErasureIncomplete: the key is deleted, but an old copy of it may remain
+                (SQLite: readers kept the write-ahead log from being truncated;
+                PostgreSQL: older transactions kept its row in the table's pages, see
+                ``ERASE_WAIT``); running it again finishes the job.
         """
-        conn = self._connection()
-        if self.dialect == "postgres":
-            with conn.transaction():
-                deleted = bool(conn.execute(f"DELETE FROM {KEYS_TABLE} WHERE lead_id = %s",
-                                            (lead_id.hex,)).rowcount)
-                [(xid,)] = conn.execute("SELECT pg_current_xact_id()::xid::text").fetchall()
-            self._remember(lead_id, None)
-            self._vacuum(conn, lead_id, xid)
-            return deleted
-        cur = conn.execute(f"DELETE FROM {KEYS_TABLE} WHERE lead_id = ?", (lead_id.hex,))
-        deleted = bool(cur.rowcount)
-        self._remember(lead_id, None)
-        if self.dialect == "sqlite":
-            # secure_delete zeroed the row in its page; old versions of the page stay in
-            # the write-ahead log until it is checkpointed and truncated.
-            conn.execute(f"PRAGMA busy_timeout = {int(ERASE_WAIT * 1000)}")
-            try:
-                busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            finally:
-                conn.execute("PRAGMA busy_timeout = 30000")
-            if busy:
-                raise ErasureIncomplete(
-                    f"the key of lead {lead_id} is deleted, but other connections kept the "
-                    "database's write-ahead log (-wal file) from being emptied, and it may "
-                    "still hold a copy: run erase again when they are done")
-        return deleted
-
-    @staticmethod
-    def _vacuum(conn: Any, lead_id: UUID, xid: str) -> None:
-        """Rewrites the key table without the row deleted by transaction ``xid``.
-
-        A deleted row stays in its page until the space is reused, and a plain VACUUM
-        was measured to leave some deleted keys readable in free space: the table is
-        rewritten (a brief exclusive lock on the key table only). A rewrite keeps a row
-        that a transaction older than the delete may still see, so it waits for those
-        to end (a role that may not see other sessions' transactions in
-        ``pg_stat_activity`` waits by retrying), and reads VACUUM's report to check that
-        no dead row was kept.
-        """
-        deadline = time.monotonic() + ERASE_WAIT
-        notices: list[str] = []
-
-        def notice(diagnostic: Any) -> None:  # valid only during the call: copy the text
-            notices.append(f"{diagnostic.message_primary} {diagnostic.message_detail}")
-
-        conn.add_notice_handler(notice)
         try:
-            while True:
-                # VACUUM's horizon is the oldest snapshot in this database, and the
-                # rewrite's own snapshot starts at the oldest transaction still running
-                # in any database: so both must be younger than the delete.
-                older = [pid for (pid,) in conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                    "AND (age(backend_xid) >= age(%s::xid) OR (datname = current_database() "
-                    "AND age(backend_xmin) >= age(%s::xid)))", (xid, xid))]
-                if not older:
-                    notices.clear()
-                    conn.execute(f"VACUUM (FULL, VERBOSE) {KEYS_TABLE}")
-                    kept = [int(m.group(1)) for n in notices if (m := _KEPT.search(n))]
-                    if not any(kept):
-                        return
-                if time.monotonic() > deadline:
-                    raise ErasureIncomplete(
-                        f"the key of lead {lead_id} is deleted, but transactions older than "
-                        f"the erasure (PostgreSQL pids {older or 'unknown'}) keep its row "
-                        "from being removed from the key table's pages: run erase again "
-                        "when they are done")
-                time.sleep(0.1)
-        finally:
-            conn.remove_notice_handler(notice)
+            deleted = self._store.delete(lead_id)
+        except ErasureIncomplete:
+            self._remember(lead_id, None)
+            raise
+        self._remember(lead_id, None)
+        return deleted
 
 
 class PersonalProperties:

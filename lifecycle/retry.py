@@ -18,7 +18,6 @@ from eventsourcing.persistence import IntegrityError
 
 from lifecycle.application import LeadLifecycle, Result
 from lifecycle.contracts import SalesAction, Touchpoint
-from lifecycle.schema import is_locked
 
 __all__ = ["BATCH_ATTEMPTS", "record_batch_retrying"]
 
@@ -48,7 +47,7 @@ def record_batch_retrying(
         try:
             return app.record_batch(items)
         except Exception as e:
-            if not (isinstance(e, IntegrityError) or is_locked(e)):
+            if not (isinstance(e, IntegrityError) or app.event_storage.is_busy(e)):
                 raise
         app.evict()
         time.sleep(pause * random.uniform(0.5, 1.5))

@@ -1,22 +1,31 @@
 """Storage adapters: the only place that knows which database the engine runs on.
 
-One module per backend (:mod:`lifecycle.adapters.sqlite`, :mod:`lifecycle.adapters.postgres`)
+One package per backend (:mod:`lifecycle.adapters.sqlite`, :mod:`lifecycle.adapters.postgres`)
 implements the small protocol of :mod:`lifecycle.adapters.protocol`; everything else in the
-engine (the chain, privacy, the projection runner, audit) is backend-free code over it.
-:func:`adapter_for` picks the implementation from a database URL.
+engine (the chain, privacy, the projection runner, audit, the worker's leadership) is
+backend-free code over it. :func:`adapter_for` gives the event side of a database URL,
+:func:`projection_backend_for` its projection tables, :func:`leadership_for` a lease among
+the processes that share it.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+import importlib
+import pkgutil
+from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from lifecycle.adapters.protocol import (
+    EventStorage,
     Leadership,
     NotificationReader,
     ProjectionBackend,
     RawNotification,
 )
+
+if TYPE_CHECKING:
+    from lifecycle.settings import Settings
 
 __all__: list[str] = []
 
@@ -24,7 +33,58 @@ __all__: list[str] = []
 # event log, events of leads, inputs index, chain heads, key store (storage-events)
 # ---------------------------------------------------------------------------------------
 
+# A backend is a module of this package with ``SCHEMES`` (the URL prefixes it serves),
+# ``ERRORS`` (its driver's error classes) and ``EVENTS`` (its EventStorage class): adding
+# one is adding its module. Backends are imported when first asked for, not with this
+# package: the chain, persistence and privacy modules the adapters build on import the
+# protocol from here.
 
+__all__ += ["EventStorage", "adapter_for", "backends", "driver_errors"]
+
+
+@cache
+def backends() -> tuple[ModuleType, ...]:
+    """The backend modules of this package, by name."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name != "protocol":
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            if hasattr(module, "SCHEMES"):
+                found.append(module)
+    return tuple(found)
+
+
+def _backend(url: str) -> ModuleType:
+    """The backend module serving ``url``.
+
+    Raises:
+        ConfigError: no backend serves that URL (the message says what URLs look like).
+    """
+    for module in backends():
+        if url.startswith(module.SCHEMES):
+            return module
+    from lifecycle.settings import persistence_env
+
+    persistence_env(url)  # says what a URL must look like
+    raise AssertionError(f"no storage adapter for {url!r}")  # pragma: no cover
+
+
+def adapter_for(database: str | Settings) -> EventStorage:
+    """The event storage of the database at ``database`` (a URL, or the settings naming
+    it).
+
+    Raises:
+        ConfigError: no backend serves that URL.
+    """
+    url = database if isinstance(database, str) else database.database_url
+    storage: EventStorage = _backend(url).EVENTS(url)
+    return storage
+
+
+def driver_errors() -> tuple[type[Exception], ...]:
+    """The error classes of every backend's driver (the store's failures, never an
+    input's)."""
+    return tuple(error for module in backends() for error in module.ERRORS)
 
 
 # ---------------------------------------------------------------------------------------
@@ -45,32 +105,16 @@ def projection_backend_for(database_url: str) -> ProjectionBackend:
     Raises:
         ConfigError: an unsupported URL.
     """
-    from lifecycle.settings import persistence_env
-
-    env = persistence_env(database_url)
-    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
-        from lifecycle.adapters.sqlite import SQLiteProjections
-
-        return SQLiteProjections(env["SQLITE_DBNAME"])
-    from lifecycle.adapters.postgres import PostgresProjections
-
-    return PostgresProjections(database_url)
+    backend: ProjectionBackend = _backend(database_url).projections(database_url)
+    return backend
 
 
 def leadership_for(database_url: str, key: int) -> Leadership:
     """The lease ``key`` (a 64-bit int) among the processes of one database: a
     PostgreSQL advisory lock on a connection of its own; on SQLite (one host), an
     exclusive lock on a file beside the database file."""
-    from lifecycle.settings import persistence_env
-
-    env = persistence_env(database_url)
-    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
-        from lifecycle.adapters.sqlite import SQLiteLeadership
-
-        return SQLiteLeadership(env["SQLITE_DBNAME"], key)
-    from lifecycle.adapters.postgres import PostgresLeadership
-
-    return PostgresLeadership(database_url, key)
+    lease: Leadership = _backend(database_url).leadership(database_url, key)
+    return lease
 
 
 def notification_reader(recorder: Any) -> NotificationReader:
@@ -80,11 +124,10 @@ def notification_reader(recorder: Any) -> NotificationReader:
     from the adapter of the recorder's backend; ``select_notifications`` on any other
     recorder. Every path gives the same tuples.
     """
-    from lifecycle.adapters import postgres, sqlite
-
-    read = sqlite.notification_reader_of(recorder) or postgres.notification_reader_of(recorder)
-    if read is not None:
-        return read
+    for module in backends():
+        read: NotificationReader | None = module.notification_reader_of(recorder)
+        if read is not None:
+            return read
 
     def select(start: int, limit: int) -> list[RawNotification]:
         return [(n.id, str(n.originator_id), n.originator_version, n.topic, n.state)
@@ -93,13 +136,12 @@ def notification_reader(recorder: Any) -> NotificationReader:
     return select
 
 
-@functools.cache
+@cache
 def transient_errors() -> tuple[type[BaseException], ...]:
     """Errors of a database or the machine, on any backend, never an event's fault (a
     handler or a decoder that reads the database, a lead's key, may raise them)."""
     from eventsourcing.persistence import InterfaceError, OperationalError
 
-    from lifecycle.adapters import postgres, sqlite
-
-    return (*postgres.TRANSIENT_ERRORS, *sqlite.TRANSIENT_ERRORS, OperationalError,
+    backend_errors = tuple(error for module in backends() for error in module.TRANSIENT_ERRORS)
+    return (*backend_errors, OperationalError,
             InterfaceError, OSError, MemoryError)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
+from lifecycle.adapters import adapter_for
 from lifecycle.application import LeadLifecycle, build_application
 from lifecycle.cli.params import AT
 from lifecycle.contracts import inbound_json_schema
@@ -32,29 +32,12 @@ def open_app(settings: Settings | None = None) -> LeadLifecycle:
 
     Raises:
         psycopg.OperationalError: PostgreSQL cannot be reached (within
-            :data:`CONNECT_TIMEOUT` seconds); its message says why.
+            :data:`lifecycle.adapters.postgres.CONNECT_TIMEOUT` seconds); its message
+            says why.
     """
     settings = settings or Settings()
-    if settings.is_postgres:
-        _check_postgres(settings.database_url)
+    adapter_for(settings).check_reachable()
     return build_application(settings)
-
-
-CONNECT_TIMEOUT = 2
-"""Seconds to wait for PostgreSQL to answer before a command gives up (libpq's least),
-unless the URL's ``connect_timeout`` or ``PGCONNECT_TIMEOUT`` says otherwise."""
-
-
-def _check_postgres(url: str) -> None:
-    # eventsourcing's connection pool retries a failing connection in the background
-    # for 30 s and then reports only that it got none; one direct attempt first says
-    # at once why not (refused, unknown host or database, password), or times out.
-    import psycopg
-
-    if "connect_timeout=" in url or "PGCONNECT_TIMEOUT" in os.environ:
-        psycopg.connect(url).close()
-    else:
-        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
 
 
 def print_json(data: Any) -> None:

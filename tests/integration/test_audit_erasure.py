@@ -441,9 +441,9 @@ def test_an_older_transaction_makes_erase_say_it_is_incomplete_until_it_ends(
     """A transaction that began before the erasure (PostgreSQL: its snapshot or xid
     keeps the deleted row; SQLite: a reader keeps the write-ahead log) must not let
     erase claim the key is gone while a copy remains; erase again finishes the job."""
-    import lifecycle.privacy
+    import lifecycle.adapters.protocol
 
-    monkeypatch.setattr(lifecycle.privacy, "ERASE_WAIT", 0.5)
+    monkeypatch.setattr(lifecycle.adapters.protocol, "ERASE_WAIT", 0.5)
     url = app.settings.database_url
     raw = RawEvents(app)
     lead_id = app.find_lead(ADA.email)
@@ -462,7 +462,7 @@ def test_an_older_transaction_makes_erase_say_it_is_incomplete_until_it_ends(
             older.execute("ROLLBACK")
         else:
             older.rollback()
-    monkeypatch.setattr(lifecycle.privacy, "ERASE_WAIT", 30.0)
+    monkeypatch.setattr(lifecycle.adapters.protocol, "ERASE_WAIT", 30.0)
     assert app.erase(lead_id, actor="dpo", cause="erasure:2") is False
     assert holding(key, raw_bytes(url)) == []
     assert app.get_lead(lead_id).erased

@@ -1,4 +1,5 @@
-"""The sqlite storage adapter: see :mod:`lifecycle.adapters`."""
+"""The SQLite adapter's projection side: the notification log, projection tables with
+their positions, leadership."""
 
 from __future__ import annotations
 
@@ -14,19 +15,12 @@ from lifecycle.adapters.protocol import (
     RawNotification,
     insert_statement,
 )
-from lifecycle.schema import use_wal
+from lifecycle.adapters.sqlite.events import use_wal
 
 if TYPE_CHECKING:
     from lifecycle.projections.base import TableSpec
 
 __all__: list[str] = []
-
-# ---------------------------------------------------------------------------------------
-# event log, events of leads, inputs index, chain heads, key store (storage-events)
-# ---------------------------------------------------------------------------------------
-
-
-
 
 # ---------------------------------------------------------------------------------------
 # notification log, projection tables with positions, leadership (storage-projections)

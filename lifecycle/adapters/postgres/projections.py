@@ -1,4 +1,5 @@
-"""The postgres storage adapter: see :mod:`lifecycle.adapters`."""
+"""The PostgreSQL adapter's projection side: the notification log, projection tables with
+their positions, leadership."""
 
 from __future__ import annotations
 
@@ -18,19 +19,12 @@ from lifecycle.adapters.protocol import (
     RawNotification,
     insert_statement,
 )
-from lifecycle.schema import SCHEMA_LOCK
+from lifecycle.adapters.postgres.events import SCHEMA_LOCK
 
 if TYPE_CHECKING:
     from lifecycle.projections.base import TableSpec
 
 __all__: list[str] = []
-
-# ---------------------------------------------------------------------------------------
-# event log, events of leads, inputs index, chain heads, key store (storage-events)
-# ---------------------------------------------------------------------------------------
-
-
-
 
 # ---------------------------------------------------------------------------------------
 # notification log, projection tables with positions, leadership (storage-projections)

@@ -1,0 +1,47 @@
+"""The PostgreSQL adapter: the database of the distributed mode.
+
+:mod:`~lifecycle.adapters.postgres.events` holds the event side (the event log with
+tracking, chain heads and inputs index, the key store, schema creation),
+:mod:`~lifecycle.adapters.postgres.projections` the projection side (the notification
+log, projection tables with positions, leadership). This package is the backend as
+:mod:`lifecycle.adapters` finds it: ``SCHEMES``, ``ERRORS``, ``EVENTS``,
+:func:`projections` and :func:`leadership`.
+"""
+
+from __future__ import annotations
+
+from lifecycle.adapters.postgres.events import (
+    CONNECT_TIMEOUT,
+    ERRORS,
+    EVENTS,
+    SCHEMA_LOCK,
+    SCHEMES,
+    ChainedPostgresRecorder,
+    PostgresEvents,
+    PostgresKeyStore,
+    create_tables,
+    postgres_schema_lock,
+)
+from lifecycle.adapters.postgres.projections import (
+    TRANSIENT_ERRORS,
+    PostgresLeadership,
+    PostgresProjections,
+    notification_reader_of,
+)
+
+__all__ = [
+    "CONNECT_TIMEOUT", "ERRORS", "EVENTS", "SCHEMA_LOCK", "SCHEMES", "TRANSIENT_ERRORS",
+    "ChainedPostgresRecorder", "PostgresEvents", "PostgresKeyStore", "PostgresLeadership",
+    "PostgresProjections", "create_tables", "leadership", "notification_reader_of",
+    "postgres_schema_lock", "projections",
+]
+
+
+def projections(url: str) -> PostgresProjections:
+    """The projection tables in the database of ``url``."""
+    return PostgresProjections(url)
+
+
+def leadership(url: str, key: int) -> PostgresLeadership:
+    """The lease ``key`` (an advisory lock) among the processes of the database of ``url``."""
+    return PostgresLeadership(url, key)

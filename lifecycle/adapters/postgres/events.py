@@ -1,0 +1,434 @@
+"""The PostgreSQL adapter's event side: the event log with tracking, chain heads and the inputs
+index, events of leads, chain reads for audits, the key store, schema creation."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from operator import itemgetter
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresProcessRecorder,
+)
+from eventsourcing.utils import get_topic
+from psycopg import Cursor
+from psycopg.rows import DictRow, tuple_row
+from psycopg.sql import SQL, Identifier
+
+from lifecycle.adapters import protocol
+from lifecycle.adapters.protocol import (
+    HEADS_TABLE,
+    INPUTS_TABLE,
+    KEYS_TABLE,
+    ChainRead,
+    ChainRow,
+    InputRow,
+)
+from lifecycle.chain import heads_of
+from lifecycle.errors import ErasureIncomplete
+from lifecycle.persistence import new_frozen
+from lifecycle.settings import persistence_env
+
+__all__: list[str] = []
+
+# ---------------------------------------------------------------------------------------
+# event log, events of leads, inputs index, chain heads, key store (storage-events)
+# ---------------------------------------------------------------------------------------
+
+# PostgreSQL as the distributed mode uses it: several processes, one server.
+#
+# - :class:`ChainedPostgresRecorder` inserts a batch as four typed arrays sent in binary
+#   (``unnest(uuid[], bigint[], text[], bytea[])``) instead of one array of a composite
+#   type, which psycopg can only send as text, quoting every field of every row with a
+#   regular expression in Python. Same single statement, same table lock, same
+#   ``NOTIFY``, same ``RETURNING notification_id`` in insert order. The tracking
+#   records, the input index's rows and the chain heads go in the same transaction.
+# - Two processes creating tables at once collide in the catalogue ("if not exists" is
+#   checked before the catalogue row is written): every piece of schema creation holds
+#   the advisory lock :data:`SCHEMA_LOCK`.
+
+__all__ += ["CONNECT_TIMEOUT", "ERRORS", "EVENTS", "SCHEMA_LOCK", "SCHEMES",
+            "ChainedPostgresRecorder", "PostgresEvents", "PostgresKeyStore", "create_tables",
+            "postgres_schema_lock"]
+
+SCHEMES = ("postgresql://", "postgres://")
+"""The database URLs this adapter serves."""
+ERRORS: tuple[type[Exception], ...] = (psycopg.Error,)
+
+SCHEMA_LOCK = 0x1EAD_5C4E
+"""The PostgreSQL advisory lock key held while tables are created (the relay's leader
+lock is another key, ``0x1EAD_0001``)."""
+
+CONNECT_TIMEOUT = 2
+"""Seconds to wait for PostgreSQL to answer before a command gives up (libpq's least),
+unless the URL's ``connect_timeout`` or ``PGCONNECT_TIMEOUT`` says otherwise."""
+
+_CHUNK = 500  # ids per query: well under PostgreSQL's parameter limit
+_KEPT = re.compile(r"(\d+) dead row versions cannot be removed")
+
+
+@contextmanager
+def postgres_schema_lock(conn: Any) -> Iterator[None]:
+    """Holds :data:`SCHEMA_LOCK` on ``conn`` (a psycopg connection in autocommit mode) for
+    the block; the lock goes with the session if the process dies."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+    try:
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+
+def create_tables(conn: Any, statements: Sequence[str]) -> None:
+    """Runs DDL in one transaction holding :data:`SCHEMA_LOCK` (``conn``: autocommit)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        for statement in statements:
+            conn.execute(statement)
+
+
+class _ColumnArrayInsert(PostgresAggregateRecorder):
+    """Sends the rows of an insert as one binary array per column.
+
+    Sits below :class:`PostgresApplicationRecorder` in the method resolution order, so
+    that recorder's ``_insert_stored_events`` still locks the table and notifies before
+    calling this one for the insert itself.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self._insert_columns_statement = SQL(
+            "INSERT INTO {schema}.{table} AS t "
+            "(originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[])"
+        ).format(schema=Identifier(self.datastore.schema),
+                 table=Identifier(self.events_table_name),
+                 id_type=Identifier(self.datastore.originator_id_type))
+        if isinstance(self, PostgresApplicationRecorder):
+            self._insert_columns_statement += SQL(" RETURNING notification_id")
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        as_text = self.datastore.originator_id_type != "uuid"
+        curs.execute(self._insert_columns_statement, (
+            [str(s.originator_id) if as_text else s.originator_id for s in stored_events],
+            [s.originator_version for s in stored_events],
+            [s.topic for s in stored_events],
+            [s.state for s in stored_events],
+        ))
+
+
+class ChainedPostgresRecorder(PostgresProcessRecorder, _ColumnArrayInsert):
+    """eventsourcing's PostgreSQL process recorder with rows sent as binary column
+    arrays, writing the chain heads, every tracking record (``tracking`` and
+    ``more_trackings``) and the input index's rows (``inputs``) with the events."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events",
+                 tracking_table_name: str = "notification_tracking"):
+        super().__init__(datastore, events_table_name=events_table_name,
+                         tracking_table_name=tracking_table_name)
+        id_type = Identifier(self.datastore.originator_id_type)
+        inputs = Identifier(self.datastore.schema, INPUTS_TABLE)
+        heads = Identifier(self.datastore.schema, HEADS_TABLE)
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {table} (input_id text PRIMARY KEY, "
+            "lead_id {id_type} NOT NULL, content bytea NOT NULL)"
+        ).format(table=inputs, id_type=id_type))
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {table} (originator_id {id_type} PRIMARY KEY, "
+            "version bigint NOT NULL, hash text NOT NULL)"
+        ).format(table=heads, id_type=id_type))
+        self._insert_inputs = SQL(
+            "INSERT INTO {table} (input_id, lead_id, content) "
+            "SELECT * FROM unnest(%b::text[], %b::{id_type}[], %b::bytea[])"
+        ).format(table=inputs, id_type=id_type)
+        # One statement for all heads (column arrays sent in binary), not one per head:
+        # the heads are distinct and sorted, so the rows are locked in the same order.
+        self._upsert_heads = SQL(
+            "INSERT INTO {table} (originator_id, version, hash) "
+            "SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[]) "
+            "ON CONFLICT (originator_id) DO UPDATE SET version = excluded.version, "
+            "hash = excluded.hash"
+        ).format(table=heads, id_type=id_type)
+        schema, table = Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        self._select_of = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(schema=schema, table=table)
+        self._select_inputs = SQL(
+            "SELECT input_id, lead_id, content FROM {table} WHERE input_id = ANY(%s)"
+        ).format(table=inputs)
+
+    def create_table(self) -> None:
+        # eventsourcing creates its types and tables (and migrates the tracking table) in
+        # several transactions; two processes doing it at once collide in the catalogue.
+        # The lock is held on a connection of its own while the pool's others do the work.
+        with self.datastore.get_connection() as conn, postgres_schema_lock(conn):
+            super().create_table()
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)  # writes ``tracking``
+        for tracking in kwargs.get("more_trackings", ()):
+            self._insert_tracking(curs, tracking=tracking)
+        as_text = self.datastore.originator_id_type != "uuid"
+        inputs: Sequence[InputRow] = kwargs.get("inputs", ())
+        if inputs:
+            # Sorted: concurrent writers take the index's row locks in one order (no
+            # deadlock); a row another writer holds fails this insert when it commits.
+            rows = sorted(inputs, key=itemgetter(0))
+            curs.execute(self._insert_inputs, (
+                [cause for cause, _, _ in rows],
+                [str(lead) if as_text else lead for _, lead, _ in rows],
+                [sealed for _, _, sealed in rows],
+            ))
+        heads = heads_of(stored_events)
+        if heads:
+            curs.execute(self._upsert_heads, (
+                [str(oid) if as_text else oid for oid, _, _ in heads],
+                [version for _, version, _ in heads],
+                [digest for _, _, digest in heads],
+            ))
+
+    def events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every stored event of the given aggregates, by aggregate then version (plain
+        tuples in binary, stored events made with :func:`~lifecycle.persistence.new_frozen`)."""
+        ids = list(dict.fromkeys(originator_ids))
+        as_text = self.datastore.originator_id_type != "uuid"
+        out: list[StoredEvent] = []
+        for start in range(0, len(ids), _CHUNK):
+            chunk: list[Any] = ids[start : start + _CHUNK]
+            if as_text:
+                chunk = [str(i) for i in chunk]
+            with self.datastore.get_connection() as conn, \
+                    conn.cursor(row_factory=tuple_row, binary=True) as curs:
+                curs.execute(self._select_of, (chunk,), prepare=True)
+                rows = curs.fetchall()
+            out += [new_frozen(StoredEvent, {"originator_id": oid, "originator_version": v,
+                                             "topic": t, "state": bytes(s)})
+                    for oid, v, t, s in rows]
+        return out
+
+    def inputs_of(self, causes: Sequence[str]) -> dict[str, tuple[UUID, bytes]]:
+        """The input index rows of these causes that are recorded."""
+        wanted = list(dict.fromkeys(causes))
+        out: dict[str, tuple[UUID, bytes]] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            with self.datastore.get_connection() as conn, \
+                    conn.cursor(row_factory=tuple_row) as curs:
+                curs.execute(self._select_inputs, (chunk,), prepare=True)
+                for cause, lead, sealed in curs.fetchall():
+                    out[cause] = (lead if isinstance(lead, UUID) else UUID(str(lead)),
+                                  bytes(sealed))
+        return out
+
+
+def _where(lead_id: UUID | None, lo: str | None, hi: str | None) -> tuple[str, tuple[Any, ...]]:
+    if lead_id is not None:
+        return " WHERE originator_id = %s", (lead_id,)
+    parts, params = [], []
+    for op, bound in ((">=", lo), ("<", hi)):
+        if bound is not None:
+            parts.append(f"originator_id {op} %s")
+            params.append(UUID(hex=bound.ljust(32, "0")))
+    return (f" WHERE {' AND '.join(parts)}" if parts else ""), tuple(params)
+
+
+@contextmanager
+def _read_chains(url: str, schema: str, table: str, lead_id: UUID | None, lo: str | None,
+                 hi: str | None, batch: int) -> Iterator[ChainRead]:
+    where, params = _where(lead_id, lo, hi)
+    events = f'"{schema}"."{table}"'
+    with psycopg.connect(url) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        heads = {oid.replace("-", ""): (int(v), h) for oid, v, h in conn.execute(
+            f'SELECT originator_id::text, version, hash FROM "{schema}".{HEADS_TABLE}'
+            f"{where}", params)}
+        top_row = conn.execute(f"SELECT MAX(notification_id) FROM {events}").fetchone()
+        top = int(top_row[0]) if top_row and top_row[0] is not None else 0
+        with conn.cursor(name="lc_verify", binary=True) as cursor:
+            cursor.itersize = batch
+            # Ids as 32 hex digits, the same text as on SQLite and in the heads above.
+            cursor.execute(
+                "SELECT replace(originator_id::text, '-', ''), originator_version, "
+                f"convert_to(topic, 'UTF8'), state, notification_id FROM {events}{where} "
+                "ORDER BY originator_id, originator_version", params)
+
+            def batches() -> Iterator[Sequence[ChainRow]]:
+                while rows := cursor.fetchmany(batch):
+                    yield rows
+
+            yield heads, top, batches()
+        conn.rollback()
+
+
+class PostgresKeyStore:
+    """The key table on the server, on a connection of its own.
+
+    Deleting is physical: the row is deleted and the key table rewritten (``VACUUM
+    FULL``: a plain ``VACUUM`` was measured to leave deleted keys readable in the pages'
+    free space), and the key column is kept out of the planner's statistics
+    (``ANALYZE`` would otherwise copy key values into ``pg_statistic``).
+    """
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn: Any = None
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            conn = psycopg.connect(self._url, autocommit=True)
+            create_tables(conn, [
+                f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
+                "key BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)"])
+            # ANALYZE copies sample values of a column into pg_statistic, where a
+            # deleted key would outlive its row: keys are never sampled. (A table
+            # made before this: "TYPE" to the same type drops what was sampled.)
+            with postgres_schema_lock(conn):
+                [(target,)] = conn.execute(
+                    "SELECT attstattarget FROM pg_attribute WHERE attrelid = %s::regclass "
+                    "AND attname = 'key'", (KEYS_TABLE,)).fetchall()
+                if target != 0:
+                    with contextlib.suppress(psycopg.errors.DatabaseError):  # not the owner
+                        conn.execute(f"ALTER TABLE {KEYS_TABLE} ALTER COLUMN key "
+                                     "SET STATISTICS 0, ALTER COLUMN key TYPE BYTEA")
+            self._conn = conn
+        return self._conn
+
+    def fetch(self, lead_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        found: dict[UUID, bytes] = {}
+        conn = self._connection()
+        for i in range(0, len(lead_ids), _CHUNK):
+            chunk = [lid.hex for lid in lead_ids[i:i + _CHUNK]]
+            rows = conn.execute(f"SELECT lead_id, key FROM {KEYS_TABLE} WHERE lead_id IN "
+                                f"({', '.join(['%s'] * len(chunk))})", chunk).fetchall()
+            found.update({UUID(hex=lid): bytes(key) for lid, key in rows})
+        return found
+
+    def insert(self, keys: dict[UUID, bytes], created_at: float) -> bool:
+        rows = [(lid.hex, key, created_at) for lid, key in keys.items()]
+        conn = self._connection()
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO {KEYS_TABLE} (lead_id, key, created_at) "
+                            "VALUES (%s, %s, %s) ON CONFLICT (lead_id) DO NOTHING", rows)
+            inserted: int = cur.rowcount
+        return inserted == len(rows)
+
+    def delete(self, lead_id: UUID) -> bool:
+        conn = self._connection()
+        with conn.transaction():
+            deleted = bool(conn.execute(f"DELETE FROM {KEYS_TABLE} WHERE lead_id = %s",
+                                        (lead_id.hex,)).rowcount)
+            [(xid,)] = conn.execute("SELECT pg_current_xact_id()::xid::text").fetchall()
+        self._vacuum(conn, lead_id, xid)
+        return deleted
+
+    @staticmethod
+    def _vacuum(conn: Any, lead_id: UUID, xid: str) -> None:
+        """Rewrites the key table without the row deleted by transaction ``xid``.
+
+        A deleted row stays in its page until the space is reused, and a plain VACUUM
+        was measured to leave some deleted keys readable in free space: the table is
+        rewritten (a brief exclusive lock on the key table only). A rewrite keeps a row
+        that a transaction older than the delete may still see, so it waits for those
+        to end (a role that may not see other sessions' transactions in
+        ``pg_stat_activity`` waits by retrying), and reads VACUUM's report to check that
+        no dead row was kept.
+        """
+        deadline = time.monotonic() + protocol.ERASE_WAIT  # read now: tests shorten it
+        notices: list[str] = []
+
+        def notice(diagnostic: Any) -> None:  # valid only during the call: copy the text
+            notices.append(f"{diagnostic.message_primary} {diagnostic.message_detail}")
+
+        conn.add_notice_handler(notice)
+        try:
+            while True:
+                # VACUUM's horizon is the oldest snapshot in this database, and the
+                # rewrite's own snapshot starts at the oldest transaction still running
+                # in any database: so both must be younger than the delete.
+                older = [pid for (pid,) in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                    "AND (age(backend_xid) >= age(%s::xid) OR (datname = current_database() "
+                    "AND age(backend_xmin) >= age(%s::xid)))", (xid, xid))]
+                if not older:
+                    notices.clear()
+                    conn.execute(f"VACUUM (FULL, VERBOSE) {KEYS_TABLE}")
+                    kept = [int(m.group(1)) for n in notices if (m := _KEPT.search(n))]
+                    if not any(kept):
+                        return
+                if time.monotonic() > deadline:
+                    raise ErasureIncomplete(
+                        f"the key of lead {lead_id} is deleted, but transactions older than "
+                        f"the erasure (PostgreSQL pids {older or 'unknown'}) keep its row "
+                        "from being removed from the key table's pages: run erase again "
+                        "when they are done")
+                time.sleep(0.1)
+        finally:
+            conn.remove_notice_handler(notice)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class PostgresEvents:
+    """The event side of a PostgreSQL database
+    (:class:`~lifecycle.adapters.protocol.EventStorage`)."""
+
+    name = "postgres"
+    errors = ERRORS
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.schema = persistence_env(url).get("POSTGRES_SCHEMA", "").strip() or "public"
+
+    def persistence_env(self) -> dict[str, str]:
+        env = persistence_env(self.url)
+        env["PROCESS_RECORDER_TOPIC"] = get_topic(ChainedPostgresRecorder)
+        return env
+
+    def check_reachable(self) -> None:
+        # eventsourcing's connection pool retries a failing connection in the background
+        # for 30 s and then reports only that it got none; one direct attempt first says
+        # at once why not (refused, unknown host or database, password), or times out.
+        if "connect_timeout=" in self.url or "PGCONNECT_TIMEOUT" in os.environ:
+            psycopg.connect(self.url).close()
+        else:
+            psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT).close()
+
+    def is_busy(self, error: BaseException) -> bool:
+        # Writers queue on PostgreSQL's locks; none is refused for being busy.
+        return False
+
+    def read_chains(self, table: str, *, lead_id: UUID | None = None, lo: str | None = None,
+                    hi: str | None = None, batch_size: int = 20_000
+                    ) -> contextlib.AbstractContextManager[ChainRead]:
+        return _read_chains(self.url, self.schema, table, lead_id, lo, hi, batch_size)
+
+    def key_store(self) -> PostgresKeyStore:
+        return PostgresKeyStore(self.url)
+
+    def connect(self) -> Any:
+        return psycopg.connect(self.url, autocommit=True)
+
+    def create_tables(self, conn: Any, statements: Sequence[str]) -> None:
+        create_tables(conn, statements)
+
+
+EVENTS = PostgresEvents
+"""This backend's :class:`~lifecycle.adapters.protocol.EventStorage`."""

@@ -1,0 +1,54 @@
+"""The SQLite adapter: an embedded database in one file.
+
+:mod:`~lifecycle.adapters.sqlite.events` holds the event side (the event log with
+tracking, chain heads and inputs index, the key store, schema creation),
+:mod:`~lifecycle.adapters.sqlite.projections` the projection side (the notification log,
+projection tables with positions, leadership). This package is the backend as
+:mod:`lifecycle.adapters` finds it: ``SCHEMES``, ``ERRORS``, ``EVENTS``,
+:func:`projections` and :func:`leadership`.
+"""
+
+from __future__ import annotations
+
+from lifecycle.adapters.sqlite.events import (
+    ERRORS,
+    EVENTS,
+    LOCK_WAIT_SECONDS,
+    SCHEMES,
+    ChainedSQLiteRecorder,
+    SQLiteEvents,
+    SQLiteKeyStore,
+    create_tables,
+    is_locked,
+    use_wal,
+    wait_while_locked,
+)
+from lifecycle.adapters.sqlite.projections import (
+    TRANSIENT_ERRORS,
+    SQLiteLeadership,
+    SQLiteProjections,
+    notification_reader_of,
+)
+
+__all__ = [
+    "ERRORS", "EVENTS", "LOCK_WAIT_SECONDS", "SCHEMES", "TRANSIENT_ERRORS",
+    "ChainedSQLiteRecorder", "SQLiteEvents", "SQLiteKeyStore", "SQLiteLeadership",
+    "SQLiteProjections", "create_tables", "is_locked", "leadership", "notification_reader_of",
+    "projections", "use_wal", "wait_while_locked",
+]
+
+
+def _path(url: str) -> str:
+    from lifecycle.settings import persistence_env
+
+    return persistence_env(url)["SQLITE_DBNAME"]
+
+
+def projections(url: str) -> SQLiteProjections:
+    """The projection tables in the database file of ``url``."""
+    return SQLiteProjections(_path(url))
+
+
+def leadership(url: str, key: int) -> SQLiteLeadership:
+    """The lease ``key`` among the processes of this host that use the file of ``url``."""
+    return SQLiteLeadership(_path(url), key)

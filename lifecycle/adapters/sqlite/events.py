@@ -1,0 +1,389 @@
+"""The SQLite adapter's event side: the event log with tracking, chain heads and the inputs
+index, events of leads, chain reads for audits, the key store, schema creation."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteProcessRecorder
+from eventsourcing.utils import get_topic
+
+from lifecycle.adapters import protocol
+from lifecycle.adapters.protocol import (
+    HEADS_TABLE,
+    INPUTS_TABLE,
+    KEYS_TABLE,
+    ChainRead,
+    ChainRow,
+    InputRow,
+)
+from lifecycle.chain import heads_of
+from lifecycle.errors import ErasureIncomplete
+from lifecycle.persistence import new_frozen
+from lifecycle.settings import persistence_env
+
+__all__: list[str] = []
+
+# ---------------------------------------------------------------------------------------
+# event log, events of leads, inputs index, chain heads, key store (storage-events)
+# ---------------------------------------------------------------------------------------
+
+# SQLite as the embedded engine uses it: one file in WAL mode, one writer at a time.
+#
+# - :class:`ChainedSQLiteRecorder` inserts all rows of a batch with one ``executemany``
+#   (eventsourcing's recorder runs one ``execute`` per row to read its ``lastrowid``) and
+#   derives their notification ids from the last one: inside the write transaction the
+#   rowids SQLite gives are consecutive (each new row gets the table's largest rowid
+#   plus one), which is checked after the insert; if the check fails, the ids are read
+#   back. The tracking records, the input index's rows and the chain heads go in the
+#   same transaction.
+# - Creating tables, switching a new file to WAL and upgrading a read transaction to a
+#   write can fail at once with "database is locked" while another process does the
+#   same, without waiting for the busy timeout: :func:`wait_while_locked` waits.
+
+__all__ += ["ERRORS", "EVENTS", "LOCK_WAIT_SECONDS", "SCHEMES", "ChainedSQLiteRecorder",
+            "SQLiteEvents", "SQLiteKeyStore", "create_tables", "is_locked", "use_wal",
+            "wait_while_locked"]
+
+SCHEMES = ("sqlite:///",)
+"""The database URLs this adapter serves."""
+ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+LOCK_WAIT_SECONDS = 30.0
+"""How long a writer waits for a locked SQLite database before giving up (the same as
+the busy timeout of every SQLite connection the engine opens)."""
+
+_MAX_ROWID = 2**63 - 1
+_CHUNK = 500  # ids per query: well under SQLite's parameter limit
+_T = TypeVar("_T")
+
+
+def is_locked(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite's "database is locked" / "busy" (another writer)."""
+    if not isinstance(error, sqlite3.OperationalError | OperationalError):
+        return False
+    text = str(error).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def wait_while_locked(action: Callable[[], _T], *, timeout: float = LOCK_WAIT_SECONDS) -> _T:
+    """Runs ``action``, again after a pause while SQLite says another writer holds the
+    database, up to ``timeout`` seconds; then the last "locked" error is raised."""
+    deadline = time.monotonic() + timeout
+    pause = 0.01
+    while True:
+        try:
+            return action()
+        except (sqlite3.OperationalError, OperationalError) as e:
+            if not is_locked(e) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause * random.uniform(0.5, 1.5))  # jitter: writers do not retry in step
+        pause = min(pause * 2, 0.5)
+
+
+def use_wal(conn: sqlite3.Connection) -> None:
+    """Puts a SQLite database in WAL mode (a no-op once it is: the mode is stored in the
+    file), waiting while another process holds it (the switch does not wait by itself)."""
+    wait_while_locked(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
+
+
+def create_tables(conn: sqlite3.Connection, statements: Sequence[str]) -> None:
+    """Runs DDL in one ``BEGIN IMMEDIATE`` transaction (the write lock, waited for with
+    the busy timeout), again while SQLite refuses without waiting."""
+
+    def create() -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                conn.execute(statement)
+        except BaseException:
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk)
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    wait_while_locked(create)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, isolation_level=None,
+                           check_same_thread=False)
+    use_wal(conn)
+    return conn
+
+
+class ChainedSQLiteRecorder(SQLiteProcessRecorder):
+    """eventsourcing's SQLite process recorder with rows inserted by one ``executemany``,
+    writing the chain heads, every tracking record (``tracking`` and
+    ``more_trackings``) and the input index's rows (``inputs``) with the events."""
+
+    def __init__(self, datastore: SQLiteDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self._upsert_heads = (
+            f"INSERT INTO {HEADS_TABLE} (originator_id, version, hash) VALUES (?, ?, ?) "
+            "ON CONFLICT (originator_id) DO UPDATE SET version = excluded.version, "
+            "hash = excluded.hash"
+        )
+
+    def construct_create_table_statements(self) -> list[str]:
+        # WITHOUT ROWID: the index is its primary key's B-tree, not a second one beside it.
+        return [*super().construct_create_table_statements(),
+                f"CREATE TABLE IF NOT EXISTS {INPUTS_TABLE} (input_id TEXT PRIMARY KEY, "
+                "lead_id TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID",
+                f"CREATE TABLE IF NOT EXISTS {HEADS_TABLE} (originator_id TEXT PRIMARY KEY, "
+                "version INTEGER NOT NULL, hash TEXT NOT NULL)"]
+
+    def create_table(self) -> None:
+        # A new file's switch to WAL and a deferred transaction's upgrade to a write fail
+        # at once when another process is creating the tables: wait for it instead.
+        wait_while_locked(self._create_table_once)
+
+    def _create_table_once(self) -> None:
+        try:
+            super().create_table()
+        except IntegrityError:
+            # eventsourcing looks for its tracking table outside the transaction that
+            # creates it and records a migration marker: another process did both in
+            # between. The tables exist now; looking again finds them.
+            super().create_table()
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = self._insert_rows(c, stored_events)
+        tracking = kwargs.get("tracking")
+        for t in ([tracking] if tracking is not None else []) + list(
+                kwargs.get("more_trackings", ())):
+            self._insert_tracking(c, t)
+        inputs: Sequence[InputRow] = kwargs.get("inputs", ())
+        if inputs:
+            # Unsorted: SQLite has one writer at a time. Each lead's hex once.
+            hexes = {lead: lead.hex for _, lead, _ in inputs}
+            c.executemany(f"INSERT INTO {INPUTS_TABLE} (input_id, lead_id, content) "
+                          "VALUES (?, ?, ?)",
+                          [(cause, hexes[lead], sealed) for cause, lead, sealed in inputs])
+        heads = [(oid.hex if isinstance(oid, UUID) else oid, v, h)
+                 for oid, v, h in heads_of(stored_events)]
+        if heads:
+            c.executemany(self._upsert_heads, heads)
+        return ids
+
+    def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
+        if not stored_events:
+            return []
+        params = [
+            (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+             s.originator_version, s.topic, s.state)
+            for s in stored_events
+        ]
+        c.executemany(self.insert_events_statement, params)
+        c.execute(f"SELECT MAX(rowid), last_insert_rowid() FROM {self.events_table_name}")
+        top, last = c.fetchone()
+        n = len(params)
+        # The table's largest rowid is our last row, below the maximum: every row got
+        # "largest rowid + 1" (SQLite picks random rowids only after the maximum was used).
+        if top == last and last < _MAX_ROWID:
+            return list(range(last - n + 1, last + 1))
+        ids = []
+        for oid, version, _, _ in params:  # pragma: no cover - rowids near 2**63
+            c.execute(f"SELECT rowid FROM {self.events_table_name} "
+                      "WHERE originator_id=? AND originator_version=?", (oid, version))
+            ids.append(c.fetchone()[0])
+        return ids
+
+    def events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every stored event of the given aggregates, by aggregate then version.
+
+        Plain tuples, not the connection's ``sqlite3.Row``, and stored events made with
+        :func:`~lifecycle.persistence.new_frozen`: per row, building a dict and a UUID
+        cost as much as decoding the event.
+        """
+        ids = list(dict.fromkeys(originator_ids))
+        out: list[StoredEvent] = []
+        convert = self.convert_originator_id
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            with self.datastore.transaction(commit=False) as c:
+                cursor = c.sqlite_cursor
+                cursor.row_factory = None
+                cursor.execute(
+                    "SELECT originator_id, originator_version, topic, state "
+                    f"FROM {self.events_table_name} WHERE originator_id IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
+                    [i.hex for i in chunk])
+                rows = cursor.fetchall()
+            text, oid = None, None
+            for raw, version, topic, state in rows:
+                if raw != text:
+                    text, oid = raw, convert(raw)
+                out.append(new_frozen(StoredEvent, {
+                    "originator_id": oid, "originator_version": version, "topic": topic,
+                    "state": state}))
+        return out
+
+    def inputs_of(self, causes: Sequence[str]) -> dict[str, tuple[UUID, bytes]]:
+        """The input index rows of these causes that are recorded."""
+        wanted = list(dict.fromkeys(causes))
+        out: dict[str, tuple[UUID, bytes]] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(f"SELECT input_id, lead_id, content FROM {INPUTS_TABLE} "
+                          f"WHERE input_id IN ({','.join('?' * len(chunk))})", chunk)
+                for cause, lead, sealed in c.fetchall():
+                    out[cause] = (UUID(hex=lead), bytes(sealed))
+        return out
+
+
+def _where(lead_id: UUID | None, lo: str | None, hi: str | None) -> tuple[str, tuple[Any, ...]]:
+    if lead_id is not None:
+        return " WHERE originator_id = ?", (lead_id.hex,)
+    parts, params = [], []
+    for op, bound in ((">=", lo), ("<", hi)):
+        if bound is not None:
+            parts.append(f"originator_id {op} ?")
+            params.append(bound)
+    return (f" WHERE {' AND '.join(parts)}" if parts else ""), tuple(params)
+
+
+@contextmanager
+def _read_chains(path: str, table: str, lead_id: UUID | None, lo: str | None, hi: str | None,
+                 batch: int) -> Iterator[ChainRead]:
+    conn = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
+    where, params = _where(lead_id, lo, hi)
+    try:
+        conn.execute("BEGIN")  # one snapshot for the heads and the events
+        heads = {oid: (int(v), h) for oid, v, h in conn.execute(
+            f"SELECT originator_id, version, hash FROM {HEADS_TABLE}{where}", params)}
+        top = conn.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()[0] or 0
+        # The rowid is the notification id on SQLite.
+        cursor = conn.execute(
+            f"SELECT originator_id, originator_version, CAST(topic AS BLOB), state, rowid "
+            f"FROM {table}{where} ORDER BY originator_id, originator_version", params)
+
+        def batches() -> Iterator[Sequence[ChainRow]]:
+            while rows := cursor.fetchmany(batch):
+                yield rows
+
+        yield heads, int(top), batches()
+    finally:
+        conn.close()
+
+
+class SQLiteKeyStore:
+    """The key table in the database file, on a connection of its own.
+
+    Deleting is physical: the connection deletes with ``secure_delete`` (the row is
+    zeroed in its page), then the write-ahead log, which may still hold old copies of
+    the page, is checkpointed and truncated.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = _connect(self._path)
+            # A deleted key must not linger in free pages of the file.
+            conn.execute("PRAGMA secure_delete=ON")
+            create_tables(conn, [
+                f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
+                "key BLOB NOT NULL, created_at DOUBLE PRECISION NOT NULL)"])
+            self._conn = conn
+        return self._conn
+
+    def fetch(self, lead_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        found: dict[UUID, bytes] = {}
+        conn = self._connection()
+        for i in range(0, len(lead_ids), _CHUNK):
+            chunk = [lid.hex for lid in lead_ids[i:i + _CHUNK]]
+            rows = conn.execute(f"SELECT lead_id, key FROM {KEYS_TABLE} WHERE lead_id IN "
+                                f"({', '.join('?' * len(chunk))})", chunk).fetchall()
+            found.update({UUID(hex=lid): bytes(key) for lid, key in rows})
+        return found
+
+    def insert(self, keys: dict[UUID, bytes], created_at: float) -> bool:
+        rows = [(lid.hex, key, created_at) for lid, key in keys.items()]
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            inserted = conn.executemany(
+                f"INSERT INTO {KEYS_TABLE} (lead_id, key, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (lead_id) DO NOTHING", rows).rowcount
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return inserted == len(rows)
+
+    def delete(self, lead_id: UUID) -> bool:
+        conn = self._connection()
+        deleted = bool(conn.execute(f"DELETE FROM {KEYS_TABLE} WHERE lead_id = ?",
+                                    (lead_id.hex,)).rowcount)
+        # secure_delete zeroed the row in its page; old versions of the page stay in
+        # the write-ahead log until it is checkpointed and truncated.
+        conn.execute(f"PRAGMA busy_timeout = {int(protocol.ERASE_WAIT * 1000)}")
+        try:
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(LOCK_WAIT_SECONDS * 1000)}")
+        if busy:
+            raise ErasureIncomplete(
+                f"the key of lead {lead_id} is deleted, but other connections kept the "
+                "database's write-ahead log (-wal file) from being emptied, and it may "
+                "still hold a copy: run erase again when they are done")
+        return deleted
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class SQLiteEvents:
+    """The event side of a SQLite database (:class:`~lifecycle.adapters.protocol.EventStorage`)."""
+
+    name = "sqlite"
+    errors = ERRORS
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = persistence_env(url)["SQLITE_DBNAME"]
+
+    def persistence_env(self) -> dict[str, str]:
+        env = persistence_env(self.url)
+        env["PROCESS_RECORDER_TOPIC"] = get_topic(ChainedSQLiteRecorder)
+        return env
+
+    def check_reachable(self) -> None:
+        pass  # a file: opening it says what is wrong
+
+    def is_busy(self, error: BaseException) -> bool:
+        return is_locked(error)
+
+    def read_chains(self, table: str, *, lead_id: UUID | None = None, lo: str | None = None,
+                    hi: str | None = None, batch_size: int = 20_000
+                    ) -> contextlib.AbstractContextManager[ChainRead]:
+        return _read_chains(self.path, table, lead_id, lo, hi, batch_size)
+
+    def key_store(self) -> SQLiteKeyStore:
+        return SQLiteKeyStore(self.path)
+
+    def connect(self) -> sqlite3.Connection:
+        return _connect(self.path)
+
+    def create_tables(self, conn: sqlite3.Connection, statements: Sequence[str]) -> None:
+        create_tables(conn, statements)
+
+
+EVENTS = SQLiteEvents
+"""This backend's :class:`~lifecycle.adapters.protocol.EventStorage`."""
