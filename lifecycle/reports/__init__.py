@@ -68,5 +68,5 @@ def _build(name: str, store: ProjectionStore, templates: TemplateRegistry,
         return cooling_report(store, history, config,
                               at=at if as_of is None else min(at, as_of))
     if name == "alerts":
-        return alerts_report(store, history, templates, config, at=moment)
+        return alerts_report(store, history, config, at=moment)
     raise ValueError(f"unknown report {name!r}; reports: {', '.join(REPORTS)}")
