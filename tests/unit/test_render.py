@@ -34,20 +34,12 @@ from lifecycle.application import LeadLifecycle
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.projections import ProjectionStore, build_runner
 from lifecycle.reports import REPORTS, build_report
+from lifecycle.reports.blocks import report_blocks
 from lifecycle.reports.funnel import diagnosis_report
 from lifecycle.reports.html import write_html
+from lifecycle.reports.layout import LIMIT, Table, count, days, money, pct, when
 from lifecycle.reports.output import visible
-from lifecycle.reports.render import (
-    LIMIT,
-    Table,
-    count,
-    days,
-    money,
-    pct,
-    render_terminal,
-    report_blocks,
-    when,
-)
+from lifecycle.reports.render import render_terminal
 from lifecycle.scoring import ScoringConfig
 from lifecycle.settings import Settings
 from lifecycle.templates import TemplateRegistry
