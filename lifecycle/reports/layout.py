@@ -221,7 +221,7 @@ def _columns(spec: str) -> tuple[Column, ...]:
 
 
 def table_of(title: str, spec: str, rows: Iterable[Iterable[str | Cell]], *,
-           footer: Iterable[str | Cell] | None = None, note: str | None = None) -> Table:
+             footer: Iterable[str | Cell] | None = None, note: str | None = None) -> Table:
     return Table(title, _columns(spec), tuple(cells_of(r) for r in rows),
                  None if footer is None else cells_of(footer), note)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["Contribution", "behaviour_at", "decay_factor"]
+# Its public names are listed once, in the package's __all__ (lifecycle.scoring).
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,26 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lifecycle.config import read_toml
 from lifecycle.errors import ConfigError
 
-__all__ = [
-    "GRADES",
-    "SECONDS_PER_DAY",
-    "AlertConfig",
-    "BehaviourConfig",
-    "CountryFit",
-    "FitConfig",
-    "Grade",
-    "GradingConfig",
-    "IndustryFit",
-    "NurtureConfig",
-    "NurtureStep",
-    "ScoringConfig",
-    "ScreenConfig",
-    "SeniorityFit",
-    "SeniorityLevel",
-    "SizeBand",
-    "SizeFit",
-    "load_scoring",
-]
+# Its public names are listed once, in the package's __all__ (lifecycle.scoring).
 
 Grade = Literal["cold", "warm", "hot"]
 GRADES: tuple[Grade, ...] = ("cold", "warm", "hot")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lifecycle.scoring.config import FitConfig, ScreenConfig
 
-__all__ = ["fit_score", "screen"]
+# Its public names are listed once, in the package's __all__ (lifecycle.scoring).
 
 
 def fit_score(profile: dict[str, object], config: FitConfig) -> tuple[float, dict[str, float]]:

@@ -10,18 +10,7 @@ from datetime import datetime
 from lifecycle.scoring.behaviour import decay_factor
 from lifecycle.scoring.config import Grade, GradingConfig, ScoringConfig
 
-__all__ = [
-    "BantAssessment",
-    "Evaluation",
-    "GradeResult",
-    "bant_part",
-    "bant_score",
-    "evaluate",
-    "grade",
-    "grade_of",
-    "grade_rank",
-    "total_score",
-]
+# Its public names are listed once, in the package's __all__ (lifecycle.scoring).
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,8 +58,8 @@ def losses_blocks(data: dict[str, Any]) -> list[Block]:
     if conversion:
         spec += f"|#in {conversion.get('currency')}"
     blocks.append(table_of("by reason", spec, rows,
-                         note=left_out(len(rows), len(reasons), "reasons")
-                         or (_rates_note(conversion) if conversion else None)))
+                           note=left_out(len(rows), len(reasons), "reasons")
+                           or (_rates_note(conversion) if conversion else None)))
     competitors = data.get("by_competitor") or []
     if competitors:
         lost_to = sum(int(as_number(c.get("count")) or 0) for c in competitors)
@@ -68,7 +68,7 @@ def losses_blocks(data: dict[str, Any]) -> list[Block]:
                   amounts(c.get("amounts")))
                  for c in competitors[:LIMIT]]
         blocks.append(table_of("lost to a competitor", "competitor|#deals|#share|amount", shown,
-                             note=left_out(len(shown), len(competitors), "competitors")))
+                               note=left_out(len(shown), len(competitors), "competitors")))
     per_stage = data.get("top_reasons_by_stage") or {}
     if per_stage:
         order = sorted(per_stage, key=lambda s: (
@@ -81,7 +81,7 @@ def losses_blocks(data: dict[str, Any]) -> list[Block]:
                       for r in per_stage[stage]]
             ranked_rows.append([label(stage), *ranked, *[""] * (top - len(ranked))])
         blocks.append(table_of("top reasons per stage left",
-                             "|".join(["stage", *ordinals[:top]]), ranked_rows))
+                               "|".join(["stage", *ordinals[:top]]), ranked_rows))
     return blocks
 
 
@@ -147,8 +147,8 @@ def _money_totals(data: dict[str, Any]) -> list[Block]:
                   money(conversion.get("expected_measured")))
         note = _rates_note(conversion)
     return [table_of("open pipeline by currency",
-                   "currency|#open|#pipeline|#expected\n(default)|#expected\n(measured)", rows,
-                   footer=footer, note=note)]
+                     "currency|#open|#pipeline|#expected\n(default)|#expected\n(measured)", rows,
+                     footer=footer, note=note)]
 
 
 def _target_blocks(data: dict[str, Any]) -> list[Block]:
@@ -175,5 +175,5 @@ def _target_blocks(data: dict[str, Any]) -> list[Block]:
             row.append(Cell(f"{money(-gap)} ahead", "good"))
         rows.append(row)
     return [table_of(f"expected revenue against target{unit and ' (' + unit.strip() + ')'}",
-                   "basis|#expected revenue|#target|#gap", rows,
-                   note=target.get("note") or None)]
+                     "basis|#expected revenue|#target|#gap", rows,
+                     note=target.get("note") or None)]
