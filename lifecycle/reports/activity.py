@@ -15,14 +15,12 @@ from typing import Any
 
 from lifecycle.policies.alerts import Alert, alerts_at
 from lifecycle.policies.cooling import Cooling, cooling_at
-from lifecycle.policies.facts import DAY, HOUR, ScoringInputs, engagement, scoring_inputs
+from lifecycle.policies.facts import DAY, HOUR
 from lifecycle.projections.queries import History
 from lifecycle.projections.store import ProjectionStore
 from lifecycle.scoring import AlertConfig, ScoringConfig
 
-# engagement, ScoringInputs and scoring_inputs moved to lifecycle.policies.facts; kept
-# importable here for callers of the old path.
-__all__ = ["ScoringInputs", "alerts_report", "cooling_report", "engagement", "scoring_inputs"]
+__all__ = ["alerts_report", "cooling_report"]
 
 
 def _iso(t: float | None) -> str | None:
