@@ -9,8 +9,8 @@
   the target: in the reporting currency when rates were given, else one chart per
   currency.
 
-A figure whose numbers are beyond drawing raises :class:`~lifecycle.reports.drawing.
-Undrawable`; the page then shows a note instead (the tables stay).
+A figure whose numbers are beyond drawing raises ``Undrawable``
+(:mod:`lifecycle.reports.drawing`); the page then shows a note instead (the tables stay).
 """
 
 from __future__ import annotations
