@@ -154,6 +154,9 @@ def report(ctx: click.Context, html_path: Path | None, as_json: bool, target: fl
     if html_path is None:
         click.echo(ctx.get_help())
         return
+    from lifecycle.reports.drawing import require_matplotlib
+
+    require_matplotlib()  # before the reports are built: say at once what is missing
     reports = collect_reports(REPORTS, as_of=as_of, at=at or datetime.now(UTC), target=target)
     from lifecycle.reports.html import write_html
 

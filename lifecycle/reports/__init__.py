@@ -9,15 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from lifecycle.policies.facts import engagement
 from lifecycle.projections.queries import load_history
 from lifecycle.projections.store import ProjectionStore
-from lifecycle.reports.activity import alerts_report, cooling_report, engagement
+from lifecycle.reports.activity import alerts_report, cooling_report
 from lifecycle.reports.funnel import channels_report, diagnosis_report, funnel_report
 from lifecycle.reports.money import Rates, load_rates
 from lifecycle.reports.pipeline import forecast_report, losses_report
 from lifecycle.scoring import ScoringConfig
 from lifecycle.templates import TemplateRegistry
 
+# engagement lives in lifecycle.policies.facts (what the policies read); re-exported here
+# for callers of the old path.
 __all__ = ["REPORTS", "Rates", "build_report", "engagement", "load_rates"]
 
 REPORTS = ("funnel", "diagnosis", "channels", "losses", "forecast", "cooling", "alerts")
@@ -68,5 +71,5 @@ def _build(name: str, store: ProjectionStore, templates: TemplateRegistry,
         return cooling_report(store, history, config,
                               at=at if as_of is None else min(at, as_of))
     if name == "alerts":
-        return alerts_report(store, history, templates, config, at=moment)
+        return alerts_report(store, history, config, at=moment)
     raise ValueError(f"unknown report {name!r}; reports: {', '.join(REPORTS)}")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lifecycle.config import read_toml
 from lifecycle.errors import ConfigError
 
 __all__ = ["Rates", "add", "converted", "finite", "load_rates", "rounded"]
@@ -83,14 +83,7 @@ def load_rates(path: Path | None) -> Rates | None:
     """
     if path is None:
         return None
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"rates file {path} does not exist (LIFECYCLE_RATES_FILE)") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"rates file {path} cannot be read: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"rates file {path}: not valid TOML: {e}") from None
+    data = read_toml(path, "rates file", hint=" (LIFECYCLE_RATES_FILE)")
     section = data.get("rates")
     if not isinstance(section, dict):
         raise ConfigError(f"rates file {path}: no [rates] section (currency, date, values)")

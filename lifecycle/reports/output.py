@@ -9,10 +9,12 @@
   reorder or hide text (bidi overrides, zero-width spaces) shown as visible symbols
   instead of reaching the terminal.
 - :func:`visible`: the same control characters as visible symbols, for any medium.
+- :func:`html_text`: text for HTML, escaped, control characters as symbols.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -27,7 +29,7 @@ from uuid import UUID
 
 from rich.text import Text
 
-__all__ = ["json_ready", "literal", "strict_json", "visible"]
+__all__ = ["html_text", "json_ready", "literal", "strict_json", "visible"]
 
 # C0 controls but tab and newline, DEL, and C1 controls (which terminals also obey); and
 # the format characters that reorder or hide text — bidi embeddings, overrides, isolates
@@ -65,6 +67,13 @@ def visible(value: Any) -> str:
 def literal(value: Any, style: str = "") -> Text:
     """User text for rich, printed literally (no markup, no control characters)."""
     return Text(visible(value), style=style)
+
+
+def html_text(value: Any) -> str:
+    """``value`` as HTML text: escaped (quotes too), control characters as symbols."""
+    # visible(): a NUL or an escape character in the data is an HTML parse error, and a
+    # lone surrogate cannot be written as UTF-8 at all; both are shown as symbols.
+    return html.escape(visible(value), quote=True)
 
 
 def json_ready(value: Any) -> Any:

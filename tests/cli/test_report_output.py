@@ -11,13 +11,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lifecycle.reports import REPORTS
-from tests.cli.test_cli import jsonl, run
+from tests.cli.test_cli import REPO, jsonl, run
 from tests.support import ICP, T0, action_data, hours, touchpoint_data
 
 pytestmark = pytest.mark.integration
@@ -227,3 +228,24 @@ def test_a_target_must_be_a_finite_amount(tmp_path: Path, target: str) -> None:
     assert result.returncode == 2
     assert "--target" in result.stderr
     assert "finite number >= 0" in result.stderr
+
+
+def test_report_html_without_the_html_extra_says_what_to_install(tmp_path: Path) -> None:
+    """Without matplotlib (the ``[html]`` extra) the HTML report fails at once with one
+    line naming the extra; the reports are not built and no file is written."""
+    hidden = tmp_path / "hidden" / "matplotlib"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError(\"No module named 'matplotlib'\")\n")
+    page = tmp_path / "report.html"
+    result = run(["report", "--html", str(page)], cwd=tmp_path,
+                 env={"PYTHONPATH": os.pathsep.join([str(hidden.parent), str(REPO)])})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: the HTML report draws its charts with matplotlib, which is not installed: "
+        "install lead-lifecycle[html] for charts"]
+    assert not page.exists()
+    assert not (tmp_path / "lifecycle.db").exists()  # failed before opening the store
+    # Every other report still works without it.
+    listed = run(["report", "funnel", "--json"], cwd=tmp_path,
+                 env={"PYTHONPATH": os.pathsep.join([str(hidden.parent), str(REPO)])})
+    assert listed.returncode == 0, listed.stderr

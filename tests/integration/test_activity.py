@@ -20,8 +20,9 @@ from lifecycle.aggregates.lead import Lead
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.policies import run_policies
+from lifecycle.policies.facts import engagement
 from lifecycle.projections import ProjectionRunner, ProjectionStore, build_runner
-from lifecycle.reports import build_report, engagement
+from lifecycle.reports import build_report
 from lifecycle.scoring import ScoringConfig, behaviour_at, decay_factor
 from lifecycle.settings import Settings
 from lifecycle.templates import TemplateRegistry

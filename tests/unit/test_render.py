@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,22 +33,15 @@ from rich.console import Console
 
 from lifecycle.application import LeadLifecycle
 from lifecycle.contracts import SalesAction, Touchpoint
+from lifecycle.errors import ConfigError
 from lifecycle.projections import ProjectionStore, build_runner
 from lifecycle.reports import REPORTS, build_report
+from lifecycle.reports.blocks import report_blocks
 from lifecycle.reports.funnel import diagnosis_report
 from lifecycle.reports.html import write_html
+from lifecycle.reports.layout import LIMIT, Table, count, days, money, pct, when
 from lifecycle.reports.output import visible
-from lifecycle.reports.render import (
-    LIMIT,
-    Table,
-    count,
-    days,
-    money,
-    pct,
-    render_terminal,
-    report_blocks,
-    when,
-)
+from lifecycle.reports.render import render_terminal
 from lifecycle.scoring import ScoringConfig
 from lifecycle.settings import Settings
 from lifecycle.templates import TemplateRegistry
@@ -353,6 +347,14 @@ def test_an_unknown_report_is_refused(tmp_path: Path) -> None:
         render_terminal("pipeline", {}, Console(record=True))
     with pytest.raises(ValueError, match="unknown report 'pipeline'"):
         write_html({"pipeline": {}}, tmp_path / "report.html")
+
+
+def test_without_matplotlib_the_html_page_names_the_extra_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what an import then finds: none
+    with pytest.raises(ConfigError, match=re.escape("install lead-lifecycle[html] for charts")):
+        write_html({"funnel": {"templates": []}}, tmp_path / "report.html")
+    assert not (tmp_path / "report.html").exists()
 
 
 def test_numbers_are_formatted_for_reading() -> None:

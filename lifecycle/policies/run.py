@@ -1,9 +1,10 @@
-"""Policies: read the projections, decide nothing, send commands back to leads.
+"""Running the policies: read the projections, decide, send commands back to leads.
 
-- **decay**: leads the cooling report lists are told to regrade at ``at``; the Lead
-  aggregate recomputes its decayed behaviour and emits ``Graded`` only if its grade
-  really changes. Both decide with :func:`lifecycle.scoring.evaluate` on the same
-  inputs, so every listed lead is regraded and, afterwards, none is listed at ``at``.
+- **decay**: the cooling leads (:func:`~lifecycle.policies.cooling.cooling_at`) are told
+  to regrade at ``at``; the Lead aggregate recomputes its decayed behaviour and emits
+  ``Graded`` only if its grade really changes. Both decide with
+  :func:`lifecycle.scoring.evaluate` on the same inputs, so every cooling lead is
+  regraded and, afterwards, none is cooling at ``at``.
 - **nurture**: nurturing leads are told to send their next step if it is due at
   ``at``; the aggregate knows its track and cadence.
 
@@ -14,13 +15,15 @@ on timers.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-from uuid import UUID
+from typing import TYPE_CHECKING, Any
 
-from lifecycle.application import LeadLifecycle
+from lifecycle.policies.cooling import cooling_at
+from lifecycle.policies.nurture import nurture_due, regrades_due
 from lifecycle.projections import ProjectionStore, build_runner
 from lifecycle.projections.queries import load_history
-from lifecycle.reports.activity import cooling_report
+
+if TYPE_CHECKING:
+    from lifecycle.application import LeadLifecycle
 
 __all__ = ["run_policies"]
 
@@ -42,17 +45,17 @@ def run_policies(app: LeadLifecycle, *, at: datetime,
         if embedded:
             runner.run()
         history = load_history(store)
-        cooling = cooling_report(store, history, app.scoring, at=at)
-        cooling_ids = [UUID(row["lead_id"]) for row in cooling["leads"]]
+        regrades = regrades_due(cooling_at(store, history, app.scoring, at=at))
         stamp = at.isoformat()
-        regraded = app.regrade_all(cooling_ids, at, cause=f"policy:decay@{stamp}")
-        nurturing = [UUID(lid) for lid in history.leads
-                     if history.current_stage(lid) == "nurturing"]
-        sent = app.send_due_nurture(nurturing, at, cause=f"policy:nurture@{stamp}")
+        regraded = app.regrade_all([d.lead_id for d in regrades], at,
+                                   cause=f"policy:decay@{stamp}")
+        nurture = nurture_due(history)
+        sent = app.send_due_nurture([d.lead_id for d in nurture], at,
+                                    cause=f"policy:nurture@{stamp}")
         if embedded:
             runner.run()
     finally:
         if own_store:
             store.close()
-    return {"at": at.isoformat(), "cooling": len(cooling_ids), "regraded": regraded,
-            "nurturing": len(nurturing), "nurture_sent": sent}
+    return {"at": at.isoformat(), "cooling": len(regrades), "regraded": regraded,
+            "nurturing": len(nurture), "nurture_sent": sent}

@@ -1,0 +1,92 @@
+"""Lead scoring and grading: pure, deterministic functions of their inputs.
+
+- **fit** (0-100): the profile against the ideal customer profile (industry, company
+  size, seniority, country);
+- **screens**: invalid leads (education or free-mail domains under a B2B template, no
+  way to contact them) are disqualified at capture;
+- **behaviour**: points per touchpoint kind, each decaying by half every
+  ``half_life_days`` from the business time it happened, so
+  ``score(t) = sum(w_i * 2 ** (-(t - t_i) / half_life))``;
+- **BANT**: budget, authority, need, timeline confirmed by sales (0-4 criteria);
+- **grade**: Hot / Warm / Cold from the weighted total of the three.
+
+Nothing here reads a clock: every function takes the moment it evaluates at.
+
+Modules: :mod:`~lifecycle.scoring.config` (the configuration and its loader),
+:mod:`~lifecycle.scoring.fit` (fit and screens), :mod:`~lifecycle.scoring.behaviour`
+(points and decay), :mod:`~lifecycle.scoring.grading` (BANT, total, grade, evaluate).
+Every name is importable from ``lifecycle.scoring`` itself.
+"""
+
+from __future__ import annotations
+
+from lifecycle.scoring.behaviour import Contribution, behaviour_at, decay_factor
+from lifecycle.scoring.config import (
+    GRADES,
+    SECONDS_PER_DAY,
+    AlertConfig,
+    BehaviourConfig,
+    CountryFit,
+    FitConfig,
+    Grade,
+    GradingConfig,
+    IndustryFit,
+    NurtureConfig,
+    NurtureStep,
+    ScoringConfig,
+    ScreenConfig,
+    SeniorityFit,
+    SeniorityLevel,
+    SizeBand,
+    SizeFit,
+    load_scoring,
+)
+from lifecycle.scoring.fit import fit_score, screen
+from lifecycle.scoring.grading import (
+    BantAssessment,
+    Evaluation,
+    GradeResult,
+    bant_part,
+    bant_score,
+    evaluate,
+    grade,
+    grade_of,
+    grade_rank,
+    total_score,
+)
+
+__all__ = [
+    "GRADES",
+    "SECONDS_PER_DAY",
+    "AlertConfig",
+    "BantAssessment",
+    "BehaviourConfig",
+    "Contribution",
+    "CountryFit",
+    "Evaluation",
+    "FitConfig",
+    "Grade",
+    "GradeResult",
+    "GradingConfig",
+    "IndustryFit",
+    "NurtureConfig",
+    "NurtureStep",
+    "ScoringConfig",
+    "ScreenConfig",
+    "SeniorityFit",
+    "SeniorityLevel",
+    "SizeBand",
+    "SizeFit",
+    "bant_part",
+    "bant_score",
+    "behaviour_at",
+    "decay_factor",
+    "evaluate",
+    "fit_score",
+    "grade",
+    "grade_of",
+    "grade_rank",
+    "load_scoring",
+    "screen",
+    "total_score",
+]
