@@ -24,9 +24,9 @@ from typing import Any
 
 import psycopg
 
+from demo import generate
 from lifecycle.client import encode_input
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
-from lifecycle.demo import generate
 from lifecycle.distributed import ensure_topics
 from lifecycle.settings import Settings
 from tests.harness.kafka import kafka_broker, pdeathsig_preexec

@@ -1,0 +1,134 @@
+"""The one place where the demo calls the engine: each story's lead is a real
+:class:`lifecycle.aggregates.lead.Lead`, in memory (no database, nothing saved).
+
+The stories feed it their inputs in delivery order, as the engine will receive them,
+and ask it what it shows a salesperson (stage, BANT). A sales action the aggregate
+refuses (:class:`~lifecycle.errors.IllegalTransition` or any other
+:class:`~lifecycle.errors.InputRejected`) comes back as a :class:`Rejection`; the
+aggregate guards before it emits, so a refused input leaves the lead as it was. The
+demo thereby follows the engine's rules exactly, without a copy of them.
+
+Inputs are the generator's JSON-ready dicts, validated by the engine's own contract
+(:func:`lifecycle.contracts.parse_inbound`) and applied the way
+``LeadLifecycle._apply`` applies them (:func:`_apply` below: the contract-to-command
+mapping is this module's only coupling to the aggregate's command API).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from lifecycle.aggregates.lead import Lead
+from lifecycle.aggregates.lead_key import lead_id_for
+from lifecycle.application import keys_of
+from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
+from lifecycle.errors import InputRejected
+from lifecycle.scoring import BantAssessment, ScoringConfig
+from lifecycle.templates import FunnelTemplate
+
+__all__ = ["EngineLead", "Rejection"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why the engine refused an input: its reject code and message."""
+
+    code: str
+    reason: str
+
+
+class EngineLead:
+    """One lead of the demo, held by a real Lead aggregate.
+
+    The first input fed must be the lead's first touchpoint (it captures the lead).
+    """
+
+    __slots__ = ("_config", "_lead", "_template")
+
+    def __init__(self, template: FunnelTemplate, config: ScoringConfig) -> None:
+        self._template = template
+        self._config = config
+        self._lead: Lead | None = None
+
+    @property
+    def stage(self) -> str:
+        """The stage the engine shows (``new`` before the first touchpoint)."""
+        return "new" if self._lead is None else self._lead.stage
+
+    @property
+    def bant(self) -> BantAssessment:
+        return BantAssessment() if self._lead is None else self._lead.bant
+
+    def feed(self, data: dict[str, object]) -> Rejection | None:
+        """Applies one input as the engine would.
+
+        Returns:
+            None when the engine accepts it; otherwise why not (the lead is unchanged).
+        """
+        try:
+            item = parse_inbound(data)
+            lead = self._lead
+            if lead is None:
+                if not isinstance(item, Touchpoint):
+                    return Rejection("unknown_lead", "a lead starts with a touchpoint")
+                self._lead = _capture(item, self._template, self._config)
+                return None
+            before = len(lead.pending_events)
+            try:
+                _apply(lead, item, self._template, self._config)
+            except InputRejected:
+                if len(lead.pending_events) != before:  # as the application checks it
+                    raise RuntimeError("the lead emitted before rejecting an input") from None
+                raise
+        except InputRejected as e:
+            return Rejection(e.code, str(e))
+        return None
+
+    def reached(self) -> frozenset[str]:
+        """Every stage the lead entered so far, by the events it emitted."""
+        if self._lead is None:
+            return frozenset()
+        stages: set[str] = set()
+        for event in self._lead.pending_events:
+            to_stage = getattr(event, "to_stage", None)
+            if isinstance(to_stage, str):  # StageAdvanced, Reopened
+                stages.add(to_stage)
+            else:
+                entered = _ENTERS.get(type(event))
+                if entered is not None:
+                    stages.add(entered)
+        return frozenset(stages)
+
+
+_ENTERS: dict[type, str] = {
+    Lead.MarketingQualified: "mql",
+    Lead.SalesAccepted: "sql",
+    Lead.SalesQualified: "sql",
+    Lead.Won: "won",
+    Lead.Lost: "lost",
+    Lead.Disqualified: "disqualified",
+    Lead.Recycled: "nurturing",
+}
+
+
+def _recorded_at(item: Touchpoint | SalesAction) -> datetime:
+    # Nothing is stored: the business time stands in for the recording time, which
+    # keeps the events (and the demo) free of clock reads.
+    return item.occurred_at
+
+
+def _capture(tp: Touchpoint, template: FunnelTemplate, config: ScoringConfig) -> Lead:
+    keys = keys_of(tp)
+    return Lead.capture(lead_id_for(keys[0]), tp, keys=keys, template=template, config=config,
+                        recorded_at=_recorded_at(tp))
+
+
+def _apply(lead: Lead, item: Touchpoint | SalesAction, template: FunnelTemplate,
+           config: ScoringConfig) -> None:
+    """The contract onto the aggregate, as ``LeadLifecycle._apply`` maps it."""
+    if isinstance(item, Touchpoint):
+        lead.record_touchpoint(item, template=template, config=config,
+                               recorded_at=_recorded_at(item))
+    else:
+        lead.act(item, template=template, config=config, recorded_at=_recorded_at(item))
