@@ -27,25 +27,25 @@ class Channel:
 
 CHANNELS: dict[str, Channel] = {
     "paid_search": Channel({"saas": 30, "industrial": 16, "generic_b2b": 24},
-                            0.36, 0.24, 4, 0.72, 0.035, 0.002),
+                           0.36, 0.24, 4, 0.72, 0.035, 0.002),
     "social": Channel({"saas": 19, "industrial": 7, "generic_b2b": 14},
-                       0.30, 0.15, 3, 0.62, 0.05, 0.01),
+                      0.30, 0.15, 3, 0.62, 0.05, 0.01),
     "seo": Channel({"saas": 16, "industrial": 15, "generic_b2b": 17},
-                    0.52, 0.32, 6, 0.90, 0.025, 0.008),
+                   0.52, 0.32, 6, 0.90, 0.025, 0.008),
     "content": Channel({"saas": 10, "industrial": 8, "generic_b2b": 10},
-                        0.50, 0.26, 7, 0.85, 0.025, 0.012),
+                       0.50, 0.26, 7, 0.85, 0.025, 0.012),
     "webinar": Channel({"saas": 9, "industrial": 9, "generic_b2b": 9},
-                        0.60, 0.22, 9, 0.95, 0.015, 0.01),
+                       0.60, 0.22, 9, 0.95, 0.015, 0.01),
     "email": Channel({"saas": 5, "industrial": 6, "generic_b2b": 6},
-                      0.50, 0.24, 6, 0.82, 0.02, 0.0),
+                     0.50, 0.24, 6, 0.82, 0.02, 0.0),
     "event": Channel({"saas": 3, "industrial": 17, "generic_b2b": 8},
-                      0.72, 0.58, 5, 1.20, 0.01, 0.0),
+                     0.72, 0.58, 5, 1.20, 0.01, 0.0),
     "referral": Channel({"saas": 4, "industrial": 9, "generic_b2b": 6},
-                         0.78, 0.72, 4, 1.35, 0.0, 0.0),
+                        0.78, 0.72, 4, 1.35, 0.0, 0.0),
     "partner": Channel({"saas": 2, "industrial": 9, "generic_b2b": 3},
-                        0.70, 0.62, 4, 1.15, 0.0, 0.0),
+                       0.70, 0.62, 4, 1.15, 0.0, 0.0),
     "direct": Channel({"saas": 3, "industrial": 4, "generic_b2b": 3},
-                       0.55, 0.55, 4, 1.00, 0.03, 0.0),
+                      0.55, 0.55, 4, 1.00, 0.03, 0.0),
 }
 
 INDUSTRIES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -171,9 +171,9 @@ TITLES: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 FREE_MAIL = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "gmx.de", "web.de",
-              "icloud.com", "proton.me")
+             "icloud.com", "proton.me")
 UNIVERSITIES = ("northfield.edu", "westbury.ac.uk", "uni-hamburg.de", "lakeside.edu",
-                 "uni-stuttgart.de", "kingsbridge.ac.uk")
+                "uni-stuttgart.de", "kingsbridge.ac.uk")
 STUDENT_TITLES = ("Student", "MSc Student", "Research Intern", "Working Student")
 
 SDRS: tuple[tuple[str, float], ...] = (
@@ -205,9 +205,9 @@ DWELL_DAYS: dict[str, dict[str, float]] = {
                     "closing": 6},
 }
 QUOTE_STAGE = {"saas": "commercial_negotiation", "industrial": "bidding",
-                "generic_b2b": "proposal"}
+               "generic_b2b": "proposal"}
 REVISION_STAGE = {"saas": "commercial_negotiation", "industrial": "pre_bid_clarification",
-                   "generic_b2b": "negotiation"}
+                  "generic_b2b": "negotiation"}
 SKIPS: dict[str, tuple[str, str, str]] = {
     # template: (from stage, to stage, why)
     "saas": ("demo", "commercial_negotiation",
@@ -242,22 +242,22 @@ RECYCLE_TEXT: dict[str, tuple[str, ...]] = {
     "no_budget": ("No budget this year; keep warm.",),
 }
 NOTES = ("Discovery call went well; pain is manual reporting across sites.",
-          "Champion is {n}; economic buyer is the CFO.",
-          "Asked for two customer references in their industry.",
-          "Security questionnaire sent to their IT.",
-          "Procurement wants a three-year price lock.",
-          "Competing offer from {c} on the table.",
-          "Technical workshop scheduled with their engineering team.",
-          "Customer asked to split delivery into two phases.")
+         "Champion is {n}; economic buyer is the CFO.",
+         "Asked for two customer references in their industry.",
+         "Security questionnaire sent to their IT.",
+         "Procurement wants a three-year price lock.",
+         "Competing offer from {c} on the table.",
+         "Technical workshop scheduled with their engineering team.",
+         "Customer asked to split delivery into two phases.")
 
 ASSETS = ("state-of-the-industry-report", "roi-calculator", "buyers-guide", "case-study",
-           "whitepaper-automation", "checklist-implementation", "benchmark-2024")
+          "whitepaper-automation", "checklist-implementation", "benchmark-2024")
 WEBINARS = ("pipeline-analytics-101", "forecasting-masterclass", "smart-factory-live",
-             "predictive-maintenance-qa", "customer-panel")
+            "predictive-maintenance-qa", "customer-panel")
 EVENTS = ("Hannover Messe", "SaaStr Europa", "Automatica", "Web Summit", "LogiMAT",
-           "Revenue Summit")
+          "Revenue Summit")
 PAGES = ("/", "/product", "/product/features", "/solutions", "/customers", "/blog",
-          "/integrations", "/about", "/resources", "/security")
+         "/integrations", "/about", "/resources", "/security")
 CAMPAIGNS = ("brand", "competitor-terms", "solution-keywords", "retargeting", "q-promo")
 
 

@@ -44,12 +44,13 @@ class EngineLead:
     The first input fed must be the lead's first touchpoint (it captures the lead).
     """
 
-    __slots__ = ("_config", "_lead", "_template")
+    __slots__ = ("_config", "_lead", "_reached", "_template")
 
     def __init__(self, template: FunnelTemplate, config: ScoringConfig) -> None:
         self._template = template
         self._config = config
         self._lead: Lead | None = None
+        self._reached: set[str] = set()
 
     @property
     def stage(self) -> str:
@@ -72,33 +73,36 @@ class EngineLead:
             if lead is None:
                 if not isinstance(item, Touchpoint):
                     return Rejection("unknown_lead", "a lead starts with a touchpoint")
-                self._lead = _capture(item, self._template, self._config)
-                return None
-            before = len(lead.pending_events)
-            try:
-                _apply(lead, item, self._template, self._config)
-            except InputRejected:
-                if len(lead.pending_events) != before:  # as the application checks it
-                    raise RuntimeError("the lead emitted before rejecting an input") from None
-                raise
+                lead = self._lead = _capture(item, self._template, self._config)
+            else:
+                try:
+                    _apply(lead, item, self._template, self._config)
+                except InputRejected:
+                    if lead.pending_events:  # a command must guard before it emits
+                        raise RuntimeError("the lead emitted before rejecting") from None
+                    raise
         except InputRejected as e:
             return Rejection(e.code, str(e))
+        self._collect(lead)
         return None
 
     def reached(self) -> frozenset[str]:
         """Every stage the lead entered so far, by the events it emitted."""
-        if self._lead is None:
-            return frozenset()
-        stages: set[str] = set()
-        for event in self._lead.pending_events:
+        return frozenset(self._reached)
+
+    def _collect(self, lead: Lead) -> None:
+        # Nothing is saved: the events are read for the stages they enter and dropped.
+        # Kept alive (every lead's, to the end), they made each full garbage collection
+        # walk them all: for 1,000 leads, collector pauses showed up as 0.24 s in the
+        # final sort of the history alone (cProfile).
+        for event in lead.collect_events():
             to_stage = getattr(event, "to_stage", None)
             if isinstance(to_stage, str):  # StageAdvanced, Reopened
-                stages.add(to_stage)
+                self._reached.add(to_stage)
             else:
                 entered = _ENTERS.get(type(event))
                 if entered is not None:
-                    stages.add(entered)
-        return frozenset(stages)
+                    self._reached.add(entered)
 
 
 _ENTERS: dict[type, str] = {

@@ -152,7 +152,7 @@ class Journey(Timeline):
             t = self.touch(t, "pricing_page_view") + timedelta(minutes=rng.randint(2, 40))
         if lead.template == "saas":
             kind = pick(rng, {"demo_requested": 0.6, "trial_started": 0.25,
-                               "contact_sales": 0.15})
+                              "contact_sales": 0.15})
         elif lead.template == "industrial":
             kind = "contact_sales"
         else:

@@ -107,7 +107,7 @@ class Casting:
         else:
             q = quality
             level = pick(rng, {0: 0.08 + 0.30 * q, 1: 0.10 + 0.15 * q, 2: 0.30,
-                                3: 0.32 - 0.27 * q, 4: 0.20 - 0.18 * q})
+                               3: 0.32 - 0.27 * q, 4: 0.20 - 0.18 * q})
             title = rng.choice(titles[level])
         profile: dict[str, object] = {"name": f"{first} {last}", "company": company,
                                       "industry": industry, "employees": employees,
@@ -143,13 +143,13 @@ class Casting:
         ae = rng.choice(AES[template])
         intent = min(0.95, spec.intent * (0.65 + quality))
         return Prospect(no=no, template=template, channel=channel, quality=quality,
-                     profile=profile, first_profile=first_profile, email=email,
-                     later_email=later_email, external_id=external_id,
-                     invalid=student or free_mail, captured_at=at, sdr=sdr, ae=ae,
-                     amount=amount, currency=currency, intent=intent)
+                        profile=profile, first_profile=first_profile, email=email,
+                        later_email=later_email, external_id=external_id,
+                        invalid=student or free_mail, captured_at=at, sdr=sdr, ae=ae,
+                        amount=amount, currency=currency, intent=intent)
 
     def company(self, template: str, quality: float,
-                 country: str) -> tuple[str, str, str, int]:
+                country: str) -> tuple[str, str, str, int]:
         """A company (sometimes one already in the history: a second contact there)."""
         rng = self.rng
         known = self.companies[template]

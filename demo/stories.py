@@ -40,7 +40,6 @@ class Story(Journey):
         self.quote_no = 0
         self.amount = lead.amount
 
-
     def run(self) -> None:
         with contextlib.suppress(Stop):
             self._plot()
@@ -67,8 +66,8 @@ class Story(Journey):
         lead, rng, engine = self.lead, self.rng, self.engine
         sdr = lead.sdr[0]
         p_leak = (0.08 if raised else 0.38) + {"paid_search": 0.08, "social": 0.12,
-                                                "referral": -0.06, "partner": -0.06,
-                                                "event": -0.04}.get(lead.channel, 0.0)
+                                               "referral": -0.06, "partner": -0.06,
+                                               "event": -0.04}.get(lead.channel, 0.0)
         if engine.stage == "mql" and rng.random() < p_leak:
             self._quiet_tail(t)  # nobody works this MQL
             return
@@ -99,7 +98,7 @@ class Story(Journey):
                     reason = pick(rng, {"need_mismatch": 0.6, "no_budget": 0.3, "other": 0.1})
                     text = rng.choice(LOSS_TEXT[reason])
                     self.act(t + 10 * MINUTE, sdr, "disqualify", {"reason": reason,
-                                                                   "text": text})
+                                                                  "text": text})
                     return
         if engine.stage == "sql":
             self._opportunity(self.last_at, cycle)
@@ -174,7 +173,7 @@ class Story(Journey):
         if u < 0.33:
             t = self._work(t + timedelta(days=rng.uniform(14, 35)))
             reason = pick(rng, {"decision_postponed": 0.6, "no_budget": 0.25,
-                                 "no_response": 0.15})
+                                "no_response": 0.15})
             if lead.template == "industrial" and engine.bant.met >= 3:
                 # the timeline moved: otherwise the template's BANT rule re-qualifies it
                 self.act(t, ae, "bant", {"timeline": False, "budget": False})
@@ -264,9 +263,8 @@ class Story(Journey):
         elif stage in ("demo", "discovery", "technical_evaluation"):
             meeting = {"demo": "product_demo", "discovery": "discovery_workshop",
                        "technical_evaluation": "technical_workshop"}[stage]
-            plan += [("meeting_held", {"meeting": meeting})] * rng.randint(1, 3 if
-                                                                         tmpl == "industrial"
-                                                                         else 2)
+            meetings = rng.randint(1, 3 if tmpl == "industrial" else 2)
+            plan += [("meeting_held", {"meeting": meeting})] * meetings
             plan += [("reply_received", None)] * rng.randint(0, 2)
             if rng.random() < 0.4:
                 plan.append(("content_download", {"asset": "case-study"}))
