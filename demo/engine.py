@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
+
 from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import lead_id_for
 from lifecycle.application import keys_of
@@ -68,7 +70,9 @@ class EngineLead:
             None when the engine accepts it; otherwise why not (the lead is unchanged).
         """
         try:
-            item = parse_inbound(data)
+            # With the JSON text, as ingest parses a line: the contract then skips its
+            # control-character scan when the text cannot hold one (a third faster).
+            item = parse_inbound(data, raw=orjson.dumps(data))
             lead = self._lead
             if lead is None:
                 if not isinstance(item, Touchpoint):

@@ -1,9 +1,10 @@
 """The ``lifecycle`` command.
 
 Each area registers its subcommands here: the core (ingest, lead, schema), and the
-modules that build on it. :func:`main` is the one place where a failure becomes what the
-user reads: one line with the cause and what to do (:mod:`lifecycle.cli.failures`), the
-traceback only with ``--debug``.
+modules that build on it; packages beside the engine add theirs through the
+``lifecycle.commands`` entry point (``lifecycle demo`` from ``demo``). :func:`main` is
+the one place where a failure becomes what the user reads: one line with the cause and
+what to do (:mod:`lifecycle.cli.failures`), the traceback only with ``--debug``.
 """
 
 from __future__ import annotations
