@@ -43,7 +43,25 @@ aggregate), :mod:`~demo.stats`, :mod:`~demo.generator`, :mod:`~demo.cli`.
 
 from __future__ import annotations
 
-from demo.generator import generate, generate_with_stats
-from demo.stats import GeneratedStats
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from demo.generator import generate, generate_with_stats
+    from demo.stats import GeneratedStats
 
 __all__ = ["GeneratedStats", "generate", "generate_with_stats"]
+
+
+def __getattr__(name: str) -> object:
+    # Loaded on first use: every `lifecycle` start imports demo.cli (to list the
+    # command), and importing the generator there cost 170 ms of each start (measured
+    # with -X importtime on a busy machine); the command itself imports it when it runs.
+    if name in ("generate", "generate_with_stats"):
+        from demo import generator
+
+        return getattr(generator, name)
+    if name == "GeneratedStats":
+        from demo.stats import GeneratedStats
+
+        return GeneratedStats
+    raise AttributeError(f"module 'demo' has no attribute {name!r}")

@@ -89,6 +89,7 @@ class Casting:
                 return t
 
     def prospect(self, no: int, at: datetime) -> Prospect:
+        """Lead number ``no``, captured at ``at``: channel, person, company, deal size."""
         rng = self.rng
         template = pick(rng, TEMPLATE_SHARES)
         channel = pick(rng, {c: spec.weight[template] for c, spec in CHANNELS.items()})
@@ -209,6 +210,7 @@ class Casting:
 
 
 def local_part(rng: random.Random, first: str, last: str) -> str:
+    """The part of an address before the @, in one of the usual company styles."""
     f, la = slug(first), slug(last)
     style = rng.random()
     if style < 0.6:
