@@ -24,8 +24,8 @@ from typing import Any
 
 import psycopg
 
+from demo import generate
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
-from lifecycle.demo import generate
 from lifecycle.settings import Settings
 from streams.client import encode_input
 from streams.topics import ensure_topics

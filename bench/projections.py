@@ -8,7 +8,7 @@ What it does, per backend (a fresh SQLite file; a fresh PostgreSQL database on t
 server from ``tests/harness/postgres.py`` — ``LIFECYCLE_TEST_POSTGRES_URL`` or a
 throwaway one), in a fresh process (``spawn``):
 
-1. Records the synthetic history of :func:`lifecycle.demo.generate` (``--leads``,
+1. Records the synthetic history of :func:`demo.generate` (``--leads``,
    ``--days``, ``--seed``) through ``LeadLifecycle.record_batch`` — not timed — except
    its last ``(--lag-warmup + --lag-batches) x --lag-batch-size`` inputs, kept for 3.
 2. **Rebuild**, ``--repeat`` times: a new application and ``build_runner`` (what
@@ -83,10 +83,10 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import get_topic
 
 from bench._common import database, loadavg, percentile, print_goals
+from demo import generate
 from lifecycle.adapters.sqlite import ChainedSQLiteRecorder
 from lifecycle.application import LeadLifecycle
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
-from lifecycle.demo import generate
 from lifecycle.projections import (
     EventRecord,
     Projection,

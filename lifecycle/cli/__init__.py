@@ -1,9 +1,10 @@
 """The ``lifecycle`` command.
 
 Each area registers its subcommands here: the core (ingest, lead, schema), and the
-modules that build on it. :func:`main` is the one place where a failure becomes what the
-user reads: one line with the cause and what to do (:mod:`lifecycle.cli.failures`), the
-traceback only with ``--debug``.
+modules that build on it; packages beside the engine add theirs through the
+``lifecycle.commands`` entry point (``lifecycle demo`` from ``demo``). :func:`main` is
+the one place where a failure becomes what the user reads: one line with the cause and
+what to do (:mod:`lifecycle.cli.failures`), the traceback only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -44,12 +45,35 @@ def cli(ctx: click.Context, debug: bool) -> None:
         ctx.obj.debug = debug
 
 
+COMMAND_GROUP = "lifecycle.commands"
+"""The entry-point group through which packages beside the engine add commands (the
+``demo`` package adds ``lifecycle demo``): the engine never imports them."""
+
+
 def _register() -> None:
     from lifecycle.cli import audit, core, distributed, reporting
 
     for module in (core, reporting, distributed, audit):
         for command in module.COMMANDS:
             cli.add_command(command)
+    _register_entry_points()
+
+
+def _register_entry_points() -> None:
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=COMMAND_GROUP):
+        if entry.name in cli.commands:
+            continue  # the engine's own command of that name stays
+        try:
+            command = entry.load()
+        except Exception as e:
+            # One broken add-on must not take every other command with it.
+            click.echo(f"lifecycle: the command {entry.name!r} ({entry.value}) could not be "
+                       f"loaded: {type(e).__name__}: {e}", err=True)
+            continue
+        if isinstance(command, click.Command):
+            cli.add_command(command, entry.name)
 
 
 def _debug_from_environment() -> bool:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from demo import GeneratedStats, generate_with_stats
 from lifecycle.application import build_application
-from lifecycle.demo import GeneratedStats, generate_with_stats
 from lifecycle.projections import build_runner
 from lifecycle.reports import REPORTS, build_report
 from lifecycle.settings import Settings

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from demo import generate
 from lifecycle.application import LeadLifecycle
-from lifecycle.demo import generate
 from lifecycle.ingest import RejectWriter, ingest_lines, read_lines
 from lifecycle.projections import build_runner
 from lifecycle.settings import Settings

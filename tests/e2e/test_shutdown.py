@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lifecycle.demo import generate
+from demo import generate
 from tests.e2e.conftest import Cluster
 from tests.e2e.test_distributed import (
     assert_same,

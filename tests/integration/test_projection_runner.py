@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from demo import generate
 from lifecycle.application import LeadLifecycle
 from lifecycle.contracts import parse_inbound
-from lifecycle.demo import generate
 from lifecycle.projections import ProjectionRunner, ProjectionStore, build_runner
 from lifecycle.projections.runner import notification_reader
 from lifecycle.projections.tables import TOUCHES

@@ -1,6 +1,6 @@
 """Projections checked against the history they were made from, on SQLite and PostgreSQL.
 
-A generated history (:func:`lifecycle.demo.generate`: three templates, ten channels,
+A generated history (:func:`demo.generate`: three templates, ten channels,
 late and repeated deliveries, deliberately illegal actions) is recorded through the
 application and projected by the embedded runner. Every figure is then recomputed
 *without* the projection or report code:
@@ -29,10 +29,10 @@ from uuid import UUID
 
 import pytest
 
+from demo import generate
 from lifecycle.aggregates.lead import Lead
 from lifecycle.application import LeadLifecycle, Outcome, Result
 from lifecycle.contracts import parse_inbound
-from lifecycle.demo import generate
 from lifecycle.policies import run_policies
 from lifecycle.projections import ProjectionRunner, ProjectionStore, build_runner
 from lifecycle.reports import REPORTS, build_report, engagement

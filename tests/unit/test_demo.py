@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from demo import GeneratedStats, generate, generate_with_stats
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import LOSS_REASONS, SalesAction, Touchpoint, parse_inbound
-from lifecycle.demo import GeneratedStats, generate, generate_with_stats
 from lifecycle.scoring import load_scoring
 from lifecycle.settings import Settings
 
