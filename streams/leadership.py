@@ -2,15 +2,14 @@
 
 Every worker asks before each relay round and each policy run; one at a time gets
 ``True``. A leader keeps leading while its database session lives, and a worker that
-dies loses the lead with its connection, so another takes over at its next ask.
-The database side is :func:`_try_lead`, the one place with its SQL.
+dies loses the lead with its connection, so another takes over at its next ask. The
+lease itself is the storage adapter's (:func:`lifecycle.adapters.leadership_for`: a
+PostgreSQL advisory lock on a connection of its own).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
+from lifecycle.adapters import leadership_for
 
 __all__ = ["LEADER_LOCK", "Leadership"]
 
@@ -19,27 +18,17 @@ LEADER_LOCK = 0x1EAD_0001
 
 
 class Leadership:
-    """One worker's claim to the lead (asks on a connection of its own)."""
+    """One worker's claim to the lead."""
 
     def __init__(self, database_url: str, key: int = LEADER_LOCK) -> None:
         self.database_url = database_url
         self.key = key
-        self._session: psycopg.Connection[Any] | None = None  # opened at the first ask
+        self._lease = leadership_for(database_url, key)
 
     def is_leader(self) -> bool:
         """Holds, or takes if nobody holds it, the lead."""
-        if self._session is None or self._session.closed:
-            self._session = psycopg.connect(self.database_url, autocommit=True)
-        return _try_lead(self._session, self.key)
+        return self._lease.is_leader()
 
     def close(self) -> None:
-        """Gives the lead up (with the session)."""
-        if self._session is not None:
-            self._session.close()
-
-
-def _try_lead(session: psycopg.Connection[Any], key: int) -> bool:
-    """The database side of leadership: a PostgreSQL session-level advisory lock, taken
-    if free and kept until ``session`` ends (asking again while holding it succeeds)."""
-    row = session.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-    return bool(row and row[0])
+        """Gives the lead up."""
+        self._lease.close()

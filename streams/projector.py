@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
-import psycopg
 
 from lifecycle.projections import EventRecord, Projection, ProjectionStore, TableSpec
 from lifecycle.projections.faults import Fault, project_event, reason_of, units_of
@@ -117,7 +116,7 @@ class Projector:
             try:
                 project_partitions(self.store, self.projections, self.topic, batches)
                 break
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as e:
+            except self.store.backend.conflict_errors as e:
                 # Another worker writing the same rows (during a rebalance): the
                 # transaction rolled back; writing again is idempotent.
                 if attempt == 4:

@@ -39,7 +39,8 @@ __all__: list[str] = []
 # package: the chain, persistence and privacy modules the adapters build on import the
 # protocol from here.
 
-__all__ += ["EventStorage", "adapter_for", "backends", "driver_errors"]
+__all__ += ["EventStorage", "adapter_for", "backends", "driver_errors", "is_busy",
+            "is_unreachable"]
 
 
 @cache
@@ -79,6 +80,18 @@ def adapter_for(database: str | Settings) -> EventStorage:
     url = database if isinstance(database, str) else database.database_url
     storage: EventStorage = _backend(url).EVENTS(url)
     return storage
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` says another process holds the database locked (and kept it
+    longer than :data:`~lifecycle.adapters.protocol.LOCK_WAIT_SECONDS`), on any backend."""
+    return any(module.is_busy(error) for module in backends())
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says a database server cannot be reached (connection,
+    authentication, unknown database, shutdown), on any backend."""
+    return any(module.is_unreachable(error) for module in backends())
 
 
 def driver_errors() -> tuple[type[Exception], ...]:

@@ -18,8 +18,19 @@ __all__: list[str] = []
 # event log, events of leads, inputs index, chain heads, key store (storage-events)
 # ---------------------------------------------------------------------------------------
 
-__all__ += ["ERASE_WAIT", "HEADS_TABLE", "INPUTS_TABLE", "KEYS_TABLE", "ChainRead", "ChainRow",
-            "EventRecorder", "EventStorage", "InputRow", "KeyStore"]
+__all__ += [
+    "ERASE_WAIT",
+    "HEADS_TABLE",
+    "INPUTS_TABLE",
+    "KEYS_TABLE",
+    "LOCK_WAIT_SECONDS",
+    "ChainRead",
+    "ChainRow",
+    "EventRecorder",
+    "EventStorage",
+    "InputRow",
+    "KeyStore",
+]
 
 HEADS_TABLE = "lc_chain_heads"
 """Each aggregate's chain head (version, hash), written with its events
@@ -28,6 +39,9 @@ INPUTS_TABLE = "lc_inputs"
 """The index of recorded inputs, written with their events (:mod:`lifecycle.inputs`)."""
 KEYS_TABLE = "lc_subject_keys"
 """The per-lead personal-data keys (:mod:`lifecycle.privacy`)."""
+LOCK_WAIT_SECONDS = 30.0
+"""How long a writer waits for a database another process holds locked before giving up
+(on SQLite, the busy timeout of every connection the engine opens)."""
 ERASE_WAIT = 30.0
 """Seconds a key's deletion waits for older transactions or readers of the write-ahead
 log before it says the erasure is incomplete."""
@@ -199,6 +213,9 @@ class ProjectionBackend(Protocol):
     binary_refusals: tuple[type[BaseException], ...]
     """Errors of a ``binary=True`` :meth:`insert` that the same rows written with
     ``binary=False`` may not raise (empty: the backend has no binary format)."""
+    conflict_errors: tuple[type[BaseException], ...]
+    """Two writers of the same rows collided (a deadlock, a serialization failure): the
+    transaction rolled back and writing it again is safe."""
     writes_in_server: bool
     """The database does a write's work in another process: a writer thread overlaps it
     with reading the next batch. (SQLite writes in this process, holding the GIL: the

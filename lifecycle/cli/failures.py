@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import errno
 import os
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +29,9 @@ from urllib.parse import urlsplit
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from pydantic import ValidationError
 
+from lifecycle.adapters.protocol import LOCK_WAIT_SECONDS
 from lifecycle.errors import LeadNotFound, LifecycleError
 from lifecycle.reports.output import visible
-from lifecycle.schema import LOCK_WAIT_SECONDS, is_locked
 
 __all__ = ["EXIT_ENVIRONMENT", "EXIT_INTERNAL", "EXIT_USAGE", "Failure", "explain"]
 
@@ -99,15 +98,15 @@ def _sqlstate(error: BaseException) -> str | None:
     return state if isinstance(state, str) else None
 
 
-_DB_ERRORS = (sqlite3.Error, PersistenceError)
+def _db_errors() -> tuple[type[BaseException], ...]:
+    # Every backend's driver errors (loaded on a failure only: the adapters import them).
+    from lifecycle.adapters import driver_errors
+
+    return (*driver_errors(), PersistenceError)
 
 
 def _is_db_error(error: BaseException) -> bool:
-    if isinstance(error, _DB_ERRORS):
-        return True
-    import psycopg
-
-    return isinstance(error, psycopg.Error)
+    return isinstance(error, _db_errors())
 
 
 # -- rules, most specific first -------------------------------------------------------------
@@ -136,7 +135,7 @@ def _disk_full(error: BaseException, db: _Database) -> Failure | None:
 
 def _read_only(error: BaseException, db: _Database) -> Failure | None:
     text = str(error).lower()
-    if isinstance(error, _DB_ERRORS) and "readonly database" in text:
+    if isinstance(error, _db_errors()) and "readonly database" in text:
         path = db.sqlite_path
         folder = path.parent if path is not None else "its folder"
         return Failure(
@@ -158,7 +157,7 @@ def _read_only(error: BaseException, db: _Database) -> Failure | None:
 
 def _cannot_open(error: BaseException, db: _Database) -> Failure | None:
     path = db.sqlite_path
-    if path is None or not isinstance(error, _DB_ERRORS):
+    if path is None or not isinstance(error, _db_errors()):
         return None
     if "unable to open database file" not in str(error).lower():
         return None
@@ -174,14 +173,16 @@ def _cannot_open(error: BaseException, db: _Database) -> Failure | None:
 
 
 def _not_a_database(error: BaseException, db: _Database) -> Failure | None:
-    if isinstance(error, _DB_ERRORS) and "file is not a database" in str(error).lower():
+    if isinstance(error, _db_errors()) and "file is not a database" in str(error).lower():
         return Failure(f"error: {db} is not a SQLite database: point LIFECYCLE_DATABASE_URL "
                        "at the engine's database file", EXIT_ENVIRONMENT)
     return None
 
 
 def _locked(error: BaseException, db: _Database) -> Failure | None:
-    if is_locked(error):
+    from lifecycle.adapters import is_busy
+
+    if is_busy(error):
         return Failure(f"error: {db} stayed locked by another process for more than "
                        f"{LOCK_WAIT_SECONDS:g} s: let the other command finish (or stop it) "
                        "and run this one again", EXIT_ENVIRONMENT)
@@ -189,15 +190,10 @@ def _locked(error: BaseException, db: _Database) -> Failure | None:
 
 
 def _unreachable(error: BaseException, db: _Database) -> Failure | None:
-    import psycopg
+    from lifecycle.adapters import is_unreachable
 
-    # Connection, authentication, unknown database, server shutting down (not the other
-    # operational errors: a deadlock or a lock timeout is no connection problem).
-    state = _sqlstate(error)
-    if (isinstance(error, psycopg.OperationalError)
-            and (state is None or state.startswith(("08", "28", "3D", "57P")))) or (
-            isinstance(error, PersistenceError)
-            and "couldn't get a connection" in str(error)):
+    if is_unreachable(error) or (isinstance(error, PersistenceError)
+                                 and "couldn't get a connection" in str(error)):
         return Failure(f"error: cannot connect to {db}: {_first_line(error)}; start the "
                        "server, or fix LIFECYCLE_DATABASE_URL (host, port, user, password, "
                        "database)", EXIT_ENVIRONMENT)

@@ -30,8 +30,9 @@ def test_a_leader_whose_connection_died_loses_the_lead(pg_database_url: str) -> 
     first, second = Leadership(pg_database_url), Leadership(pg_database_url)
     try:
         assert first.is_leader()
-        assert first._session is not None
-        pid = first._session.info.backend_pid
+        session = first._lease._conn  # type: ignore[attr-defined]  # the adapter's own
+        assert session is not None
+        pid = session.info.backend_pid
         with psycopg.connect(pg_database_url, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         assert second.is_leader()

@@ -10,6 +10,8 @@ log, projection tables with positions, leadership). This package is the backend 
 
 from __future__ import annotations
 
+import psycopg
+
 from lifecycle.adapters.postgres.events import (
     CONNECT_TIMEOUT,
     ERRORS,
@@ -30,10 +32,23 @@ from lifecycle.adapters.postgres.projections import (
 )
 
 __all__ = [
-    "CONNECT_TIMEOUT", "ERRORS", "EVENTS", "SCHEMA_LOCK", "SCHEMES", "TRANSIENT_ERRORS",
-    "ChainedPostgresRecorder", "PostgresEvents", "PostgresKeyStore", "PostgresLeadership",
-    "PostgresProjections", "create_tables", "leadership", "notification_reader_of",
-    "postgres_schema_lock", "projections",
+    "CONNECT_TIMEOUT",
+    "ERRORS",
+    "EVENTS",
+    "SCHEMA_LOCK",
+    "SCHEMES",
+    "TRANSIENT_ERRORS",
+    "ChainedPostgresRecorder",
+    "PostgresEvents",
+    "PostgresKeyStore",
+    "PostgresLeadership",
+    "PostgresProjections",
+    "create_tables",
+    "is_unreachable",
+    "leadership",
+    "notification_reader_of",
+    "postgres_schema_lock",
+    "projections",
 ]
 
 
@@ -45,3 +60,17 @@ def projections(url: str) -> PostgresProjections:
 def leadership(url: str, key: int) -> PostgresLeadership:
     """The lease ``key`` (an advisory lock) among the processes of the database of ``url``."""
     return PostgresLeadership(url, key)
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` is the server's connection failing: connection, authentication,
+    unknown database, server shutting down — not the other operational errors (a deadlock
+    or a lock timeout is no connection problem)."""
+    state = getattr(error, "sqlstate", None)
+    return isinstance(error, psycopg.OperationalError) and (
+        not isinstance(state, str) or state.startswith(("08", "28", "3D", "57P")))
+
+
+def is_busy(error: BaseException) -> bool:
+    """Never: PostgreSQL writers wait for each other's locks inside the server."""
+    return False

@@ -99,6 +99,8 @@ class PostgresProjections:
     # or raises.
     binary_refusals: tuple[type[BaseException], ...] = (
         TypeError, ValueError, OverflowError, psycopg.DataError)
+    conflict_errors: tuple[type[BaseException], ...] = (
+        psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
     writes_in_server = True
 
     def __init__(self, url: str) -> None:

@@ -33,7 +33,8 @@ from lifecycle.adapters.sqlite.projections import (
 __all__ = [
     "ERRORS", "EVENTS", "LOCK_WAIT_SECONDS", "SCHEMES", "TRANSIENT_ERRORS",
     "ChainedSQLiteRecorder", "SQLiteEvents", "SQLiteKeyStore", "SQLiteLeadership",
-    "SQLiteProjections", "create_tables", "is_locked", "leadership", "notification_reader_of",
+    "SQLiteProjections", "create_tables", "is_busy", "is_locked", "is_unreachable", "leadership",
+    "notification_reader_of",
     "projections", "use_wal", "wait_while_locked",
 ]
 
@@ -52,3 +53,13 @@ def projections(url: str) -> SQLiteProjections:
 def leadership(url: str, key: int) -> SQLiteLeadership:
     """The lease ``key`` among the processes of this host that use the file of ``url``."""
     return SQLiteLeadership(_path(url), key)
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Never: a SQLite database is a file, not a server (opening it says what is wrong)."""
+    return False
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite's "database is locked" (another process writing)."""
+    return is_locked(error)

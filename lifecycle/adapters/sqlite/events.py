@@ -21,6 +21,7 @@ from lifecycle.adapters.protocol import (
     HEADS_TABLE,
     INPUTS_TABLE,
     KEYS_TABLE,
+    LOCK_WAIT_SECONDS,
     ChainRead,
     ChainRow,
     InputRow,
@@ -57,9 +58,6 @@ SCHEMES = ("sqlite:///",)
 """The database URLs this adapter serves."""
 ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
 
-LOCK_WAIT_SECONDS = 30.0
-"""How long a writer waits for a locked SQLite database before giving up (the same as
-the busy timeout of every SQLite connection the engine opens)."""
 
 _MAX_ROWID = 2**63 - 1
 _CHUNK = 500  # ids per query: well under SQLite's parameter limit

@@ -81,6 +81,8 @@ class SQLiteProjections:
         TypeError, ValueError, OverflowError, sqlite3.DataError, sqlite3.IntegrityError,
         sqlite3.ProgrammingError, sqlite3.InterfaceError)
     binary_refusals: tuple[type[BaseException], ...] = ()
+    # One writer at a time (BEGIN IMMEDIATE waits for the lock): writers never collide.
+    conflict_errors: tuple[type[BaseException], ...] = ()
     writes_in_server = False
 
     def __init__(self, path: str) -> None:
