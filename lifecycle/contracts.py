@@ -31,7 +31,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any, Literal, get_args
 
@@ -54,6 +53,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from lifecycle.aggregates.values import LOSS_REASONS, REASON_TAXONOMY_VERSION, Key, LossReason
 from lifecycle.errors import InvalidInput
 
 __all__ = [
@@ -75,24 +75,6 @@ __all__ = [
     "parse_inbound",
     "parse_inbound_json",
 ]
-
-REASON_TAXONOMY_VERSION = 1
-"""Version of :class:`LossReason`; carried in every event that names a reason."""
-
-
-class LossReason(StrEnum):
-    """Why a lead was lost, disqualified or recycled (taxonomy version 1)."""
-
-    NEED_MISMATCH = "need_mismatch"
-    COMPETITOR_WON = "competitor_won"
-    NO_BUDGET = "no_budget"
-    DECISION_POSTPONED = "decision_postponed"
-    NO_RESPONSE = "no_response"
-    INVALID_LEAD = "invalid_lead"
-    OTHER = "other"
-
-
-LOSS_REASONS: tuple[str, ...] = tuple(r.value for r in LossReason)
 
 Channel = Literal[
     "seo",
@@ -404,7 +386,7 @@ class _Keyed(_Frozen):
     @property
     def lead_key(self) -> str:
         """The key this input is routed by (external id first, then email)."""
-        return f"external:{self.external_id}" if self.external_id else f"email:{self.email}"
+        return Key.of(external_id=self.external_id, email=self.email)[0]
 
 
 class Touchpoint(_Keyed):
