@@ -3,10 +3,10 @@
 Each ``apply`` only assigns: every value was computed by the command that emitted the
 event, so replaying stored events rebuilds the same state exactly.
 
-:class:`~lifecycle.aggregates.lead.Lead` names these classes in its body, and
-eventsourcing redefines each there as ``Lead.<Name>``: the classes events are made
-of, stored under the topics ``lifecycle.aggregates.lead:Lead.<Name>``, as before the
-events moved here. Field order is part of the stored bytes: do not reorder fields.
+:class:`~lifecycle.aggregates.lead.Lead` declares a subclass of each in its body
+(``Lead.Captured`` …): those are the classes events are made of, stored under the topics
+``lifecycle.aggregates.lead:Lead.<Name>`` as before these moved here. Field order is
+part of the stored bytes: do not reorder fields.
 
 Each event declares its personal fields (``personal_fields``: name and kind, one of
 ``text``, ``keys``, ``key``, ``profile``, ``properties``, ``override``) and, when the

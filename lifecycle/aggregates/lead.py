@@ -83,24 +83,39 @@ class Lead(Aggregate):
     class Event(events.LeadEvent):
         """Every lead event: business time, and who or what caused it."""
 
-    # Named here, eventsourcing redefines each as Lead.<Name> (a subclass of it and
-    # of Lead.Event): the stored topics stay lifecycle.aggregates.lead:Lead.<Name>.
-    Captured = events.Captured
-    TouchpointRecorded = events.TouchpointRecorded
-    Graded = events.Graded
-    NurtureStepSent = events.NurtureStepSent
-    StageAdvanced = events.StageAdvanced
-    MarketingQualified = events.MarketingQualified
-    SalesAccepted = events.SalesAccepted
-    SalesQualified = events.SalesQualified
-    BantAssessed = events.BantAssessed
-    Recycled = events.Recycled
-    Disqualified = events.Disqualified
-    Won = events.Won
-    Lost = events.Lost
-    Reopened = events.Reopened
-    NoteAdded = events.NoteAdded
-    Erased = events.Erased
+    # The events (events.py), declared here as Lead.<Name>: their stored topics are
+    # lifecycle.aggregates.lead:Lead.<Name>, as when they were written here.
+    class Captured(events.Captured, Event): ...
+
+    class TouchpointRecorded(events.TouchpointRecorded, Event): ...
+
+    class Graded(events.Graded, Event): ...
+
+    class NurtureStepSent(events.NurtureStepSent, Event): ...
+
+    class StageAdvanced(events.StageAdvanced, Event): ...
+
+    class MarketingQualified(events.MarketingQualified, Event): ...
+
+    class SalesAccepted(events.SalesAccepted, Event): ...
+
+    class SalesQualified(events.SalesQualified, Event): ...
+
+    class BantAssessed(events.BantAssessed, Event): ...
+
+    class Recycled(events.Recycled, Event): ...
+
+    class Disqualified(events.Disqualified, Event): ...
+
+    class Won(events.Won, Event): ...
+
+    class Lost(events.Lost, Event): ...
+
+    class Reopened(events.Reopened, Event): ...
+
+    class NoteAdded(events.NoteAdded, Event): ...
+
+    class Erased(events.Erased, Event): ...
 
     def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
         """Builds the next event and applies it, like eventsourcing's, minus the checks.
