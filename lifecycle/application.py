@@ -53,8 +53,8 @@ from lifecycle.handling import (
     run_policy,
     template_of,
 )
-from lifecycle.handling import LRU as _LRU
 from lifecycle.handling import Batch as _Batch
+from lifecycle.identity import LRU as _LRU
 from lifecycle.identity import KeyIndex, LeadFinding
 from lifecycle.inputs import Recorded, cause_of, seal_content
 from lifecycle.persistence import FastMapper

@@ -9,7 +9,6 @@ and the outcome it reports (:class:`Result`).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -178,26 +177,6 @@ def _reason(a: SalesAction) -> LossReason:
 
 
 # -- one input of a batch ------------------------------------------------------------
-
-
-class LRU(OrderedDict[Any, Any]):
-    """A bounded mapping that forgets the least recently used entry first."""
-
-    def __init__(self, maxsize: int) -> None:
-        super().__init__()
-        self.maxsize = maxsize
-
-    def get_recent(self, key: Any) -> Any:
-        value = self.get(key)
-        if value is not None:
-            self.move_to_end(key)
-        return value
-
-    def put(self, key: Any, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.maxsize:
-            self.popitem(last=False)
 
 
 class Batch:

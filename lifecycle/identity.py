@@ -9,6 +9,7 @@ inputs before them (the batch's own map) before anything is saved.
 from __future__ import annotations
 
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,10 +26,30 @@ from lifecycle.errors import IdentityConflict, LeadErased, LeadNotFound
 if TYPE_CHECKING:
     from eventsourcing.application import Repository
 
-    from lifecycle.handling import LRU, Batch
+    from lifecycle.handling import Batch
     from lifecycle.privacy import SubjectKeys
 
-__all__ = ["KeyIndex", "LeadFinding", "lookup_candidates"]
+__all__ = ["LRU", "KeyIndex", "LeadFinding", "lookup_candidates"]
+
+
+class LRU(OrderedDict[Any, Any]):
+    """A bounded mapping that forgets the least recently used entry first."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def get_recent(self, key: Any) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.maxsize:
+            self.popitem(last=False)
 
 
 class KeyIndex:

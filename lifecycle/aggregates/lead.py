@@ -86,35 +86,20 @@ class Lead(Aggregate):
     # The events (events.py), declared here as Lead.<Name>: their stored topics are
     # lifecycle.aggregates.lead:Lead.<Name>, as when they were written here.
     class Captured(events.Captured, Event): ...
-
     class TouchpointRecorded(events.TouchpointRecorded, Event): ...
-
     class Graded(events.Graded, Event): ...
-
     class NurtureStepSent(events.NurtureStepSent, Event): ...
-
     class StageAdvanced(events.StageAdvanced, Event): ...
-
     class MarketingQualified(events.MarketingQualified, Event): ...
-
     class SalesAccepted(events.SalesAccepted, Event): ...
-
     class SalesQualified(events.SalesQualified, Event): ...
-
     class BantAssessed(events.BantAssessed, Event): ...
-
     class Recycled(events.Recycled, Event): ...
-
     class Disqualified(events.Disqualified, Event): ...
-
     class Won(events.Won, Event): ...
-
     class Lost(events.Lost, Event): ...
-
     class Reopened(events.Reopened, Event): ...
-
     class NoteAdded(events.NoteAdded, Event): ...
-
     class Erased(events.Erased, Event): ...
 
     def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
@@ -141,15 +126,8 @@ class Lead(Aggregate):
 
     @classmethod
     def capture(
-        cls,
-        lead_id: UUID,
-        touch: Touch,
-        *,
-        keys: tuple[str, ...],
-        email: str | None,
-        external_id: str | None,
-        template: FunnelTemplate,
-        config: ScoringConfig,
+        cls, lead_id: UUID, touch: Touch, *, keys: tuple[str, ...], email: str | None,
+        external_id: str | None, template: FunnelTemplate, config: ScoringConfig,
         recorded_at: datetime,
     ) -> Lead:
         """Creates a lead from its first touch, screens it, and records the touch."""
@@ -308,12 +286,9 @@ class Lead(Aggregate):
     ) -> None:
         """Loses an SQL or open opportunity (it can be reopened)."""
         common = self._sales(at, actor, cause, recorded_at)
-        if self.stage != "sql" and self.stage not in template.opportunity_stages:
-            raise IllegalTransition(
-                action="lose", stage=self.stage,
-                why="only a sales-qualified lead or an open opportunity can be lost; "
-                "disqualify or recycle a lead earlier in the funnel",
-            )
+        rules.deal_position(self.stage, template, "lose",
+                            "only a sales-qualified lead or an open opportunity can be lost; "
+                            "disqualify or recycle a lead earlier in the funnel")
         self.trigger_event(self.Lost, **common, from_stage=self.stage, reason=str(reason),
                            competitor=competitor, text=text, amount=amount,
                            currency=currency, taxonomy_version=REASON_TAXONOMY_VERSION)
@@ -335,11 +310,9 @@ class Lead(Aggregate):
     ) -> None:
         """Sends an MQL, SQL or open opportunity back to nurturing, and re-evaluates."""
         common = self._sales(at, actor, cause, recorded_at)
-        if self.stage not in ("mql", "sql", *template.opportunity_stages):
-            raise IllegalTransition(
-                action="recycle", stage=self.stage,
-                why="only an MQL, SQL or open opportunity can be recycled to nurturing",
-            )
+        if self.stage != "mql":
+            rules.deal_position(self.stage, template, "recycle", "only an MQL, SQL or open "
+                                "opportunity can be recycled to nurturing")
         self.trigger_event(self.Recycled, **common, from_stage=self.stage, reason=str(reason),
                            text=text, taxonomy_version=REASON_TAXONOMY_VERSION)
         self._after_sales("recycle", common, template, config)

@@ -20,6 +20,7 @@ __all__ = [
     "auto_sql_rule",
     "behaviour_after",
     "check_open",
+    "deal_position",
     "due_nurture_step",
     "mql_rule",
     "touch_points",
@@ -115,7 +116,7 @@ def due_nurture_step(
     return None
 
 
-def _open_deal(stage: str, template: FunnelTemplate, action: str, why: str) -> int:
+def deal_position(stage: str, template: FunnelTemplate, action: str, why: str) -> int:
     """The stage's place in the opportunity stages (-1: ``sql``).
 
     Raises:
@@ -139,9 +140,9 @@ def advance_target(
             template lacks or that is not ahead, or skipped stages without a reason.
     """
     opp = template.opportunity_stages
-    pos = _open_deal(stage, template, "advance",
-                     "only a sales-qualified lead (sql) or an opportunity can advance; "
-                     f"accept it first (template {template.name!r} stages: {', '.join(opp)})")
+    pos = deal_position(stage, template, "advance",
+                        "only a sales-qualified lead (sql) or an opportunity can advance; "
+                        f"accept it first (template {template.name!r} stages: {', '.join(opp)})")
     target = target or (opp[pos + 1] if pos + 1 < len(opp) else None)
     if target is None:
         raise IllegalTransition(action="advance", stage=stage,
@@ -173,8 +174,8 @@ def win_skips(stage: str, template: FunnelTemplate, skip_reason: str | None) -> 
         IllegalTransition: not an SQL or open opportunity, or stages skipped without
             a reason.
     """
-    pos = _open_deal(stage, template, "win",
-                     "only a sales-qualified lead or an open opportunity can be won")
+    pos = deal_position(stage, template, "win",
+                        "only a sales-qualified lead or an open opportunity can be won")
     skipped = template.opportunity_stages[pos + 1 :]
     if skipped and not skip_reason:
         raise IllegalTransition(
