@@ -1,7 +1,8 @@
 """LeadLifecycle: the application service that turns inputs into lead events.
 
-It resolves each input's lead by key, hands it to the Lead aggregate, and saves the
-resulting events. It is idempotent by ``touchpoint_id`` / ``action_id``, which are
+It resolves each input's lead by key (:mod:`lifecycle.identity`), applies the input
+by the Lead's named command (:mod:`lifecycle.handling`), and saves the resulting
+events. It is idempotent by ``touchpoint_id`` / ``action_id``, which are
 global (:mod:`lifecycle.inputs`): a redelivery reports ``duplicate`` and writes nothing;
 the same id with other content, or for another lead, is rejected (``id_conflict``); an
 input whose keys name two different leads is rejected (``identity_conflict``) unless

@@ -386,7 +386,7 @@ class _Keyed(_Frozen):
     @property
     def lead_key(self) -> str:
         """The key this input is routed by (external id first, then email)."""
-        return Key.of(external_id=self.external_id, email=self.email)[0]
+        return Key.of(self.external_id, self.email)[0]
 
 
 class Touchpoint(_Keyed):

@@ -76,9 +76,10 @@ class Result:
     reason: str | None = None
 
 
-def keys_of(item: Touchpoint | SalesAction) -> tuple[Key, ...]:
+def keys_of(item: Touchpoint | SalesAction) -> tuple[str, ...]:
     """The input's lead keys, external id first: a system's own id beats an email."""
-    return Key.of(external_id=item.external_id, email=item.email)
+    fields = item.__dict__
+    return Key.of(fields["external_id"], fields["email"])
 
 
 # -- the contract → the Lead's commands --------------------------------------------------
@@ -86,14 +87,18 @@ def keys_of(item: Touchpoint | SalesAction) -> tuple[Key, ...]:
 
 def touch_of(tp: Touchpoint) -> Touch:
     """The domain's view of a touchpoint (its facts, without its identity)."""
-    # Fields read from __dict__ once: pydantic's attribute access costs more.
+    # Fields read from __dict__: pydantic's attribute access costs more; and the tuple
+    # made by tuple.__new__: the named tuple's own __new__ costs more (per touchpoint).
     fields = tp.__dict__
     profile = fields["profile"]
-    return Touch(fields["touchpoint_id"], fields["occurred_at"], fields["source"],
-                 fields["channel"], fields["kind"],
-                 None if profile is None else
-                 {k: v for k, v in profile.__dict__.items() if v is not None},
-                 fields["properties"])
+    return _new_tuple(Touch, (
+        fields["touchpoint_id"], fields["occurred_at"], fields["source"], fields["channel"],
+        fields["kind"],
+        None if profile is None else {k: v for k, v in profile.__dict__.items() if v is not None},
+        fields["properties"]))
+
+
+_new_tuple = tuple.__new__
 
 
 def apply_input(

@@ -303,15 +303,15 @@ def test_touch_of_keeps_the_given_profile_fields_only() -> None:
 
 
 def test_a_key_is_the_string_events_and_the_key_index_store() -> None:
-    keys = Key.of(external_id="crm-1", email=EMAIL)
-    assert keys == ("external:crm-1", f"email:{EMAIL}")
+    keys = tuple(map(Key, Key.of("crm-1", EMAIL)))
+    assert keys == ("external:crm-1", f"email:{EMAIL}") == (Key.external("crm-1"), Key.email(EMAIL))
     assert [k.kind for k in keys] == ["external", "email"]
     assert [k.field for k in keys] == ["external_id", "email"]
     assert keys[1].value == EMAIL
     assert keys[0].index_id == key_index_id("external:crm-1")
     assert keys[0].lead_id == lead_id_for("external:crm-1")
-    assert Key.of(external_id=None, email=EMAIL) == (Key.email(EMAIL),)
-    assert Key.of(external_id=None, email=None) == ()
+    assert Key.of(None, EMAIL) == (Key.email(EMAIL),)
+    assert Key.of(None, None) == ()
     assert Key.parse("email:x@y.z") == "email:x@y.z"
     assert Key.parse("phone:123") is None
     assert Key.parse("plain") is None
