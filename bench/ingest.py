@@ -75,6 +75,7 @@ from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import lead_id_for
 from lifecycle.application import LeadLifecycle, Outcome, keys_of
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
+from lifecycle.handling import apply_input
 from lifecycle.scoring import load_scoring
 from lifecycle.settings import Settings, persistence_env
 from lifecycle.templates import load_templates
@@ -338,13 +339,13 @@ class NaiveLifecycle(Application[UUID]):
             break
         template = self.templates[tp.template or self.templates.default]
         if lead is None:
-            lead = Lead.capture(lead_id_for(keys[0]), tp, keys=keys, template=template,
-                                config=self.scoring, recorded_at=recorded_at)
+            lead = apply_input(None, tp, template=template, config=self.scoring,
+                               recorded_at=recorded_at, keys=keys)
         else:
             if f"touchpoint:{tp.touchpoint_id}" in lead.seen:
                 return Outcome.DUPLICATE, 0
-            lead.record_touchpoint(tp, template=self.templates[lead.template],
-                                   config=self.scoring, recorded_at=recorded_at)
+            apply_input(lead, tp, template=self.templates[lead.template],
+                        config=self.scoring, recorded_at=recorded_at)
         events = len(lead.pending_events)
         self.save(lead)
         return Outcome.ACCEPTED, events

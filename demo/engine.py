@@ -9,9 +9,9 @@ aggregate guards before it emits, so a refused input leaves the lead as it was. 
 demo thereby follows the engine's rules exactly, without a copy of them.
 
 Inputs are the generator's JSON-ready dicts, validated by the engine's own contract
-(:func:`lifecycle.contracts.parse_inbound`) and applied the way
-``LeadLifecycle._apply`` applies them (:func:`_apply` below: the contract-to-command
-mapping is this module's only coupling to the aggregate's command API).
+(:func:`lifecycle.contracts.parse_inbound`) and applied by
+the application's own contract-to-command mapping
+(:func:`lifecycle.handling.apply_input`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from datetime import datetime
 import orjson
 
 from lifecycle.aggregates.lead import Lead
-from lifecycle.aggregates.lead_key import lead_id_for
-from lifecycle.application import keys_of
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
 from lifecycle.errors import InputRejected
+from lifecycle.handling import apply_input
 from lifecycle.scoring import BantAssessment, ScoringConfig
 from lifecycle.templates import FunnelTemplate
 
@@ -127,16 +126,11 @@ def _recorded_at(item: Touchpoint | SalesAction) -> datetime:
 
 
 def _capture(tp: Touchpoint, template: FunnelTemplate, config: ScoringConfig) -> Lead:
-    keys = keys_of(tp)
-    return Lead.capture(lead_id_for(keys[0]), tp, keys=keys, template=template, config=config,
-                        recorded_at=_recorded_at(tp))
+    return apply_input(None, tp, template=template, config=config, recorded_at=_recorded_at(tp))
 
 
 def _apply(lead: Lead, item: Touchpoint | SalesAction, template: FunnelTemplate,
            config: ScoringConfig) -> None:
-    """The contract onto the aggregate, as ``LeadLifecycle._apply`` maps it."""
-    if isinstance(item, Touchpoint):
-        lead.record_touchpoint(item, template=template, config=config,
-                               recorded_at=_recorded_at(item))
-    else:
-        lead.act(item, template=template, config=config, recorded_at=_recorded_at(item))
+    """The contract onto the aggregate's named commands, by the application's own mapping
+    (:func:`lifecycle.handling.apply_input`)."""
+    apply_input(lead, item, template=template, config=config, recorded_at=_recorded_at(item))

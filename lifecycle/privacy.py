@@ -48,8 +48,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lifecycle.adapters import adapter_for
 from lifecycle.adapters.protocol import ERASE_WAIT, KEYS_TABLE, KeyStore
-from lifecycle.aggregates.lead import ERASED, PERSONAL_PROFILE_FIELDS, Lead
-from lifecycle.aggregates.lead_key import LeadKey
+from lifecycle.aggregates.values import ERASED, PERSONAL_PROFILE_FIELDS
 from lifecycle.errors import ErasureIncomplete
 
 __all__ = [
@@ -82,20 +81,23 @@ FieldSpec = tuple[str | None, tuple[tuple[str, int], ...]]
 """Which attribute names the lead (None: the event's originator) and the personal
 fields of an event class with their kind."""
 
-SPECS: dict[type, FieldSpec] = {
-    Lead.Captured: (None, (("email", TEXT), ("external_id", TEXT), ("keys", KEYS),
-                           ("profile", PROFILE))),
-    Lead.TouchpointRecorded: (None, (("profile", PROFILE), ("properties", PROPERTIES))),
-    Lead.NoteAdded: (None, (("text", TEXT),)),
-    Lead.Lost: (None, (("text", TEXT),)),
-    Lead.Disqualified: (None, (("text", TEXT),)),
-    Lead.Recycled: (None, (("text", TEXT),)),
-    Lead.Reopened: (None, (("text", TEXT),)),
-    Lead.StageAdvanced: (None, (("skip_reason", TEXT),)),
-    Lead.Won: (None, (("skip_reason", TEXT),)),
-    Lead.MarketingQualified: (None, (("rule", OVERRIDE),)),
-    LeadKey.Registered: ("lead_id", (("key", KEY),)),
-}
+_KINDS = {"text": TEXT, "keys": KEYS, "key": KEY, "profile": PROFILE,
+          "properties": PROPERTIES, "override": OVERRIDE}
+
+
+class _Specs(dict[type, "FieldSpec | None"]):
+    """Field specs by event class, read once from what the class declares:
+    ``personal_fields`` (name, kind) and ``personal_subject`` (the attribute naming the
+    person; None: the event's originator). A plain dict lookup after the first."""
+
+    def __missing__(self, cls: type) -> FieldSpec | None:
+        fields = getattr(cls, "personal_fields", ())
+        spec = self[cls] = (getattr(cls, "personal_subject", None), tuple(
+            (name, _KINDS[kind]) for name, kind in fields)) if fields else None
+        return spec
+
+
+SPECS = _Specs()
 
 
 _UNKNOWN: Any = object()
@@ -214,14 +216,14 @@ class PersonalData:
 
     @staticmethod
     def spec(event_class: type) -> FieldSpec | None:
-        return SPECS.get(event_class)
+        return SPECS[event_class]
 
     def subjects(self, events: Iterable[Any]) -> set[UUID]:
         """The leads whose keys are needed to store ``events``."""
         out: set[UUID] = set()
         specs = SPECS
         for event in events:
-            spec = specs.get(type(event))
+            spec = specs[type(event)]
             if spec is None:
                 continue
             attrs = event.__dict__

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from lifecycle.aggregates.lead import ERASED, Lead
+from lifecycle.aggregates.lead import Lead
+from lifecycle.aggregates.values import ERASED
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.projections import ProjectionStore, build_runner

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
-from lifecycle.application import keys_of
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
 from lifecycle.errors import PublishError
+from lifecycle.handling import keys_of
 
 with warnings.catch_warnings():
     # kafka-python 3.0 reads its protocol files with a deprecated importlib API.

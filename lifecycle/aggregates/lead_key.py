@@ -9,25 +9,15 @@ a race to register a key is settled by the event store's uniqueness.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from lifecycle.aggregates.values import key_index_id, lead_id_for
+
+# key_index_id and lead_id_for are defined in values.py (with Key); still importable here.
 __all__ = ["LeadKey", "key_index_id", "lead_id_for"]
-
-_INDEX_NS = uuid5(NAMESPACE_URL, "https://lead-lifecycle.dev/ns/lead-key")
-_LEAD_NS = uuid5(NAMESPACE_URL, "https://lead-lifecycle.dev/ns/lead")
-
-
-def key_index_id(key: str) -> UUID:
-    """The id of the index entry for ``key`` (``external:…`` or ``email:…``)."""
-    return uuid5(_INDEX_NS, key)
-
-
-def lead_id_for(key: str) -> UUID:
-    """The id a lead gets when it is first captured under ``key``."""
-    return uuid5(_LEAD_NS, key)
 
 
 class LeadKey(Aggregate):
@@ -38,6 +28,10 @@ class LeadKey(Aggregate):
         lead_id: UUID
 
     class Registered(Aggregate.Created):
+        # The key is personal (an email, a CRM id); the person is the lead it names.
+        personal_fields: ClassVar[tuple[tuple[str, str], ...]] = (("key", "key"),)
+        personal_subject: ClassVar[str | None] = "lead_id"
+
         key: str
         lead_id: UUID
 

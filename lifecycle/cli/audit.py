@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from lifecycle.aggregates.lead import ERASED
+from lifecycle.aggregates.values import ERASED
 from lifecycle.application import LeadLifecycle
 from lifecycle.cli.core import open_app, print_json
 from lifecycle.cli.params import AS_OF

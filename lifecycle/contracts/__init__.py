@@ -37,17 +37,15 @@ Example::
 
 from __future__ import annotations
 
+from lifecycle.aggregates.values import LOSS_REASONS, REASON_TAXONOMY_VERSION, LossReason
 from lifecycle.contracts._checks import COUNTRIES, CURRENCIES, BusinessTime, normalized_email
 from lifecycle.contracts._models import (
     CHANNELS,
     DEFAULT_LIMITS,
-    LOSS_REASONS,
-    REASON_TAXONOMY_VERSION,
     ActionKind,
     Channel,
     Inbound,
     Limits,
-    LossReason,
     Profile,
     SalesAction,
     Touchpoint,

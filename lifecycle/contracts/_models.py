@@ -9,7 +9,6 @@ bounds (:class:`Limits`) a deployment may change; the checks they call are in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -26,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from lifecycle.aggregates.values import LOSS_REASONS, Key, LossReason
 from lifecycle.contracts._checks import (
     _CONTROL,
     _CONTROL_IN_FREE_TEXT,
@@ -39,24 +39,6 @@ from lifecycle.contracts._checks import (
     _control_problem,
     _identifier,
 )
-
-REASON_TAXONOMY_VERSION = 1
-"""Version of :class:`LossReason`; carried in every event that names a reason."""
-
-
-class LossReason(StrEnum):
-    """Why a lead was lost, disqualified or recycled (taxonomy version 1)."""
-
-    NEED_MISMATCH = "need_mismatch"
-    COMPETITOR_WON = "competitor_won"
-    NO_BUDGET = "no_budget"
-    DECISION_POSTPONED = "decision_postponed"
-    NO_RESPONSE = "no_response"
-    INVALID_LEAD = "invalid_lead"
-    OTHER = "other"
-
-
-LOSS_REASONS: tuple[str, ...] = tuple(r.value for r in LossReason)
 
 Channel = Literal[
     "seo",
@@ -199,7 +181,7 @@ class _Keyed(_Frozen):
     @property
     def lead_key(self) -> str:
         """The key this input is routed by (external id first, then email)."""
-        return f"external:{self.external_id}" if self.external_id else f"email:{self.email}"
+        return Key.of(self.external_id, self.email)[0]
 
 
 class Touchpoint(_Keyed):

@@ -22,6 +22,7 @@ import orjson
 import pytest
 
 from lifecycle.aggregates.lead import Lead
+from lifecycle.aggregates.values import Touch
 from lifecycle.application import INTERNAL_ERROR, UNSTORABLE, LeadLifecycle, Outcome, Result
 from lifecycle.contracts import Touchpoint, parse_inbound
 from lifecycle.ingest import RejectWriter, ingest_lines, read_lines
@@ -156,7 +157,7 @@ def test_a_command_that_fails_half_way_rejects_its_input_and_leaves_no_trace(
 ) -> None:
     original = Lead.record_touchpoint
 
-    def fails_after_emitting(self: Lead, tp: Touchpoint, **kwargs: Any) -> Any:
+    def fails_after_emitting(self: Lead, tp: Touch, **kwargs: Any) -> Any:
         result = original(self, tp, **kwargs)  # its events are already pending
         if tp.touchpoint_id.startswith("poison"):
             raise OverflowError("date value out of range")

@@ -14,6 +14,7 @@ from lifecycle.audit import fold
 from lifecycle.chain import GENESIS, HASH_LEN, Anchored, Break, Row, check_rows, link
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.errors import LeadErased
+from lifecycle.handling import apply_input, touch_of
 from lifecycle.persistence import FastMapper
 from lifecycle.privacy import PREFIX, PersonalData
 from lifecycle.scoring import ScoringConfig
@@ -39,12 +40,13 @@ def captured_lead(templates: TemplateRegistry, scoring: ScoringConfig) -> Lead:
         "touchpoint_id": "t1", "source": "web", "channel": "seo", "kind": "form_submit",
         "occurred_at": T0.isoformat(), "email": "ada@acme.com",
         "profile": {"name": "Ada Lovelace", "phone": "+44 1", "industry": "software"}})
-    return Lead.capture(LEAD, tp, keys=("external:crm-1", "email:ada@acme.com"),
+    return Lead.capture(LEAD, touch_of(tp), keys=("external:crm-1", "email:ada@acme.com"),
+                        email=tp.email, external_id=tp.external_id,
                         template=templates["generic_b2b"], config=scoring, recorded_at=T0)
 
 
 def note(lead: Lead, text: str, scoring: ScoringConfig, templates: TemplateRegistry) -> None:
-    lead.act(SalesAction.model_validate({
+    apply_input(lead, SalesAction.model_validate({
         "action_id": f"n-{len(lead.seen)}", "actor": "sales:bob", "action": "note",
         "occurred_at": T0.isoformat(), "email": "ada@acme.com", "text": text}),
         template=templates["generic_b2b"], config=scoring, recorded_at=T0)

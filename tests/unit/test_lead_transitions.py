@@ -19,6 +19,7 @@ import pytest
 from lifecycle.aggregates.lead import Lead
 from lifecycle.contracts import REASON_TAXONOMY_VERSION, SalesAction, Touchpoint
 from lifecycle.errors import IllegalTransition
+from lifecycle.handling import apply_input, touch_of
 from lifecycle.scoring import ScoringConfig, fit_score
 from lifecycle.templates import FunnelTemplate, TemplateRegistry
 from tests.support import EMAIL, FIT45, T0, action, event_names, hours, lead_events, touchpoint
@@ -53,17 +54,19 @@ class Driver:
         self.count = 0
 
     def capture(self, tp: Touchpoint) -> Lead:
-        return Lead.capture(LEAD_ID, tp, keys=(f"email:{EMAIL}",), template=self.template,
+        return Lead.capture(LEAD_ID, touch_of(tp), keys=(f"email:{EMAIL}",), email=tp.email,
+                            external_id=tp.external_id, template=self.template,
                             config=self.config, recorded_at=RECORDED_AT)
 
     def touch(self, lead: Lead, tp: Touchpoint) -> None:
-        lead.record_touchpoint(tp, template=self.template, config=self.config,
+        lead.record_touchpoint(touch_of(tp), template=self.template, config=self.config,
                                recorded_at=RECORDED_AT)
 
     def act(self, lead: Lead, kind: str, *, at: datetime = ACTION_AT, **fields: Any) -> None:
         self.count += 1
-        lead.act(self.action(kind, at=at, **fields), template=self.template,
-                 config=self.config, recorded_at=RECORDED_AT)
+        # As the application does: the contract mapped onto the named command.
+        apply_input(lead, self.action(kind, at=at, **fields), template=self.template,
+                    config=self.config, recorded_at=RECORDED_AT)
 
     def action(self, kind: str, *, at: datetime = ACTION_AT, **fields: Any) -> SalesAction:
         return action(f"{kind}-{self.count}", kind, at=at, **fields)

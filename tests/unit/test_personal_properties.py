@@ -21,7 +21,9 @@ from lifecycle.privacy import JSON_PREFIX, SPECS, PersonalData, PersonalProperti
 from tests.unit.test_audit_units import Keys
 
 LEAD = UUID("12345678-1234-5678-1234-567812345678")
-SPEC = SPECS[Lead.TouchpointRecorded]
+_SPEC = SPECS[Lead.TouchpointRecorded]  # declared by the event class
+assert _SPEC is not None
+SPEC = _SPEC
 RUNS = settings(deadline=None, max_examples=150,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

@@ -34,6 +34,7 @@ from lifecycle.aggregates.lead import Lead
 from lifecycle.application import LeadLifecycle, Outcome, keys_of
 from lifecycle.contracts import LOSS_REASONS, SalesAction, Touchpoint
 from lifecycle.errors import InputRejected
+from lifecycle.handling import apply_input, touch_of
 from lifecycle.persistence import FastMapper
 from lifecycle.scoring import GRADES, ScoringConfig
 from lifecycle.settings import Settings
@@ -201,18 +202,19 @@ def test_any_command_sequence_replays_to_the_same_state(
     name = capture.template or "generic_b2b"
     template = templates[name] if name in templates else templates["generic_b2b"]
     lead_id = uuid5(NAMESPACE_URL, "test:replay")
-    lead = Lead.capture(lead_id, capture, keys=("email:ada@acme.com",), template=template,
-                        config=scoring, recorded_at=T0)
+    lead = Lead.capture(lead_id, touch_of(capture), keys=("email:ada@acme.com",),
+                        email=capture.email, external_id=capture.external_id,
+                        template=template, config=scoring, recorded_at=T0)
     for n, (what, choice, at_hours, bits) in enumerate(plan, start=1):
         version = lead.version
         try:
             if what < 4:
-                lead.record_touchpoint(make_touchpoint(n, choice, at_hours, bits),
+                lead.record_touchpoint(touch_of(make_touchpoint(n, choice, at_hours, bits)),
                                        template=template, config=scoring, recorded_at=T0)
             else:
                 kind = action_kind(what, choice, lead.stage)
-                lead.act(make_action(n, kind, choice, at_hours, bits), template=template,
-                         config=scoring, recorded_at=T0)
+                apply_input(lead, make_action(n, kind, choice, at_hours, bits),
+                            template=template, config=scoring, recorded_at=T0)
         except InputRejected:
             assert lead.version == version  # guard, then emit: nothing on a rejection
     events = [e for e in lead.pending_events if isinstance(e, Lead.Event)]

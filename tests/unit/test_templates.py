@@ -10,6 +10,7 @@ import pytest
 
 from lifecycle.aggregates.lead import Lead
 from lifecycle.errors import ConfigError, IllegalTransition
+from lifecycle.handling import apply_input, touch_of
 from lifecycle.scoring import ScoringConfig
 from lifecycle.templates import LEAD_POOL_STAGES, TemplateRegistry, load_templates
 from tests.support import action, touchpoint
@@ -84,20 +85,20 @@ def test_a_user_template_directory_adds_a_template(
         2, False, ("cart", "checkout"))
     # a lead follows it: not B2B, so a free-mail address passes the screens
     now = datetime(2024, 1, 1, tzinfo=UTC)
-    lead = Lead.capture(uuid4(), touchpoint("tp-1", "form_submit", email="bo@gmail.com",
-                                            template="webshop"),
-                        keys=("email:bo@gmail.com",), template=webshop, config=scoring,
-                        recorded_at=now)
+    lead = Lead.capture(uuid4(), touch_of(touchpoint("tp-1", "form_submit", email="bo@gmail.com",
+                                                     template="webshop")),
+                        keys=("email:bo@gmail.com",), email="bo@gmail.com", external_id=None,
+                        template=webshop, config=scoring, recorded_at=now)
     assert (lead.template, lead.stage) == ("webshop", "mql")  # behaviour 10 >= 5
-    lead.act(action("a-1", "accept", email="bo@gmail.com"), template=webshop, config=scoring,
-             recorded_at=now)
+    apply_input(lead, action("a-1", "accept", email="bo@gmail.com"), template=webshop,
+                config=scoring, recorded_at=now)
     for stage in ("cart", "checkout"):
-        lead.act(action(f"adv-{stage}", "advance", email="bo@gmail.com"), template=webshop,
-                 config=scoring, recorded_at=now)
+        apply_input(lead, action(f"adv-{stage}", "advance", email="bo@gmail.com"),
+                    template=webshop, config=scoring, recorded_at=now)
         assert lead.stage == stage
     with pytest.raises(IllegalTransition, match="template 'webshop' has no such stage"):
-        lead.act(action("a-9", "advance", email="bo@gmail.com", stage="closing"),
-                 template=webshop, config=scoring, recorded_at=now)
+        apply_input(lead, action("a-9", "advance", email="bo@gmail.com", stage="closing"),
+                    template=webshop, config=scoring, recorded_at=now)
 
 
 def test_a_user_template_replaces_a_builtin_of_the_same_name(tmp_path: Path) -> None:
