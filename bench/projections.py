@@ -84,7 +84,7 @@ from eventsourcing.utils import get_topic
 
 from bench._common import database, loadavg, percentile, print_goals
 from demo import generate
-from lifecycle.adapters.sqlite import ChainedSQLiteRecorder
+from lifecycle.adapters.sqlite.events import ChainedSQLiteRecorder
 from lifecycle.application import LeadLifecycle
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
 from lifecycle.projections import (

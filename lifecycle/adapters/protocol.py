@@ -30,6 +30,7 @@ __all__ += [
     "EventStorage",
     "InputRow",
     "KeyStore",
+    "select_keys",
 ]
 
 HEADS_TABLE = "lc_chain_heads"
@@ -93,6 +94,20 @@ class EventRecorder(Protocol):
         sealed content), in one query per 500 causes."""
 
     def max_notification_id(self) -> int | None: ...
+
+
+def select_keys(conn: Any, lead_ids: Sequence[UUID], mark: str, *, chunk: int = 500
+                ) -> dict[UUID, bytes]:
+    """The keys of ``lead_ids`` in :data:`KEYS_TABLE`, read on a DB-API connection whose
+    placeholder is ``mark``, ``chunk`` ids per query (well under every backend's
+    parameter limit)."""
+    found: dict[UUID, bytes] = {}
+    for i in range(0, len(lead_ids), chunk):
+        ids = [lid.hex for lid in lead_ids[i:i + chunk]]
+        rows = conn.execute(f"SELECT lead_id, key FROM {KEYS_TABLE} WHERE lead_id IN "
+                            f"({', '.join([mark] * len(ids))})", ids).fetchall()
+        found.update({UUID(hex=lid): bytes(key) for lid, key in rows})
+    return found
 
 
 class KeyStore(Protocol):

@@ -32,7 +32,7 @@ def open_app(settings: Settings | None = None) -> LeadLifecycle:
 
     Raises:
         psycopg.OperationalError: PostgreSQL cannot be reached (within
-            :data:`lifecycle.adapters.postgres.CONNECT_TIMEOUT` seconds); its message
+            :data:`lifecycle.adapters.postgres.events.CONNECT_TIMEOUT` seconds); its message
             says why.
     """
     settings = settings or Settings()

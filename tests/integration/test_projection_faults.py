@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 import pytest
 
-from lifecycle.adapters.postgres import PostgresProjections
-from lifecycle.adapters.sqlite import SQLiteProjections
+from lifecycle.adapters.postgres.projections import PostgresProjections
+from lifecycle.adapters.sqlite.projections import SQLiteProjections
 from lifecycle.application import LeadLifecycle
 from lifecycle.contracts import Profile, Touchpoint
 from lifecycle.projections import (

@@ -12,18 +12,7 @@ from __future__ import annotations
 
 import psycopg
 
-from lifecycle.adapters.postgres.events import (
-    CONNECT_TIMEOUT,
-    ERRORS,
-    EVENTS,
-    SCHEMA_LOCK,
-    SCHEMES,
-    ChainedPostgresRecorder,
-    PostgresEvents,
-    PostgresKeyStore,
-    create_tables,
-    postgres_schema_lock,
-)
+from lifecycle.adapters.postgres.events import ERRORS, EVENTS, SCHEMES
 from lifecycle.adapters.postgres.projections import (
     TRANSIENT_ERRORS,
     PostgresLeadership,
@@ -31,25 +20,8 @@ from lifecycle.adapters.postgres.projections import (
     notification_reader_of,
 )
 
-__all__ = [
-    "CONNECT_TIMEOUT",
-    "ERRORS",
-    "EVENTS",
-    "SCHEMA_LOCK",
-    "SCHEMES",
-    "TRANSIENT_ERRORS",
-    "ChainedPostgresRecorder",
-    "PostgresEvents",
-    "PostgresKeyStore",
-    "PostgresLeadership",
-    "PostgresProjections",
-    "create_tables",
-    "is_unreachable",
-    "leadership",
-    "notification_reader_of",
-    "postgres_schema_lock",
-    "projections",
-]
+__all__ = ["ERRORS", "EVENTS", "SCHEMES", "TRANSIENT_ERRORS", "is_busy", "is_unreachable",
+           "leadership", "notification_reader_of", "projections"]
 
 
 def projections(url: str) -> PostgresProjections:

@@ -34,17 +34,25 @@ from lifecycle.adapters.protocol import (
     ChainRead,
     ChainRow,
     InputRow,
+    select_keys,
 )
 from lifecycle.chain import heads_of
 from lifecycle.errors import ErasureIncomplete
 from lifecycle.persistence import new_frozen
 from lifecycle.settings import persistence_env
 
-__all__: list[str] = []
-
-# ---------------------------------------------------------------------------------------
-# event log, events of leads, inputs index, chain heads, key store (storage-events)
-# ---------------------------------------------------------------------------------------
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "ERRORS",
+    "EVENTS",
+    "SCHEMA_LOCK",
+    "SCHEMES",
+    "ChainedPostgresRecorder",
+    "PostgresEvents",
+    "PostgresKeyStore",
+    "create_tables",
+    "postgres_schema_lock",
+]
 
 # PostgreSQL as the distributed mode uses it: several processes, one server.
 #
@@ -57,10 +65,6 @@ __all__: list[str] = []
 # - Two processes creating tables at once collide in the catalogue ("if not exists" is
 #   checked before the catalogue row is written): every piece of schema creation holds
 #   the advisory lock :data:`SCHEMA_LOCK`.
-
-__all__ += ["CONNECT_TIMEOUT", "ERRORS", "EVENTS", "SCHEMA_LOCK", "SCHEMES",
-            "ChainedPostgresRecorder", "PostgresEvents", "PostgresKeyStore", "create_tables",
-            "postgres_schema_lock"]
 
 SCHEMES = ("postgresql://", "postgres://")
 """The database URLs this adapter serves."""
@@ -309,14 +313,7 @@ class PostgresKeyStore:
         return self._conn
 
     def fetch(self, lead_ids: Sequence[UUID]) -> dict[UUID, bytes]:
-        found: dict[UUID, bytes] = {}
-        conn = self._connection()
-        for i in range(0, len(lead_ids), _CHUNK):
-            chunk = [lid.hex for lid in lead_ids[i:i + _CHUNK]]
-            rows = conn.execute(f"SELECT lead_id, key FROM {KEYS_TABLE} WHERE lead_id IN "
-                                f"({', '.join(['%s'] * len(chunk))})", chunk).fetchall()
-            found.update({UUID(hex=lid): bytes(key) for lid, key in rows})
-        return found
+        return select_keys(self._connection(), lead_ids, "%s")
 
     def insert(self, keys: dict[UUID, bytes], created_at: float) -> bool:
         rows = [(lid.hex, key, created_at) for lid, key in keys.items()]

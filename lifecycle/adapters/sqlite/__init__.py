@@ -10,19 +10,7 @@ projection tables with positions, leadership). This package is the backend as
 
 from __future__ import annotations
 
-from lifecycle.adapters.sqlite.events import (
-    ERRORS,
-    EVENTS,
-    LOCK_WAIT_SECONDS,
-    SCHEMES,
-    ChainedSQLiteRecorder,
-    SQLiteEvents,
-    SQLiteKeyStore,
-    create_tables,
-    is_locked,
-    use_wal,
-    wait_while_locked,
-)
+from lifecycle.adapters.sqlite.events import ERRORS, EVENTS, SCHEMES, is_locked
 from lifecycle.adapters.sqlite.projections import (
     TRANSIENT_ERRORS,
     SQLiteLeadership,
@@ -30,13 +18,8 @@ from lifecycle.adapters.sqlite.projections import (
     notification_reader_of,
 )
 
-__all__ = [
-    "ERRORS", "EVENTS", "LOCK_WAIT_SECONDS", "SCHEMES", "TRANSIENT_ERRORS",
-    "ChainedSQLiteRecorder", "SQLiteEvents", "SQLiteKeyStore", "SQLiteLeadership",
-    "SQLiteProjections", "create_tables", "is_busy", "is_locked", "is_unreachable", "leadership",
-    "notification_reader_of",
-    "projections", "use_wal", "wait_while_locked",
-]
+__all__ = ["ERRORS", "EVENTS", "SCHEMES", "TRANSIENT_ERRORS", "is_busy", "is_unreachable",
+           "leadership", "notification_reader_of", "projections"]
 
 
 def _path(url: str) -> str:

@@ -25,17 +25,26 @@ from lifecycle.adapters.protocol import (
     ChainRead,
     ChainRow,
     InputRow,
+    select_keys,
 )
 from lifecycle.chain import heads_of
 from lifecycle.errors import ErasureIncomplete
 from lifecycle.persistence import new_frozen
 from lifecycle.settings import persistence_env
 
-__all__: list[str] = []
-
-# ---------------------------------------------------------------------------------------
-# event log, events of leads, inputs index, chain heads, key store (storage-events)
-# ---------------------------------------------------------------------------------------
+__all__ = [
+    "ERRORS",
+    "EVENTS",
+    "LOCK_WAIT_SECONDS",
+    "SCHEMES",
+    "ChainedSQLiteRecorder",
+    "SQLiteEvents",
+    "SQLiteKeyStore",
+    "create_tables",
+    "is_locked",
+    "use_wal",
+    "wait_while_locked",
+]
 
 # SQLite as the embedded engine uses it: one file in WAL mode, one writer at a time.
 #
@@ -49,10 +58,6 @@ __all__: list[str] = []
 # - Creating tables, switching a new file to WAL and upgrading a read transaction to a
 #   write can fail at once with "database is locked" while another process does the
 #   same, without waiting for the busy timeout: :func:`wait_while_locked` waits.
-
-__all__ += ["ERRORS", "EVENTS", "LOCK_WAIT_SECONDS", "SCHEMES", "ChainedSQLiteRecorder",
-            "SQLiteEvents", "SQLiteKeyStore", "create_tables", "is_locked", "use_wal",
-            "wait_while_locked"]
 
 SCHEMES = ("sqlite:///",)
 """The database URLs this adapter serves."""
@@ -300,14 +305,7 @@ class SQLiteKeyStore:
         return self._conn
 
     def fetch(self, lead_ids: Sequence[UUID]) -> dict[UUID, bytes]:
-        found: dict[UUID, bytes] = {}
-        conn = self._connection()
-        for i in range(0, len(lead_ids), _CHUNK):
-            chunk = [lid.hex for lid in lead_ids[i:i + _CHUNK]]
-            rows = conn.execute(f"SELECT lead_id, key FROM {KEYS_TABLE} WHERE lead_id IN "
-                                f"({', '.join('?' * len(chunk))})", chunk).fetchall()
-            found.update({UUID(hex=lid): bytes(key) for lid, key in rows})
-        return found
+        return select_keys(self._connection(), lead_ids, "?")
 
     def insert(self, keys: dict[UUID, bytes], created_at: float) -> bool:
         rows = [(lid.hex, key, created_at) for lid, key in keys.items()]

@@ -20,13 +20,7 @@ from lifecycle.adapters.sqlite.events import use_wal
 if TYPE_CHECKING:
     from lifecycle.projections.base import TableSpec
 
-__all__: list[str] = []
-
-# ---------------------------------------------------------------------------------------
-# notification log, projection tables with positions, leadership (storage-projections)
-# ---------------------------------------------------------------------------------------
-
-__all__ += [
+__all__ = [
     "TRANSIENT_ERRORS",
     "SQLiteLeadership",
     "SQLiteProjections",
