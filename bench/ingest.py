@@ -72,10 +72,10 @@ from eventsourcing.application import AggregateNotFoundError, Application
 
 from bench._common import database, print_goals
 from lifecycle.aggregates.lead import Lead
-from lifecycle.aggregates.lead_key import lead_id_for
-from lifecycle.application import LeadLifecycle, Outcome, keys_of
+from lifecycle.aggregates.values import lead_id_for
+from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
-from lifecycle.handling import apply_input
+from lifecycle.handling import apply_input, keys_of
 from lifecycle.scoring import load_scoring
 from lifecycle.settings import Settings, persistence_env
 from lifecycle.templates import load_templates

@@ -84,6 +84,7 @@ from eventsourcing.utils import get_topic
 
 from bench._common import database, loadavg, percentile, print_goals
 from demo import generate
+from lifecycle.adapters import notification_reader
 from lifecycle.adapters.sqlite.events import ChainedSQLiteRecorder
 from lifecycle.application import LeadLifecycle
 from lifecycle.contracts import SalesAction, Touchpoint, parse_inbound
@@ -94,7 +95,7 @@ from lifecycle.projections import (
     all_projections,
     build_runner,
 )
-from lifecycle.projections.runner import LEAD_TOPIC_PREFIX, notification_reader
+from lifecycle.projections.runner import LEAD_TOPIC_PREFIX
 from lifecycle.settings import Settings, persistence_env
 
 __all__ = ["main"]

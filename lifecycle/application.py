@@ -13,13 +13,11 @@ upstream position (a Kafka offset) that produced them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import (
     Application,
     ProcessingEvent,
@@ -30,18 +28,15 @@ from eventsourcing.persistence import (
     DataError,
     IntegrityError,
     Mapper,
-    Notification,
     PersistenceError,
     ProcessRecorder,
-    Recording,
-    StoredEvent,
     Tracking,
 )
 
 from lifecycle.adapters import adapter_for, driver_errors
-from lifecycle.adapters.protocol import EventRecorder, InputRow
-from lifecycle.aggregates.lead_key import LeadKey, key_index_id
-from lifecycle.chain import previous_hashes
+from lifecycle.adapters.protocol import EventRecorder
+from lifecycle.aggregates.lead_key import LeadKey
+from lifecycle.aggregates.values import key_index_id
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.errors import LeadNotFound
 from lifecycle.handling import (
@@ -57,15 +52,16 @@ from lifecycle.handling import (
 from lifecycle.handling import Batch as _Batch
 from lifecycle.identity import LRU as _LRU
 from lifecycle.identity import KeyIndex, LeadFinding
-from lifecycle.inputs import Recorded, cause_of, seal_content
+from lifecycle.inputs import Recorded, cause_of
 from lifecycle.persistence import FastMapper
 from lifecycle.privacy import PersonalData, PersonalProperties, SubjectKeys
 from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.settings import Settings
 from lifecycle.templates import TemplateRegistry, load_templates
+from lifecycle.writing import ChainedWriting
 
-# Outcome, Result, INTERNAL_ERROR, UNSTORABLE and keys_of live in lifecycle.handling;
-# named here too, where the application's callers import them from.
+# An input's outcome (Outcome, Result and the two internal outcome codes) is defined with
+# the handling of inputs (lifecycle.handling) and is part of what the application returns.
 __all__ = [
     "INTERNAL_ERROR",
     "UNSTORABLE",
@@ -73,7 +69,6 @@ __all__ = [
     "Outcome",
     "Result",
     "build_application",
-    "keys_of",
 ]
 
 Inbound = Touchpoint | SalesAction
@@ -95,7 +90,7 @@ class _Redo(Exception):
     """An input failed unexpectedly: the batch's leads may be half-applied."""
 
 
-class LeadLifecycle(LeadFinding, Application[UUID]):
+class LeadLifecycle(LeadFinding, ChainedWriting, Application[UUID]):
     """Records touchpoints and sales actions as lead events."""
 
     name = "lifecycle"
@@ -363,68 +358,6 @@ class LeadLifecycle(LeadFinding, Application[UUID]):
         """Empties the caches (another process may have written)."""
         self._leads.clear()
         self._keys.clear()
-
-    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        """Stores events (see :meth:`_store`); returns their recordings."""
-        events, stored, ids = self._store(processing_event)
-        # As new_frozen() does, inline: this runs for every event written.
-        new, set_dict = object.__new__, object.__setattr__
-        recordings: list[Recording[UUID]] = []
-        for e, s, n in zip(events, stored, ids or (), strict=False):
-            notification = new(Notification)
-            set_dict(notification, "__dict__", {
-                "originator_id": s.originator_id, "originator_version": s.originator_version,
-                "topic": s.topic, "state": s.state, "id": n})
-            recording = new(Recording)
-            set_dict(recording, "__dict__", {"domain_event": e, "notification": notification})
-            recordings.append(recording)
-        return recordings
-
-    def _store(
-        self, processing_event: ProcessingEvent[UUID]
-    ) -> tuple[list[Any], list[StoredEvent], Sequence[int] | None]:
-        """Stores events hash-chained per aggregate, personal fields encrypted.
-
-        Keys of the leads whose personal data the events carry are committed first:
-        an event is never stored without its lead's key.
-
-        Returns:
-            The domain events, their stored events, and their notification ids.
-        """
-        events = processing_event.events
-        subjects = self.personal_data.subjects(events)
-        kwargs = processing_event.saved_kwargs
-        inputs: list[tuple[str, UUID, bytes]] | None = kwargs.get("inputs")
-        if inputs:  # their content is sealed with their leads' keys
-            subjects.update(lead_id for _, lead_id, _ in inputs)
-        if subjects:
-            self.subject_keys.ensure(subjects)
-        if inputs:
-            kwargs = {**kwargs, "inputs": self._input_rows(inputs)}
-        mapper = self.fast_mapper
-        prev = previous_hashes(events, mapper.heads, self.recorder)
-        stored, heads = mapper.to_stored_events(events, prev)
-        ids = self.recorder.insert_events(stored, tracking=processing_event.tracking, **kwargs)
-        mapper.remember(heads)
-        return events, stored, ids
-
-    def _input_rows(self, inputs: Sequence[tuple[str, UUID, bytes]]) -> list[InputRow]:
-        """The input index's rows: cause, lead, content sealed with the lead's key."""
-        ciphers: dict[UUID, AESGCM] = {}
-        nonces = os.urandom(12 * len(inputs))
-        rows: list[InputRow] = []
-        for n, (cause, lead_id, plain) in enumerate(inputs):
-            cipher = ciphers.get(lead_id)
-            if cipher is None:
-                cipher = self.subject_keys.cipher(lead_id)
-                if cipher is None:
-                    raise LookupError(f"lead {lead_id} has no key: input {cause} cannot be "
-                                      "indexed (erased leads take no input; otherwise "
-                                      "lc_subject_keys lost a row)")
-                ciphers[lead_id] = cipher
-            rows.append((cause, lead_id, seal_content(cipher, lead_id, cause, plain,
-                                                      nonces[12 * n : 12 * n + 12])))
-        return rows
 
     # -- privacy ----------------------------------------------------------------------
 

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.persistence import StoredEvent
 
-from lifecycle.adapters.protocol import HEADS_TABLE, ChainRow
+from lifecycle.adapters.protocol import HEADS_TABLE, ChainRow, EventRecorder
 
 __all__ = [
     "GENESIS",
@@ -77,7 +77,7 @@ def is_chained(state: bytes) -> bool:
 def previous_hashes(
     events: Sequence[Any],
     known: Mapping[UUID, tuple[int, bytes]],
-    recorder: ApplicationRecorder,
+    recorder: EventRecorder,
 ) -> dict[UUID, bytes]:
     """The hash each aggregate's first event in ``events`` must chain to.
 

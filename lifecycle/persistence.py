@@ -16,7 +16,7 @@ decrypted by ``to_domain_event`` only.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -28,7 +28,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 
 from lifecycle.chain import GENESIS, HASH_LEN, is_chained, link
 
-__all__ = ["FastMapper", "FieldCipher", "OrjsonTranscoder", "new_frozen"]
+__all__ = ["FastMapper", "FieldCipher", "OrjsonTranscoder", "new_frozen", "state_decoder"]
 
 _DT, _UUID, _TUPLE = 1, 2, 3
 _BASE_FIELDS = {"originator_id", "originator_version"}
@@ -83,6 +83,37 @@ def _kinds(cls: type) -> dict[str, int]:
     return kinds
 
 
+def state_decoder(mapper: Mapper[Any]) -> Callable[[bytes], dict[str, Any]]:
+    """The stored state → attributes function of an application's mapper: what its
+    ``decode_state`` gives for a stored event of that state (the chain's link stripped,
+    decrypted, decompressed, transcoded), from the bytes alone — the runner reads no
+    more of a stored event — without a stored event made up around them.
+
+    Personal fields stay as stored (encrypted), as in ``decode_state``.
+    """
+    cipher, compressor, transcode = mapper.cipher, mapper.compressor, mapper.transcoder.decode
+    if cipher is None and compressor is None:
+        def plain(state: bytes) -> dict[str, Any]:
+            # Chained states start with their link (64 hex digits), older ones with "{".
+            data: dict[str, Any] = transcode(state[HASH_LEN:] if is_chained(state) else state)
+            return data
+
+        return plain
+
+    def decode(state: bytes) -> dict[str, Any]:
+        if is_chained(state):
+            state = state[HASH_LEN:]
+        if cipher is not None:
+            state = cipher.decrypt(state)
+        if compressor is not None:
+            state = compressor.decompress(state)
+        data: dict[str, Any] = transcode(state)
+        return data
+
+    return decode
+
+
+
 class FastMapper(Mapper[UUID]):
     """Domain event ⇄ stored event with orjson and declared-type restoration."""
 
@@ -94,6 +125,7 @@ class FastMapper(Mapper[UUID]):
         self.heads: dict[UUID, tuple[int, bytes]] = {}
         """The latest (version, hash) this mapper decoded or stored, per aggregate."""
         self._topics: dict[type, str] = {}
+        self._decode: Callable[[bytes], dict[str, Any]] | None = None
         self._topic_bytes: dict[str, bytes] = {}
         self._classes: dict[str, tuple[type, dict[str, int]]] = {}
         # Per event class: class version, and the field cipher with its spec for the
@@ -197,15 +229,10 @@ class FastMapper(Mapper[UUID]):
         return stored[0]
 
     def decode_state(self, stored_event: StoredEvent) -> dict[str, Any]:
-        state = stored_event.state
-        if is_chained(state):
-            state = state[HASH_LEN:]
-        if self.cipher:
-            state = self.cipher.decrypt(state)
-        if self.compressor:
-            state = self.compressor.decompress(state)
-        decoded: dict[str, Any] = self.transcoder.decode(state)
-        return decoded
+        decode = self._decode
+        if decode is None:  # built at the first decode: cipher and compressor are set by then
+            decode = self._decode = state_decoder(self)
+        return decode(stored_event.state)
 
     def public_state(self, stored_event: StoredEvent) -> dict[str, Any]:
         """The stored state as published outside the engine (the ``lead-events`` topic).

@@ -42,13 +42,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote, urlsplit
 
 from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lifecycle.contracts import Limits
-from lifecycle.errors import ConfigError
 
 __all__ = ["Settings", "persistence_env"]
 
@@ -122,38 +120,12 @@ class Settings(BaseSettings):
     def dlq_topic(self) -> str:
         return f"{self.topic_prefix}touchpoints-dlq"
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.database_url.startswith(("postgresql://", "postgres://"))
-
-
 def persistence_env(url: str) -> dict[str, str]:
-    """eventsourcing's environment for a database URL.
+    """eventsourcing's environment for a database URL (:func:`lifecycle.adapters.persistence_env`).
 
     Raises:
-        ConfigError: the URL is neither ``sqlite:///…`` nor ``postgresql://…``.
+        ConfigError: no backend serves the URL.
     """
-    if url.startswith("sqlite:///"):
-        path = url.removeprefix("sqlite:///")
-        if not path:
-            raise ConfigError("sqlite URL needs a file: sqlite:///path/to/lifecycle.db")
-        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
-                "SQLITE_LOCK_TIMEOUT": "30"}
-    if url.startswith(("postgresql://", "postgres://")):
-        parts = urlsplit(url)
-        dbname = parts.path.lstrip("/")
-        if not dbname:
-            raise ConfigError(f"PostgreSQL URL needs a database name: {url}")
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": dbname,
-            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(parts.port or 5432),
-            "POSTGRES_USER": unquote(parts.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_POOL_SIZE": "4",
-            "POSTGRES_MAX_OVERFLOW": "4",
-        }
-    raise ConfigError(
-        f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://user@host/db"
-    )
+    from lifecycle.adapters import persistence_env as environment
+
+    return environment(url)

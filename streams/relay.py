@@ -15,10 +15,11 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import Notification
 
+from lifecycle.adapters import notification_reader, transient_errors
 from lifecycle.application import LeadLifecycle
 from lifecycle.projections import ProjectionStore
-from lifecycle.projections.faults import reason_of, transient_errors
-from lifecycle.projections.runner import LEAD_TOPIC_PREFIX, notification_reader
+from lifecycle.projections.faults import reason_of
+from lifecycle.projections.runner import LEAD_TOPIC_PREFIX
 
 __all__ = ["Relay", "envelope"]
 
@@ -102,4 +103,4 @@ class Relay:
     def acknowledge(self, position: int) -> None:
         """Stores the position once every envelope up to it was acknowledged."""
         with self.store.transaction() as cur:
-            self.store._set_positions(cur, {self.name: (position, 1)})
+            self.store.set_positions(cur, {self.name: (position, 1)})

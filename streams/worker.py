@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from lifecycle.adapters import adapter_for
 from lifecycle.application import LeadLifecycle, build_application
 from lifecycle.errors import ConfigError
 from lifecycle.projections import ProjectionStore, all_projections
@@ -43,7 +44,7 @@ class Worker:
     """
 
     def __init__(self, settings: Settings) -> None:
-        if not settings.is_postgres:
+        if not adapter_for(settings).shared:
             raise ConfigError("a distributed worker needs PostgreSQL: set "
                               "LIFECYCLE_DATABASE_URL=postgresql://…")
         self.settings = settings

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import cache
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +40,17 @@ __all__: list[str] = []
 # package: the chain, persistence and privacy modules the adapters build on import the
 # protocol from here.
 
-__all__ += ["EventStorage", "adapter_for", "backends", "driver_errors", "is_busy",
-            "is_unreachable"]
+__all__ += [
+    "EventStorage",
+    "adapter_for",
+    "backends",
+    "database_file",
+    "describe",
+    "driver_errors",
+    "is_busy",
+    "is_unreachable",
+    "persistence_env",
+]
 
 
 @cache
@@ -64,10 +74,41 @@ def _backend(url: str) -> ModuleType:
     for module in backends():
         if url.startswith(module.SCHEMES):
             return module
-    from lifecycle.settings import persistence_env
+    from lifecycle.errors import ConfigError
 
-    persistence_env(url)  # says what a URL must look like
-    raise AssertionError(f"no storage adapter for {url!r}")  # pragma: no cover
+    raise ConfigError(
+        f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://user@host/db")
+
+
+def describe(url: str) -> str:
+    """The database of ``url`` for people: its kind and where it is (no password).
+
+    Raises:
+        ConfigError: no backend serves the URL.
+    """
+    text: str = _backend(url).describe(url)
+    return text
+
+
+def database_file(url: str) -> Path | None:
+    """The file the database of ``url`` is (None: a server's database).
+
+    Raises:
+        ConfigError: no backend serves the URL.
+    """
+    path: Path | None = _backend(url).database_file(url)
+    return path
+
+
+def persistence_env(url: str) -> dict[str, str]:
+    """eventsourcing's environment for a database URL (its backend's recorder not yet
+    set: :meth:`EventStorage.persistence_env` adds it).
+
+    Raises:
+        ConfigError: no backend serves the URL, or it is incomplete.
+    """
+    env: dict[str, str] = _backend(url).persistence_env(url)
+    return env
 
 
 def adapter_for(database: str | Settings) -> EventStorage:

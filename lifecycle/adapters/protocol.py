@@ -139,10 +139,13 @@ class EventStorage(Protocol):
         name: the backend (``sqlite``, ``postgres``), as anchors record it.
         errors: the base classes of its driver's errors (to tell the store's failure
             from an input's).
+        shared: whether processes on several hosts can use the database at once (a
+            server, as the distributed mode needs), not only the processes of one host.
     """
 
     name: str
     errors: tuple[type[Exception], ...]
+    shared: bool
 
     def persistence_env(self) -> dict[str, str]:
         """eventsourcing's environment for this database, with this backend's

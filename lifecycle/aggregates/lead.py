@@ -23,8 +23,6 @@ from eventsourcing.domain import Aggregate
 
 from lifecycle.aggregates import events, rules
 from lifecycle.aggregates.values import (
-    ERASED,
-    PERSONAL_PROFILE_FIELDS,
     REASON_TAXONOMY_VERSION,
     LossReason,
     Touch,
@@ -43,8 +41,7 @@ from lifecycle.scoring import (
 )
 from lifecycle.templates import CLOSED_STAGES, FunnelTemplate
 
-# ERASED and PERSONAL_PROFILE_FIELDS are defined in values.py; still importable here.
-__all__ = ["ERASED", "PERSONAL_PROFILE_FIELDS", "Lead"]
+__all__ = ["Lead"]
 
 
 class Lead(Aggregate):

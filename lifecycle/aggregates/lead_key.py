@@ -14,10 +14,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from lifecycle.aggregates.values import key_index_id, lead_id_for
+from lifecycle.aggregates.values import key_index_id
 
-# key_index_id and lead_id_for are defined in values.py (with Key); still importable here.
-__all__ = ["LeadKey", "key_index_id", "lead_id_for"]
+__all__ = ["LeadKey"]
 
 
 class LeadKey(Aggregate):

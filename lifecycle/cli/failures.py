@@ -56,16 +56,21 @@ class _Database:
 
     @property
     def sqlite_path(self) -> Path | None:
-        if self.url.startswith("sqlite:///"):
-            return Path(self.url.removeprefix("sqlite:///"))
-        return None
+        """The database's file, when it is one (an embedded database)."""
+        from lifecycle.adapters import database_file
+
+        try:
+            return database_file(self.url)
+        except LifecycleError:
+            return None
 
     def __str__(self) -> str:
-        path = self.sqlite_path
-        if path is not None:
-            return f"the SQLite database {path}"
-        parts = urlsplit(self.url)
-        return f"PostgreSQL at {parts.hostname or '127.0.0.1'}:{parts.port or 5432}{parts.path}"
+        from lifecycle.adapters import describe
+
+        try:
+            return describe(self.url)
+        except LifecycleError:
+            return f"the database {urlsplit(self.url).scheme}://…"
 
 
 def _configured_database() -> _Database:

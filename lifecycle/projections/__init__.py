@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from lifecycle.persistence import state_decoder
 from lifecycle.projections.base import EventRecord, Projection, Row, TableSpec
-from lifecycle.projections.runner import ProjectionRunner, ProjectionStatus, state_decoder
+from lifecycle.projections.runner import ProjectionRunner, ProjectionStatus
 from lifecycle.projections.store import ProjectionStore
 from lifecycle.projections.tables import all_projections
 

@@ -26,8 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lifecycle.adapters import notification_reader
+from lifecycle.persistence import state_decoder
 from lifecycle.projections.base import EventRecord, Projection, TableSpec
-from lifecycle.projections.runner import LEAD_TOPIC_PREFIX, notification_reader, state_decoder
+from lifecycle.projections.runner import LEAD_TOPIC_PREFIX
 from lifecycle.projections.store import ProjectionStore
 from lifecycle.projections.tables import all_projections
 

@@ -23,22 +23,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.persistence import ApplicationRecorder
 
-from lifecycle.adapters import notification_reader
+from lifecycle.adapters import notification_reader, transient_errors
 from lifecycle.adapters.protocol import NotificationReader, RawNotification
-from lifecycle.chain import HASH_LEN
 from lifecycle.projections.base import EventRecord, Handler, Projection, TableSpec
-from lifecycle.projections.faults import Fault, Unit, reason_of, transient_errors, units_of
+from lifecycle.projections.faults import Fault, Unit, reason_of, units_of
 from lifecycle.projections.store import ProjectionStore
 
 __all__ = [
     "LEAD_TOPIC_PREFIX",
     "ProjectionRunner",
     "ProjectionStatus",
-    "RawNotification",
-    "notification_reader",
-    "state_decoder",
 ]
 
 log = logging.getLogger("lifecycle.projections")
@@ -73,39 +69,6 @@ class ProjectionStatus:
 def _default_decode_state(state: bytes) -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(state)
     return data
-
-
-def state_decoder(mapper: Mapper[Any]) -> StateDecoder:
-    """The stored state → attributes function of an application's mapper: what its
-    ``decode_state`` gives for a stored event of that state (the chain's link stripped,
-    decrypted, decompressed, transcoded), from the bytes alone — the runner reads no
-    more of a stored event — without a stored event made up around them.
-
-    Personal fields stay as stored (encrypted), as in ``decode_state``.
-    """
-    # TODO(renovation): FastMapper (lifecycle/persistence.py) could expose this
-    # bytes-level decode itself; this repeats its decode_state on the mapper's public
-    # parts (tests/integration/test_projections.py checks they agree).
-    cipher, compressor, transcode = mapper.cipher, mapper.compressor, mapper.transcoder.decode
-    if cipher is None and compressor is None:
-        def plain(state: bytes) -> dict[str, Any]:
-            # Chained states start with their link (64 hex digits), older ones with "{".
-            data: dict[str, Any] = transcode(state[HASH_LEN:] if state[:1] != b"{" else state)
-            return data
-
-        return plain
-
-    def decode(state: bytes) -> dict[str, Any]:
-        if state[:1] != b"{":
-            state = state[HASH_LEN:]
-        if cipher is not None:
-            state = cipher.decrypt(state)
-        if compressor is not None:
-            state = compressor.decompress(state)
-        data: dict[str, Any] = transcode(state)
-        return data
-
-    return decode
 
 
 class ProjectionRunner:

@@ -237,7 +237,3 @@ class ProjectionStore:
             )
             # In name order: concurrent writers of the same positions lock them alike.
             cur.executemany(upsert, [(n, v, p, now) for n, (p, v) in sorted(positions.items())])
-
-    # TODO(renovation): the relay (lifecycle/distributed.py) still calls the old private
-    # name; remove once it calls set_positions.
-    _set_positions = set_positions

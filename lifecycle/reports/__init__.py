@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from lifecycle.policies.facts import engagement
 from lifecycle.projections.queries import load_history
 from lifecycle.projections.store import ProjectionStore
 from lifecycle.reports.activity import alerts_report, cooling_report
@@ -19,9 +18,7 @@ from lifecycle.reports.pipeline import forecast_report, losses_report
 from lifecycle.scoring import ScoringConfig
 from lifecycle.templates import TemplateRegistry
 
-# engagement lives in lifecycle.policies.facts (what the policies read); re-exported here
-# for callers of the old path.
-__all__ = ["REPORTS", "Rates", "build_report", "engagement", "load_rates"]
+__all__ = ["REPORTS", "Rates", "build_report", "load_rates"]
 
 REPORTS = ("funnel", "diagnosis", "channels", "losses", "forecast", "cooling", "alerts")
 

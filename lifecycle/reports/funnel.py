@@ -16,7 +16,7 @@ from lifecycle.policies.dwell import percentile
 from lifecycle.projections.queries import History, Visit
 from lifecycle.templates import FunnelTemplate, TemplateRegistry
 
-__all__ = ["channels_report", "diagnosis_report", "funnel_report", "percentile"]
+__all__ = ["channels_report", "diagnosis_report", "funnel_report"]
 
 DAY = 86_400.0
 

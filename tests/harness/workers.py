@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lifecycle.application import keys_of
 from lifecycle.contracts import parse_inbound
+from lifecycle.handling import keys_of
 
 __all__ = ["assigned", "consistently_keyed"]
 

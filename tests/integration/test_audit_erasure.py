@@ -20,7 +20,8 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from lifecycle.aggregates.lead import ERASED, Lead
+from lifecycle.aggregates.lead import Lead
+from lifecycle.aggregates.values import ERASED
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.audit import history, verify
 from lifecycle.cli import _register, cli

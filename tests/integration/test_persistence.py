@@ -15,7 +15,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from lifecycle.aggregates.lead import Lead
-from lifecycle.aggregates.lead_key import lead_id_for
+from lifecycle.aggregates.values import lead_id_for
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.errors import LeadNotFound

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
+from lifecycle.adapters import transient_errors
 from lifecycle.adapters.postgres.projections import PostgresProjections
 from lifecycle.adapters.sqlite.projections import SQLiteProjections
 from lifecycle.application import LeadLifecycle
@@ -35,7 +36,6 @@ from lifecycle.projections import (
     all_projections,
     build_runner,
 )
-from lifecycle.projections.faults import transient_errors
 from lifecycle.settings import Settings
 from streams.projector import project_partitions
 from streams.relay import Relay

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from demo import generate
+from lifecycle.adapters import notification_reader
 from lifecycle.application import LeadLifecycle
 from lifecycle.contracts import parse_inbound
 from lifecycle.projections import ProjectionRunner, ProjectionStore, build_runner
-from lifecycle.projections.runner import notification_reader
 from lifecycle.projections.tables import TOUCHES
 from lifecycle.settings import Settings
 

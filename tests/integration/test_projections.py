@@ -34,8 +34,9 @@ from lifecycle.aggregates.lead import Lead
 from lifecycle.application import LeadLifecycle, Outcome, Result
 from lifecycle.contracts import parse_inbound
 from lifecycle.policies import run_policies
+from lifecycle.policies.facts import engagement
 from lifecycle.projections import ProjectionRunner, ProjectionStore, build_runner
-from lifecycle.reports import REPORTS, build_report, engagement
+from lifecycle.reports import REPORTS, build_report
 from lifecycle.scoring import ScoringConfig, behaviour_at
 from lifecycle.settings import Settings
 from lifecycle.templates import CLOSED_STAGES, FunnelTemplate, TemplateRegistry

@@ -9,7 +9,8 @@ from uuid import UUID, uuid4
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from lifecycle.aggregates.lead import ERASED, Lead
+from lifecycle.aggregates.lead import Lead
+from lifecycle.aggregates.values import ERASED
 from lifecycle.audit import fold
 from lifecycle.chain import GENESIS, HASH_LEN, Anchored, Break, Row, check_rows, link
 from lifecycle.contracts import SalesAction, Touchpoint

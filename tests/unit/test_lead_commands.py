@@ -17,9 +17,10 @@ import pytest
 from eventsourcing.utils import get_topic
 
 from lifecycle.aggregates import events as event_module
-from lifecycle.aggregates.lead import ERASED, Lead
+from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import LeadKey
 from lifecycle.aggregates.values import (
+    ERASED,
     REASON_TAXONOMY_VERSION,
     Key,
     LossReason,

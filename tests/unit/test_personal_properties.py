@@ -16,7 +16,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lifecycle.aggregates.lead import ERASED, Lead
+from lifecycle.aggregates.lead import Lead
+from lifecycle.aggregates.values import ERASED
 from lifecycle.privacy import JSON_PREFIX, SPECS, PersonalData, PersonalProperties
 from tests.unit.test_audit_units import Keys
 

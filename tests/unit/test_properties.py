@@ -31,10 +31,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from lifecycle.aggregates.lead import Lead
-from lifecycle.application import LeadLifecycle, Outcome, keys_of
+from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import LOSS_REASONS, SalesAction, Touchpoint
 from lifecycle.errors import InputRejected
-from lifecycle.handling import apply_input, touch_of
+from lifecycle.handling import apply_input, keys_of, touch_of
 from lifecycle.persistence import FastMapper
 from lifecycle.scoring import GRADES, ScoringConfig
 from lifecycle.settings import Settings

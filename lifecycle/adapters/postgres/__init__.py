@@ -10,9 +10,12 @@ log, projection tables with positions, leadership). This package is the backend 
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlsplit
+
 import psycopg
 
-from lifecycle.adapters.postgres.events import ERRORS, EVENTS, SCHEMES
+from lifecycle.adapters.postgres.events import ERRORS, EVENTS, SCHEMES, persistence_env
 from lifecycle.adapters.postgres.projections import (
     TRANSIENT_ERRORS,
     PostgresLeadership,
@@ -20,8 +23,9 @@ from lifecycle.adapters.postgres.projections import (
     notification_reader_of,
 )
 
-__all__ = ["ERRORS", "EVENTS", "SCHEMES", "TRANSIENT_ERRORS", "is_busy", "is_unreachable",
-           "leadership", "notification_reader_of", "projections"]
+__all__ = ["ERRORS", "EVENTS", "SCHEMES", "TRANSIENT_ERRORS", "database_file", "describe",
+           "is_busy", "is_unreachable",
+           "leadership", "notification_reader_of", "persistence_env", "projections"]
 
 
 def projections(url: str) -> PostgresProjections:
@@ -46,3 +50,14 @@ def is_unreachable(error: BaseException) -> bool:
 def is_busy(error: BaseException) -> bool:
     """Never: PostgreSQL writers wait for each other's locks inside the server."""
     return False
+
+
+def database_file(url: str) -> Path | None:
+    """None: a server's database is no file of this host."""
+    return None
+
+
+def describe(url: str) -> str:
+    """``PostgreSQL at HOST:PORT/DATABASE`` (no user, no password)."""
+    parts = urlsplit(url)
+    return f"PostgreSQL at {parts.hostname or '127.0.0.1'}:{parts.port or 5432}{parts.path}"

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
+from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import psycopg
@@ -37,9 +38,8 @@ from lifecycle.adapters.protocol import (
     select_keys,
 )
 from lifecycle.chain import heads_of
-from lifecycle.errors import ErasureIncomplete
+from lifecycle.errors import ConfigError, ErasureIncomplete
 from lifecycle.persistence import new_frozen
-from lifecycle.settings import persistence_env
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -383,12 +383,35 @@ class PostgresKeyStore:
             self._conn = None
 
 
+def persistence_env(url: str) -> dict[str, str]:
+    """eventsourcing's environment for ``postgresql://user:password@host:port/database``.
+
+    Raises:
+        ConfigError: the URL names no database.
+    """
+    parts = urlsplit(url)
+    dbname = parts.path.lstrip("/")
+    if not dbname:
+        raise ConfigError(f"PostgreSQL URL needs a database name: {url}")
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_MAX_OVERFLOW": "4",
+    }
+
+
 class PostgresEvents:
     """The event side of a PostgreSQL database
     (:class:`~lifecycle.adapters.protocol.EventStorage`)."""
 
     name = "postgres"
     errors = ERRORS
+    shared = True  # a server: workers on many hosts use one database
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -10,7 +10,9 @@ projection tables with positions, leadership). This package is the backend as
 
 from __future__ import annotations
 
-from lifecycle.adapters.sqlite.events import ERRORS, EVENTS, SCHEMES, is_locked
+from pathlib import Path
+
+from lifecycle.adapters.sqlite.events import ERRORS, EVENTS, SCHEMES, is_locked, persistence_env
 from lifecycle.adapters.sqlite.projections import (
     TRANSIENT_ERRORS,
     SQLiteLeadership,
@@ -18,13 +20,12 @@ from lifecycle.adapters.sqlite.projections import (
     notification_reader_of,
 )
 
-__all__ = ["ERRORS", "EVENTS", "SCHEMES", "TRANSIENT_ERRORS", "is_busy", "is_unreachable",
-           "leadership", "notification_reader_of", "projections"]
+__all__ = ["ERRORS", "EVENTS", "SCHEMES", "TRANSIENT_ERRORS", "database_file", "describe",
+           "is_busy", "is_unreachable",
+           "leadership", "notification_reader_of", "persistence_env", "projections"]
 
 
 def _path(url: str) -> str:
-    from lifecycle.settings import persistence_env
-
     return persistence_env(url)["SQLITE_DBNAME"]
 
 
@@ -46,3 +47,13 @@ def is_unreachable(error: BaseException) -> bool:
 def is_busy(error: BaseException) -> bool:
     """Whether ``error`` is SQLite's "database is locked" (another process writing)."""
     return is_locked(error)
+
+
+def database_file(url: str) -> Path:
+    """The database file of ``url``."""
+    return Path(_path(url))
+
+
+def describe(url: str) -> str:
+    """``the SQLite database PATH``."""
+    return f"the SQLite database {_path(url)}"

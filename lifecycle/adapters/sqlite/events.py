@@ -28,9 +28,8 @@ from lifecycle.adapters.protocol import (
     select_keys,
 )
 from lifecycle.chain import heads_of
-from lifecycle.errors import ErasureIncomplete
+from lifecycle.errors import ConfigError, ErasureIncomplete
 from lifecycle.persistence import new_frozen
-from lifecycle.settings import persistence_env
 
 __all__ = [
     "ERRORS",
@@ -345,11 +344,25 @@ class SQLiteKeyStore:
             self._conn = None
 
 
+def persistence_env(url: str) -> dict[str, str]:
+    """eventsourcing's environment for ``sqlite:///PATH``.
+
+    Raises:
+        ConfigError: the URL names no file.
+    """
+    path = url.removeprefix("sqlite:///")
+    if not path:
+        raise ConfigError("sqlite URL needs a file: sqlite:///path/to/lifecycle.db")
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30"}
+
+
 class SQLiteEvents:
     """The event side of a SQLite database (:class:`~lifecycle.adapters.protocol.EventStorage`)."""
 
     name = "sqlite"
     errors = ERRORS
+    shared = False  # one file on one host
 
     def __init__(self, url: str) -> None:
         self.url = url
