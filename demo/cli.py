@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from lifecycle.cli.core import open_app, run_ingest
 from lifecycle.cli.reporting import collect_reports
+from lifecycle.errors import ConfigError
 from lifecycle.projections import build_runner
 from lifecycle.reports import REPORTS
 from lifecycle.reports.output import visible
@@ -104,8 +105,11 @@ def demo(leads: int, days: int, seed: int, db_path: Path, html_path: Path) -> No
             target=round(float(expected) * 1.25, -3) or None)["forecast"]
     for name in ("funnel", "diagnosis", "channels", "losses", "forecast", "alerts"):
         render_terminal(name, reports[name], console)
-    write_html(reports, html_path)
+    try:
+        write_html(reports, html_path)
+        written = f"HTML report: [bold]{_path(html_path)}[/bold]  "
+    except ConfigError as e:  # an embedded install without the [html] extra: no charts
+        written = f"no HTML report ({escape(str(e))}) "
     elapsed = time.perf_counter() - started
-    console.print(f"HTML report: [bold]{_path(html_path)}[/bold]  (database {_path(db_path)}; "
-                  f"done in {elapsed:.1f} s)")
+    console.print(f"{written}(database {_path(db_path)}; done in {elapsed:.1f} s)")
     sys.exit(0)

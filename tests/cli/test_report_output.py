@@ -249,3 +249,22 @@ def test_report_html_without_the_html_extra_says_what_to_install(tmp_path: Path)
     listed = run(["report", "funnel", "--json"], cwd=tmp_path,
                  env={"PYTHONPATH": os.pathsep.join([str(hidden.parent), str(REPO)])})
     assert listed.returncode == 0, listed.stderr
+
+
+def test_the_demo_without_the_html_extra_runs_to_the_end_without_its_page(
+        tmp_path: Path) -> None:
+    """An embedded install without matplotlib: ``lifecycle demo`` still records the
+    history and prints every report; it says why there is no HTML page, and exits 0."""
+    hidden = tmp_path / "hidden" / "matplotlib"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError(\"No module named 'matplotlib'\")\n")
+    page = tmp_path / "report.html"
+    result = run(["demo", "--leads", "60", "--days", "30", "--database", str(tmp_path / "demo.db"),
+                  "--html", str(page)], cwd=tmp_path,
+                 env={"PYTHONPATH": os.pathsep.join([str(hidden.parent), str(REPO)])})
+    assert result.returncode == 0, result.stderr
+    assert "no HTML report (the HTML report draws its charts with matplotlib" in (
+        " ".join(result.stdout.split()))
+    assert "install lead-lifecycle[html]" in " ".join(result.stdout.split())
+    assert not page.exists()
+    assert (tmp_path / "demo.db").exists()
