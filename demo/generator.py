@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, Unpack
 
 from demo.catalogue import TEMPLATE_SHARES
 from demo.common import History
@@ -20,24 +21,28 @@ from demo.stories import Story
 from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.templates import TemplateRegistry, load_templates
 
-__all__ = ["generate", "generate_with_stats"]
+__all__ = ["GenerateOptions", "generate", "generate_with_stats"]
 
 
-def generate(
-    *,
-    leads: int = 3000,
-    days: int = 180,
-    seed: int = 7,
-    end: datetime | None = None,
-    templates: TemplateRegistry | None = None,
-    scoring: ScoringConfig | None = None,
-) -> list[dict[str, object]]:
+class GenerateOptions(TypedDict, total=False):
+    """The keyword arguments :func:`generate` passes on to :func:`generate_with_stats`."""
+
+    leads: int
+    days: int
+    seed: int
+    end: datetime | None
+    templates: TemplateRegistry | None
+    scoring: ScoringConfig | None
+
+
+def generate(**options: Unpack[GenerateOptions]) -> list[dict[str, object]]:
     """A synthetic history of ``leads`` leads over ``days`` days ending at ``end``.
 
     Args:
-        leads: how many leads are captured.
-        days: how long the history is.
-        seed: the only source of randomness; the same arguments give the same output.
+        leads: how many leads are captured (default 3000).
+        days: how long the history is (default 180).
+        seed: the only source of randomness (default 7); the same arguments give the same
+            output.
         end: when the history ends (timezone-aware); default: now (UTC), to the hour.
         templates: the engine's templates (default: the built-in ones); the history uses
             ``saas``, ``industrial`` and ``generic_b2b``.
@@ -48,8 +53,8 @@ def generate(
         Inbound objects in delivery order, each valid for
         :func:`lifecycle.contracts.parse_inbound`.
     """
-    return generate_with_stats(leads=leads, days=days, seed=seed, end=end,
-                               templates=templates, scoring=scoring)[0]
+    # The defaults live once, in generate_with_stats' signature.
+    return generate_with_stats(**options)[0]
 
 
 def generate_with_stats(
@@ -61,7 +66,8 @@ def generate_with_stats(
     templates: TemplateRegistry | None = None,
     scoring: ScoringConfig | None = None,
 ) -> tuple[list[dict[str, object]], GeneratedStats]:
-    """Like :func:`generate`, and also says what was generated."""
+    """Like :func:`generate` (the same arguments and defaults), and also says what was
+    generated."""
     if leads < 0:
         raise ValueError(f"leads must be >= 0, got {leads}")
     if days < 1:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from lifecycle.aggregates.values import ERASED
 from lifecycle.application import LeadLifecycle
-from lifecycle.cli.core import open_app, print_json
+from lifecycle.cli.core import opened_app, print_json
 from lifecycle.cli.params import AS_OF
 from lifecycle.reports.output import visible
 
@@ -47,11 +47,8 @@ def audit_history(key: str, as_json: bool) -> None:
     recorded time, cause, and the change it made."""
     from lifecycle.audit import history
 
-    app = open_app()
-    try:
+    with opened_app() as app:
         data = history(app, app.find_lead(key))
-    finally:
-        app.close()
     if as_json:
         print_json(data)
         return
@@ -80,11 +77,8 @@ def audit_as_of(key: str, timestamp: datetime, as_json: bool) -> None:
     from lifecycle.audit import as_of
 
     at = timestamp
-    app = open_app()
-    try:
+    with opened_app() as app:
         data = as_of(app, app.find_lead(key), at)
-    finally:
-        app.close()
     if as_json:
         print_json(data)
         return
@@ -134,16 +128,13 @@ def audit_verify(key: str | None, anchor_path: Path | None, as_json: bool) -> No
     from lifecycle.audit import verify
     from lifecycle.errors import AnchorInvalid
 
-    app = open_app()
-    try:
+    with opened_app() as app:
         try:
             anchor = load(anchor_path, _audit_key(app)) if anchor_path else None
         except AnchorInvalid as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
         report = verify(app, lead_id=app.find_lead(key) if key else None, anchor=anchor)
-    finally:
-        app.close()
     data = report.as_dict()
     if as_json:
         print_json(data)
@@ -184,8 +175,7 @@ def audit_anchor(file: Path, as_json: bool) -> None:
         click.echo(f"error: {file} exists; anchors are evidence and are never overwritten: "
                    "choose a new name (e.g. anchor-$(date +%F).json)", err=True)
         sys.exit(2)
-    app = open_app()
-    try:
+    with opened_app() as app:
         key = _audit_key(app)
         try:
             check_key(key)
@@ -193,8 +183,6 @@ def audit_anchor(file: Path, as_json: bool) -> None:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
         anchor, report = take_anchor(app)
-    finally:
-        app.close()
     if anchor is None:
         console = Console(stderr=True)
         console.print("[red]the store does not verify; no anchor written[/red]")
@@ -236,11 +224,8 @@ def audit_projections(limit: int, max_lag: int, as_json: bool) -> None:
     is behind the event store (stuck, lagging, or empty) or its rows differ."""
     from lifecycle.projections.drift import check_drift
 
-    app = open_app()
-    try:
+    with opened_app() as app:
         data = check_drift(app, limit=limit, max_lag=max_lag)
-    finally:
-        app.close()
     if as_json:
         print_json(data)
     else:
@@ -286,8 +271,7 @@ def erase(key: str, actor: str, request_id: str | None, yes: bool, as_json: bool
     if not yes and not sys.stdin.isatty():
         raise click.UsageError("erase asks for confirmation and there is no terminal to ask "
                                "on: add --yes to erase without asking")
-    app = open_app()
-    try:
+    with opened_app() as app:
         lead_id = app.find_lead(key, erased_ok=True)
         if not yes:
             click.confirm(f"erase the personal data of lead {lead_id}? this cannot be undone",
@@ -300,8 +284,6 @@ def erase(key: str, actor: str, request_id: str | None, yes: bool, as_json: bool
                 runner.run()
             finally:
                 runner.store.close()
-    finally:
-        app.close()
     result = {"lead_id": str(lead_id), "erased": True, "erased_now": erased_now,
               "cause": cause if erased_now else None}
     if as_json:
@@ -328,14 +310,11 @@ def whatif(scoring_file: Path | None, templates_dir: Path | None, as_json: bool)
 
     if scoring_file is None and templates_dir is None:
         raise click.UsageError("give --scoring FILE, --templates DIR or both")
-    app = open_app()
-    try:
+    with opened_app() as app:
         data = what_if(
             app, scoring=load_scoring(scoring_file) if scoring_file else None,
             templates=load_templates(templates_dir, default=app.settings.default_template)
             if templates_dir else None)
-    finally:
-        app.close()
     data["config"] = {"scoring": str(scoring_file) if scoring_file else None,
                       "templates": str(templates_dir) if templates_dir else None}
     if as_json:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -24,7 +26,7 @@ from lifecycle.reports.output import literal, strict_json
 from lifecycle.settings import Settings
 from lifecycle.views import lead_summary
 
-__all__ = ["COMMANDS", "open_app", "print_json"]
+__all__ = ["COMMANDS", "open_app", "opened_app", "print_json"]
 
 
 def open_app(settings: Settings | None = None) -> LeadLifecycle:
@@ -38,6 +40,17 @@ def open_app(settings: Settings | None = None) -> LeadLifecycle:
     settings = settings or Settings()
     adapter_for(settings).check_reachable()
     return build_application(settings)
+
+
+@contextmanager
+def opened_app(settings: Settings | None = None) -> Iterator[LeadLifecycle]:
+    """:func:`open_app` for the length of a ``with`` block: closed however the block ends
+    (an error, ``sys.exit``, an aborted confirmation)."""
+    app = open_app(settings)
+    try:
+        yield app
+    finally:
+        app.close()
 
 
 def print_json(data: Any) -> None:
@@ -85,23 +98,22 @@ def ingest(file: Path, rejects_path: Path | None, as_json: bool) -> None:
     if same_file(sys.stdin.buffer if str(file) == "-" else file, rejects_path):
         raise click.BadParameter(f"{rejects_path} is the input itself: give a reject file "
                                  "that is not the input", param_hint="--rejects")
-    app = open_app()
-    runner = build_runner(app)
-    try:
-        # Embedded mode: projections advance after every saved batch, so they are
-        # current when ingest returns.
-        if str(file) == "-":
-            summary = run_ingest(app, sys.stdin.buffer, rejects_path, total_bytes=None,
-                                 console=console, after_batch=runner.run)
-        else:
-            with file.open("rb") as stream:
-                summary = run_ingest(app, stream, rejects_path,
-                                     total_bytes=file.stat().st_size, console=console,
-                                     after_batch=runner.run)
-        runner.run()
-    finally:
-        runner.store.close()
-        app.close()
+    with opened_app() as app:
+        runner = build_runner(app)
+        try:
+            # Embedded mode: projections advance after every saved batch, so they are
+            # current when ingest returns.
+            if str(file) == "-":
+                summary = run_ingest(app, sys.stdin.buffer, rejects_path, total_bytes=None,
+                                     console=console, after_batch=runner.run)
+            else:
+                with file.open("rb") as stream:
+                    summary = run_ingest(app, stream, rejects_path,
+                                         total_bytes=file.stat().st_size, console=console,
+                                         after_batch=runner.run)
+            runner.run()
+        finally:
+            runner.store.close()
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
     else:
@@ -131,14 +143,11 @@ def lead() -> None:
 def lead_show(key: str, at_moment: datetime | None, history: int, as_json: bool) -> None:
     """Show a lead by external id, email or lead id: stage, grade, scores, history."""
     at = at_moment or datetime.now(UTC)
-    app = open_app()
-    try:
+    with opened_app() as app:
         lead_id = app.find_lead(key)
         lead_obj = app.get_lead(lead_id)
         summary = lead_summary(lead_obj, app.lead_events(lead_id), app.scoring, at=at,
                                history=history)
-    finally:
-        app.close()
     if as_json:
         print_json(summary)
         return

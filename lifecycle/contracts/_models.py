@@ -94,6 +94,17 @@ def _limits(info: ValidationInfo) -> Limits:
     return limits if isinstance(limits, Limits) else DEFAULT_LIMITS
 
 
+def _known_code(value: str | None, codes: frozenset[str], what: str) -> str | None:
+    """``value`` upper-cased if it is one of ``codes`` (None stays None); else the error
+    says it is not ``what``."""
+    if value is None:
+        return None
+    code = value.upper()
+    if code not in codes:
+        raise ValueError(f"{value!r} is not {what}")
+    return code
+
+
 # C0 controls, DEL, C1 controls and lone surrogates: none can be stored as text by
 
 
@@ -137,13 +148,8 @@ class Profile(_Frozen):
     @field_validator("country")
     @classmethod
     def _iso_3166(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        code = value.upper()
-        if code not in COUNTRIES:
-            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code "
-                             "(e.g. DE, GB, US)")
-        return code
+        return _known_code(value, COUNTRIES,
+                           "an ISO 3166-1 alpha-2 country code (e.g. DE, GB, US)")
 
     @field_validator("industry")
     @classmethod
@@ -254,12 +260,7 @@ class SalesAction(_Keyed):
     @field_validator("currency")
     @classmethod
     def _iso_4217(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        code = value.upper()
-        if code not in CURRENCIES:
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code (e.g. EUR, USD)")
-        return code
+        return _known_code(value, CURRENCIES, "an ISO 4217 currency code (e.g. EUR, USD)")
 
     @model_validator(mode="after")
     def _fields_fit_action(self) -> SalesAction:
