@@ -53,7 +53,12 @@ log before it says the erasure is incomplete."""
 CHUNK = 500
 """Ids per query of a read by ids: well under every backend's parameter limit."""
 
-_C = TypeVar("_C")
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+_C = TypeVar("_C", bound=_Closable)
 
 InputRow = tuple[str, UUID, bytes]
 """A row of the input index: cause (``touchpoint:ID`` / ``action:ID``), lead id, sealed
@@ -187,7 +192,7 @@ class OwnConnection(Generic[_C]):
 
     def close(self) -> None:
         if self._conn is not None:
-            self._conn.close()  # type: ignore[attr-defined]
+            self._conn.close()
             self._conn = None
 
 
