@@ -126,7 +126,7 @@ def adapter_for(database: str | Settings) -> EventStorage:
 def is_busy(error: BaseException) -> bool:
     """Whether ``error`` says another process holds the database locked (and kept it
     longer than :data:`~lifecycle.adapters.protocol.LOCK_WAIT_SECONDS`), on any backend."""
-    return any(module.is_busy(error) for module in backends())
+    return any(module.EVENTS.is_busy(error) for module in backends())
 
 
 def is_unreachable(error: BaseException) -> bool:

@@ -24,7 +24,7 @@ from lifecycle.adapters.postgres.projections import (
 )
 
 __all__ = ["ERRORS", "EVENTS", "SCHEMES", "TRANSIENT_ERRORS", "database_file", "describe",
-           "is_busy", "is_unreachable",
+           "is_unreachable",
            "leadership", "notification_reader_of", "persistence_env", "projections"]
 
 
@@ -45,11 +45,6 @@ def is_unreachable(error: BaseException) -> bool:
     state = getattr(error, "sqlstate", None)
     return isinstance(error, psycopg.OperationalError) and (
         not isinstance(state, str) or state.startswith(("08", "28", "3D", "57P")))
-
-
-def is_busy(error: BaseException) -> bool:
-    """Never: PostgreSQL writers wait for each other's locks inside the server."""
-    return False
 
 
 def database_file(url: str) -> Path | None:

@@ -30,6 +30,7 @@ from lifecycle.adapters.protocol import (
     INPUTS_TABLE,
     ChainRead,
     ChainRow,
+    ChunkedReads,
     InputRow,
     KeyStore,
 )
@@ -72,8 +73,6 @@ lock is another key, ``0x1EAD_0001``)."""
 CONNECT_TIMEOUT = 2
 """Seconds to wait for PostgreSQL to answer before a command gives up (libpq's least),
 unless the URL's ``connect_timeout`` or ``PGCONNECT_TIMEOUT`` says otherwise."""
-
-_CHUNK = 500  # ids per query: well under PostgreSQL's parameter limit
 
 
 @contextmanager
@@ -127,7 +126,7 @@ class _ColumnArrayInsert(PostgresAggregateRecorder):
         ))
 
 
-class ChainedPostgresRecorder(PostgresProcessRecorder, _ColumnArrayInsert):
+class ChainedPostgresRecorder(PostgresProcessRecorder, _ColumnArrayInsert, ChunkedReads):
     """eventsourcing's PostgreSQL process recorder with rows sent as binary column
     arrays, writing the chain heads, every tracking record (``tracking`` and
     ``more_trackings``) and the input index's rows (``inputs``) with the events."""
@@ -200,38 +199,27 @@ class ChainedPostgresRecorder(PostgresProcessRecorder, _ColumnArrayInsert):
                 [digest for _, _, digest in heads],
             ))
 
-    def events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        """Every stored event of the given aggregates, by aggregate then version (plain
-        tuples in binary, stored events made with :func:`~lifecycle.persistence.new_frozen`)."""
-        ids = list(dict.fromkeys(originator_ids))
-        as_text = self.datastore.originator_id_type != "uuid"
-        out: list[StoredEvent] = []
-        for start in range(0, len(ids), _CHUNK):
-            chunk: list[Any] = ids[start : start + _CHUNK]
-            if as_text:
-                chunk = [str(i) for i in chunk]
-            with self.datastore.get_connection() as conn, \
-                    conn.cursor(row_factory=tuple_row, binary=True) as curs:
-                curs.execute(self._select_of, (chunk,), prepare=True)
-                rows = curs.fetchall()
-            out += [new_frozen(StoredEvent, {"originator_id": oid, "originator_version": v,
-                                             "topic": t, "state": bytes(s)})
-                    for oid, v, t, s in rows]
-        return out
+    def _events_in(self, ids: list[UUID], out: list[StoredEvent]) -> None:
+        # Plain tuples in binary, stored events made with
+        # :func:`~lifecycle.persistence.new_frozen`.
+        chunk: list[Any] = ids
+        if self.datastore.originator_id_type != "uuid":
+            chunk = [str(i) for i in chunk]
+        with self.datastore.get_connection() as conn, \
+                conn.cursor(row_factory=tuple_row, binary=True) as curs:
+            curs.execute(self._select_of, (chunk,), prepare=True)
+            rows = curs.fetchall()
+        out += [new_frozen(StoredEvent, {"originator_id": oid, "originator_version": v,
+                                         "topic": t, "state": bytes(s)})
+                for oid, v, t, s in rows]
 
-    def inputs_of(self, causes: Sequence[str]) -> dict[str, tuple[UUID, bytes]]:
-        """The input index rows of these causes that are recorded."""
-        wanted = list(dict.fromkeys(causes))
-        out: dict[str, tuple[UUID, bytes]] = {}
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            with self.datastore.get_connection() as conn, \
-                    conn.cursor(row_factory=tuple_row) as curs:
-                curs.execute(self._select_inputs, (chunk,), prepare=True)
-                for cause, lead, sealed in curs.fetchall():
-                    out[cause] = (lead if isinstance(lead, UUID) else UUID(str(lead)),
-                                  bytes(sealed))
-        return out
+    def _inputs_in(self, causes: list[str], out: dict[str, tuple[UUID, bytes]]) -> None:
+        with self.datastore.get_connection() as conn, \
+                conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._select_inputs, (causes,), prepare=True)
+            for cause, lead, sealed in curs.fetchall():
+                out[cause] = (lead if isinstance(lead, UUID) else UUID(str(lead)),
+                              bytes(sealed))
 
 
 def _where(lead_id: UUID | None, lo: str | None, hi: str | None) -> tuple[str, tuple[Any, ...]]:
@@ -321,7 +309,8 @@ class PostgresEvents:
         else:
             psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT).close()
 
-    def is_busy(self, error: BaseException) -> bool:
+    @staticmethod
+    def is_busy(error: BaseException) -> bool:
         # Writers queue on PostgreSQL's locks; none is refused for being busy.
         return False
 

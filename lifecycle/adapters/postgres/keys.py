@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -13,7 +12,7 @@ import psycopg
 
 from lifecycle.adapters import protocol
 from lifecycle.adapters.postgres.events import create_tables, postgres_schema_lock
-from lifecycle.adapters.protocol import KEYS_TABLE, select_keys
+from lifecycle.adapters.protocol import KEYS_TABLE, KeyTable
 from lifecycle.errors import ErasureIncomplete
 
 __all__ = ["PostgresKeyStore"]
@@ -21,7 +20,7 @@ __all__ = ["PostgresKeyStore"]
 _KEPT = re.compile(r"(\d+) dead row versions cannot be removed")
 
 
-class PostgresKeyStore:
+class PostgresKeyStore(KeyTable):
     """The key table on the server, on a connection of its own.
 
     Deleting is physical: the row is deleted and the key table rewritten (``VACUUM
@@ -30,41 +29,35 @@ class PostgresKeyStore:
     (``ANALYZE`` would otherwise copy key values into ``pg_statistic``).
     """
 
+    mark = "%s"
+
     def __init__(self, url: str) -> None:
         self._url = url
-        self._conn: Any = None
 
-    def _connection(self) -> Any:
-        if self._conn is None:
-            conn = psycopg.connect(self._url, autocommit=True)
-            create_tables(conn, [
-                f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
-                "key BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)"])
-            # ANALYZE copies sample values of a column into pg_statistic, where a
-            # deleted key would outlive its row: keys are never sampled. (A table
-            # made before this: "TYPE" to the same type drops what was sampled.)
-            with postgres_schema_lock(conn):
-                [(target,)] = conn.execute(
-                    "SELECT attstattarget FROM pg_attribute WHERE attrelid = %s::regclass "
-                    "AND attname = 'key'", (KEYS_TABLE,)).fetchall()
-                if target != 0:
-                    with contextlib.suppress(psycopg.errors.DatabaseError):  # not the owner
-                        conn.execute(f"ALTER TABLE {KEYS_TABLE} ALTER COLUMN key "
-                                     "SET STATISTICS 0, ALTER COLUMN key TYPE BYTEA")
-            self._conn = conn
-        return self._conn
+    def _open(self) -> Any:
+        conn = psycopg.connect(self._url, autocommit=True)
+        create_tables(conn, [
+            f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
+            "key BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)"])
+        # ANALYZE copies sample values of a column into pg_statistic, where a
+        # deleted key would outlive its row: keys are never sampled. (A table
+        # made before this: "TYPE" to the same type drops what was sampled.)
+        with postgres_schema_lock(conn):
+            [(target,)] = conn.execute(
+                "SELECT attstattarget FROM pg_attribute WHERE attrelid = %s::regclass "
+                "AND attname = 'key'", (KEYS_TABLE,)).fetchall()
+            if target != 0:
+                with contextlib.suppress(psycopg.errors.DatabaseError):  # not the owner
+                    conn.execute(f"ALTER TABLE {KEYS_TABLE} ALTER COLUMN key "
+                                 "SET STATISTICS 0, ALTER COLUMN key TYPE BYTEA")
+        return conn
 
-    def fetch(self, lead_ids: Sequence[UUID]) -> dict[UUID, bytes]:
-        return select_keys(self._connection(), lead_ids, "%s")
-
-    def insert(self, keys: dict[UUID, bytes], created_at: float) -> bool:
-        rows = [(lid.hex, key, created_at) for lid, key in keys.items()]
-        conn = self._connection()
+    def _insert_rows(self, conn: Any, statement: str, rows: list[tuple[str, bytes, float]]
+                     ) -> int:
         with conn.transaction(), conn.cursor() as cur:
-            cur.executemany(f"INSERT INTO {KEYS_TABLE} (lead_id, key, created_at) "
-                            "VALUES (%s, %s, %s) ON CONFLICT (lead_id) DO NOTHING", rows)
+            cur.executemany(statement, rows)
             inserted: int = cur.rowcount
-        return inserted == len(rows)
+        return inserted
 
     def delete(self, lead_id: UUID) -> bool:
         conn = self._connection()
@@ -118,8 +111,3 @@ class PostgresKeyStore:
                 time.sleep(0.1)
         finally:
             conn.remove_notice_handler(notice)
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None

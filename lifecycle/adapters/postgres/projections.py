@@ -17,6 +17,7 @@ from lifecycle.adapters.postgres.events import SCHEMA_LOCK
 from lifecycle.adapters.protocol import (
     NotificationReader,
     ProjectionCursor,
+    ProjectionTables,
     RawNotification,
     insert_statement,
 )
@@ -78,7 +79,7 @@ def _copy_types(table: TableSpec) -> list[str] | None:
     return None if None in types else [t for t in types if t is not None]
 
 
-class PostgresProjections:
+class PostgresProjections(ProjectionTables[psycopg.Connection[tuple[Any, ...]]]):
     """Projection tables in PostgreSQL: a
     :class:`~lifecycle.adapters.protocol.ProjectionBackend`."""
 
@@ -99,34 +100,15 @@ class PostgresProjections:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
 
-    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
-        if self._conn is None:
-            self._conn = psycopg.connect(self.url, autocommit=True)
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def _open(self) -> psycopg.Connection[tuple[Any, ...]]:
+        return psycopg.connect(self.url, autocommit=True)
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
         conn = self._connection()
         with conn.transaction(), conn.cursor() as cur:
             yield cur
-
-    @contextmanager
-    def savepoint(self, cur: ProjectionCursor) -> Iterator[None]:
-        cur.execute("SAVEPOINT lc_part")
-        try:
-            yield
-        except BaseException:
-            cur.execute("ROLLBACK TO SAVEPOINT lc_part")
-            cur.execute("RELEASE SAVEPOINT lc_part")
-            raise
-        cur.execute("RELEASE SAVEPOINT lc_part")
 
     def sql(self, statement: str) -> str:
         return statement.replace("%", "%%").replace("?", "%s")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lifecycle.adapters.sqlite.events import ERRORS, EVENTS, SCHEMES, is_locked, persistence_env
+from lifecycle.adapters.sqlite.events import ERRORS, EVENTS, SCHEMES, persistence_env
 from lifecycle.adapters.sqlite.projections import (
     TRANSIENT_ERRORS,
     SQLiteLeadership,
@@ -21,7 +21,7 @@ from lifecycle.adapters.sqlite.projections import (
 )
 
 __all__ = ["ERRORS", "EVENTS", "SCHEMES", "TRANSIENT_ERRORS", "database_file", "describe",
-           "is_busy", "is_unreachable",
+           "is_unreachable",
            "leadership", "notification_reader_of", "persistence_env", "projections"]
 
 
@@ -42,11 +42,6 @@ def leadership(url: str, key: int) -> SQLiteLeadership:
 def is_unreachable(error: BaseException) -> bool:
     """Never: a SQLite database is a file, not a server (opening it says what is wrong)."""
     return False
-
-
-def is_busy(error: BaseException) -> bool:
-    """Whether ``error`` is SQLite's "database is locked" (another process writing)."""
-    return is_locked(error)
 
 
 def database_file(url: str) -> Path:

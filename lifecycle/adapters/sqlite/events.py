@@ -22,6 +22,7 @@ from lifecycle.adapters.protocol import (
     LOCK_WAIT_SECONDS,
     ChainRead,
     ChainRow,
+    ChunkedReads,
     InputRow,
     KeyStore,
 )
@@ -61,7 +62,6 @@ ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
 
 
 _MAX_ROWID = 2**63 - 1
-_CHUNK = 500  # ids per query: well under SQLite's parameter limit
 _T = TypeVar("_T")
 
 
@@ -119,7 +119,7 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-class ChainedSQLiteRecorder(SQLiteProcessRecorder):
+class ChainedSQLiteRecorder(SQLiteProcessRecorder, ChunkedReads):
     """eventsourcing's SQLite process recorder with rows inserted by one ``executemany``,
     writing the chain heads, every tracking record (``tracking`` and
     ``more_trackings``) and the input index's rows (``inputs``) with the events."""
@@ -198,48 +198,34 @@ class ChainedSQLiteRecorder(SQLiteProcessRecorder):
             ids.append(c.fetchone()[0])
         return ids
 
-    def events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        """Every stored event of the given aggregates, by aggregate then version.
-
-        Plain tuples, not the connection's ``sqlite3.Row``, and stored events made with
-        :func:`~lifecycle.persistence.new_frozen`: per row, building a dict and a UUID
-        cost as much as decoding the event.
-        """
-        ids = list(dict.fromkeys(originator_ids))
-        out: list[StoredEvent] = []
+    def _events_in(self, ids: list[UUID], out: list[StoredEvent]) -> None:
+        # Plain tuples, not the connection's ``sqlite3.Row``, and stored events made with
+        # :func:`~lifecycle.persistence.new_frozen`: per row, building a dict and a UUID
+        # cost as much as decoding the event.
         convert = self.convert_originator_id
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            with self.datastore.transaction(commit=False) as c:
-                cursor = c.sqlite_cursor
-                cursor.row_factory = None
-                cursor.execute(
-                    "SELECT originator_id, originator_version, topic, state "
-                    f"FROM {self.events_table_name} WHERE originator_id IN "
-                    f"({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
-                    [i.hex for i in chunk])
-                rows = cursor.fetchall()
-            text, oid = None, None
-            for raw, version, topic, state in rows:
-                if raw != text:
-                    text, oid = raw, convert(raw)
-                out.append(new_frozen(StoredEvent, {
-                    "originator_id": oid, "originator_version": version, "topic": topic,
-                    "state": state}))
-        return out
+        with self.datastore.transaction(commit=False) as c:
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None
+            cursor.execute(
+                "SELECT originator_id, originator_version, topic, state "
+                f"FROM {self.events_table_name} WHERE originator_id IN "
+                f"({','.join('?' * len(ids))}) ORDER BY originator_id, originator_version",
+                [i.hex for i in ids])
+            rows = cursor.fetchall()
+        text, oid = None, None
+        for raw, version, topic, state in rows:
+            if raw != text:
+                text, oid = raw, convert(raw)
+            out.append(new_frozen(StoredEvent, {
+                "originator_id": oid, "originator_version": version, "topic": topic,
+                "state": state}))
 
-    def inputs_of(self, causes: Sequence[str]) -> dict[str, tuple[UUID, bytes]]:
-        """The input index rows of these causes that are recorded."""
-        wanted = list(dict.fromkeys(causes))
-        out: dict[str, tuple[UUID, bytes]] = {}
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(f"SELECT input_id, lead_id, content FROM {INPUTS_TABLE} "
-                          f"WHERE input_id IN ({','.join('?' * len(chunk))})", chunk)
-                for cause, lead, sealed in c.fetchall():
-                    out[cause] = (UUID(hex=lead), bytes(sealed))
-        return out
+    def _inputs_in(self, causes: list[str], out: dict[str, tuple[UUID, bytes]]) -> None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT input_id, lead_id, content FROM {INPUTS_TABLE} "
+                      f"WHERE input_id IN ({','.join('?' * len(causes))})", causes)
+            for cause, lead, sealed in c.fetchall():
+                out[cause] = (UUID(hex=lead), bytes(sealed))
 
 
 def _where(lead_id: UUID | None, lo: str | None, hi: str | None) -> tuple[str, tuple[Any, ...]]:
@@ -309,7 +295,8 @@ class SQLiteEvents:
     def check_reachable(self) -> None:
         pass  # a file: opening it says what is wrong
 
-    def is_busy(self, error: BaseException) -> bool:
+    @staticmethod
+    def is_busy(error: BaseException) -> bool:
         return is_locked(error)
 
     def read_chains(self, table: str, *, lead_id: UUID | None = None, lo: str | None = None,

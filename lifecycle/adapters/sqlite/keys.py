@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from uuid import UUID
 
 from lifecycle.adapters import protocol
-from lifecycle.adapters.protocol import KEYS_TABLE, LOCK_WAIT_SECONDS, select_keys
+from lifecycle.adapters.protocol import KEYS_TABLE, LOCK_WAIT_SECONDS, KeyTable
 from lifecycle.adapters.sqlite.events import _connect, create_tables
 from lifecycle.errors import ErasureIncomplete
 
 __all__ = ["SQLiteKeyStore"]
 
 
-class SQLiteKeyStore:
+class SQLiteKeyStore(KeyTable):
     """The key table in the database file, on a connection of its own.
 
     Deleting is physical: the connection deletes with ``secure_delete`` (the row is
@@ -22,37 +21,30 @@ class SQLiteKeyStore:
     the page, is checkpointed and truncated.
     """
 
+    mark = "?"
+
     def __init__(self, path: str) -> None:
         self._path = path
-        self._conn: sqlite3.Connection | None = None
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = _connect(self._path)
-            # A deleted key must not linger in free pages of the file.
-            conn.execute("PRAGMA secure_delete=ON")
-            create_tables(conn, [
-                f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
-                "key BLOB NOT NULL, created_at DOUBLE PRECISION NOT NULL)"])
-            self._conn = conn
-        return self._conn
+    def _open(self) -> sqlite3.Connection:
+        conn = _connect(self._path)
+        # A deleted key must not linger in free pages of the file.
+        conn.execute("PRAGMA secure_delete=ON")
+        create_tables(conn, [
+            f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (lead_id TEXT PRIMARY KEY, "
+            "key BLOB NOT NULL, created_at DOUBLE PRECISION NOT NULL)"])
+        return conn
 
-    def fetch(self, lead_ids: Sequence[UUID]) -> dict[UUID, bytes]:
-        return select_keys(self._connection(), lead_ids, "?")
-
-    def insert(self, keys: dict[UUID, bytes], created_at: float) -> bool:
-        rows = [(lid.hex, key, created_at) for lid, key in keys.items()]
-        conn = self._connection()
+    def _insert_rows(self, conn: sqlite3.Connection, statement: str,
+                     rows: list[tuple[str, bytes, float]]) -> int:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            inserted = conn.executemany(
-                f"INSERT INTO {KEYS_TABLE} (lead_id, key, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (lead_id) DO NOTHING", rows).rowcount
+            inserted = conn.executemany(statement, rows).rowcount
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        return inserted == len(rows)
+        return inserted
 
     def delete(self, lead_id: UUID) -> bool:
         conn = self._connection()
@@ -71,8 +63,3 @@ class SQLiteKeyStore:
                 "database's write-ahead log (-wal file) from being emptied, and it may "
                 "still hold a copy: run erase again when they are done")
         return deleted
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None

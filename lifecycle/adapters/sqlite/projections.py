@@ -12,6 +12,7 @@ from uuid import UUID
 from lifecycle.adapters.protocol import (
     NotificationReader,
     ProjectionCursor,
+    ProjectionTables,
     RawNotification,
     insert_statement,
 )
@@ -66,7 +67,7 @@ def _dashed(originator_id: str) -> str:
     return str(UUID(originator_id))
 
 
-class SQLiteProjections:
+class SQLiteProjections(ProjectionTables[sqlite3.Connection]):
     """Projection tables in a SQLite file: a
     :class:`~lifecycle.adapters.protocol.ProjectionBackend`."""
 
@@ -81,21 +82,13 @@ class SQLiteProjections:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._conn: sqlite3.Connection | None = None
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-            use_wal(conn)
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn = conn
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                               check_same_thread=False)
+        use_wal(conn)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -109,17 +102,6 @@ class SQLiteProjections:
                 cur.execute("ROLLBACK")
             raise
         cur.execute("COMMIT")
-
-    @contextmanager
-    def savepoint(self, cur: ProjectionCursor) -> Iterator[None]:
-        cur.execute("SAVEPOINT lc_part")
-        try:
-            yield
-        except BaseException:
-            cur.execute("ROLLBACK TO SAVEPOINT lc_part")
-            cur.execute("RELEASE SAVEPOINT lc_part")
-            raise
-        cur.execute("RELEASE SAVEPOINT lc_part")
 
     def sql(self, statement: str) -> str:
         return statement
