@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent, Tracking
@@ -19,7 +19,6 @@ __all__: list[str] = []
 # ---------------------------------------------------------------------------------------
 
 __all__ += [
-    "CHUNK",
     "ERASE_WAIT",
     "HEADS_TABLE",
     "INPUTS_TABLE",
@@ -27,14 +26,10 @@ __all__ += [
     "LOCK_WAIT_SECONDS",
     "ChainRead",
     "ChainRow",
-    "ChunkedReads",
     "EventRecorder",
     "EventStorage",
     "InputRow",
     "KeyStore",
-    "KeyTable",
-    "OwnConnection",
-    "select_keys",
 ]
 
 HEADS_TABLE = "lc_chain_heads"
@@ -50,16 +45,6 @@ LOCK_WAIT_SECONDS = 30.0
 ERASE_WAIT = 30.0
 """Seconds a key's deletion waits for older transactions or readers of the write-ahead
 log before it says the erasure is incomplete."""
-CHUNK = 500
-"""Ids per query of a read by ids: well under every backend's parameter limit."""
-
-
-class _Closable(Protocol):
-    def close(self) -> None: ...
-
-
-_C = TypeVar("_C", bound=_Closable)
-
 InputRow = tuple[str, UUID, bytes]
 """A row of the input index: cause (``touchpoint:ID`` / ``action:ID``), lead id, sealed
 content."""
@@ -109,50 +94,6 @@ class EventRecorder(Protocol):
     def max_notification_id(self) -> int | None: ...
 
 
-class ChunkedReads:
-    """The reads by ids of an :class:`EventRecorder`, the same on every backend: each id
-    once, :data:`CHUNK` ids per query. A recorder supplies the query of one chunk, which
-    adds its rows to ``out`` (the per-row work stays in the backend's loop)."""
-
-    def events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        """Every stored event of the given aggregates, by aggregate then version."""
-        ids = list(dict.fromkeys(originator_ids))
-        out: list[StoredEvent] = []
-        for start in range(0, len(ids), CHUNK):
-            self._events_in(ids[start : start + CHUNK], out)
-        return out
-
-    def inputs_of(self, causes: Sequence[str]) -> dict[str, tuple[UUID, bytes]]:
-        """The input index rows of these causes that are recorded."""
-        wanted = list(dict.fromkeys(causes))
-        out: dict[str, tuple[UUID, bytes]] = {}
-        for start in range(0, len(wanted), CHUNK):
-            self._inputs_in(wanted[start : start + CHUNK], out)
-        return out
-
-    def _events_in(self, ids: list[UUID], out: list[StoredEvent]) -> None:
-        """Appends the stored events of ``ids`` to ``out``, by aggregate then version."""
-        raise NotImplementedError
-
-    def _inputs_in(self, causes: list[str], out: dict[str, tuple[UUID, bytes]]) -> None:
-        """Adds the recorded input index rows of ``causes`` to ``out``."""
-        raise NotImplementedError
-
-
-def select_keys(conn: Any, lead_ids: Sequence[UUID], mark: str, *, chunk: int = CHUNK
-                ) -> dict[UUID, bytes]:
-    """The keys of ``lead_ids`` in :data:`KEYS_TABLE`, read on a DB-API connection whose
-    placeholder is ``mark``, ``chunk`` ids per query (well under every backend's
-    parameter limit)."""
-    found: dict[UUID, bytes] = {}
-    for i in range(0, len(lead_ids), chunk):
-        ids = [lid.hex for lid in lead_ids[i:i + chunk]]
-        rows = conn.execute(f"SELECT lead_id, key FROM {KEYS_TABLE} WHERE lead_id IN "
-                            f"({', '.join([mark] * len(ids))})", ids).fetchall()
-        found.update({UUID(hex=lid): bytes(key) for lid, key in rows})
-    return found
-
-
 class KeyStore(Protocol):
     """The table of per-lead keys (:data:`KEYS_TABLE`); created on first use."""
 
@@ -173,55 +114,6 @@ class KeyStore(Protocol):
         """
 
     def close(self) -> None: ...
-
-
-class OwnConnection(Generic[_C]):
-    """A connection of its own, opened on first use (:meth:`_open`), closed by
-    :meth:`close` (a later use opens another)."""
-
-    _conn: _C | None = None
-
-    def _open(self) -> _C:
-        """A new connection (the backend's)."""
-        raise NotImplementedError
-
-    def _connection(self) -> _C:
-        if self._conn is None:
-            self._conn = self._open()
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
-class KeyTable(OwnConnection[Any]):
-    """What the :class:`KeyStore` of every backend does alike: the table on a connection
-    of its own, read by :func:`select_keys`, new keys written as rows of
-    :data:`KEYS_TABLE`. A backend supplies :meth:`_open` (creating the table),
-    :meth:`_insert_rows` and :meth:`delete`."""
-
-    mark: str
-    """The driver's placeholder."""
-
-    def fetch(self, lead_ids: Sequence[UUID]) -> dict[UUID, bytes]:
-        return select_keys(self._connection(), lead_ids, self.mark)
-
-    def insert(self, keys: dict[UUID, bytes], created_at: float) -> bool:
-        rows = [(lid.hex, key, created_at) for lid, key in keys.items()]
-        statement = (f"INSERT INTO {KEYS_TABLE} (lead_id, key, created_at) "
-                     f"VALUES ({self.mark}, {self.mark}, {self.mark}) "
-                     "ON CONFLICT (lead_id) DO NOTHING")
-        return self._insert_rows(self._connection(), statement, rows) == len(rows)
-
-    def _insert_rows(self, conn: Any, statement: str, rows: list[tuple[str, bytes, float]]
-                     ) -> int:
-        """Runs ``statement`` for every row in one transaction; returns the rows inserted."""
-        raise NotImplementedError
-
-    def delete(self, lead_id: UUID) -> bool:
-        raise NotImplementedError
 
 
 class EventStorage(Protocol):
@@ -281,9 +173,7 @@ __all__ += [
     "NotificationReader",
     "ProjectionBackend",
     "ProjectionCursor",
-    "ProjectionTables",
     "RawNotification",
-    "insert_statement",
 ]
 
 RawNotification = tuple[int, str, int, str, Any]
@@ -380,22 +270,6 @@ class ProjectionBackend(Protocol):
         ...
 
 
-class ProjectionTables(OwnConnection[_C]):
-    """What the :class:`ProjectionBackend` of every backend does alike: the tables on a
-    connection of its own (:meth:`_open`), savepoints."""
-
-    @contextmanager
-    def savepoint(self, cur: ProjectionCursor) -> Iterator[None]:
-        cur.execute("SAVEPOINT lc_part")
-        try:
-            yield
-        except BaseException:
-            cur.execute("ROLLBACK TO SAVEPOINT lc_part")
-            cur.execute("RELEASE SAVEPOINT lc_part")
-            raise
-        cur.execute("RELEASE SAVEPOINT lc_part")
-
-
 class Leadership(Protocol):
     """A lease that makes one process of many the leader (the relay, the policies).
 
@@ -412,9 +286,3 @@ class Leadership(Protocol):
         ...
 
 
-def insert_statement(table: TableSpec, mark: str) -> str:
-    """``INSERT … ON CONFLICT (primary key) DO NOTHING`` of a table's columns."""
-    cols = table.column_names
-    return (f"INSERT INTO {table.name} ({', '.join(cols)}) "
-            f"VALUES ({', '.join([mark] * len(cols))}) "
-            f"ON CONFLICT ({', '.join(table.primary_key)}) DO NOTHING")

@@ -25,12 +25,12 @@ from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
+from lifecycle.adapters.base import ChunkedReads
 from lifecycle.adapters.protocol import (
     HEADS_TABLE,
     INPUTS_TABLE,
     ChainRead,
     ChainRow,
-    ChunkedReads,
     InputRow,
     KeyStore,
 )

@@ -11,8 +11,9 @@ from uuid import UUID
 import psycopg
 
 from lifecycle.adapters import protocol
+from lifecycle.adapters.base import KeyTable
 from lifecycle.adapters.postgres.events import create_tables, postgres_schema_lock
-from lifecycle.adapters.protocol import KEYS_TABLE, KeyTable
+from lifecycle.adapters.protocol import KEYS_TABLE
 from lifecycle.errors import ErasureIncomplete
 
 __all__ = ["PostgresKeyStore"]

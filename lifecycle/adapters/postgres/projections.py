@@ -13,14 +13,9 @@ from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from lifecycle.adapters.base import ProjectionTables, insert_statement
 from lifecycle.adapters.postgres.events import SCHEMA_LOCK
-from lifecycle.adapters.protocol import (
-    NotificationReader,
-    ProjectionCursor,
-    ProjectionTables,
-    RawNotification,
-    insert_statement,
-)
+from lifecycle.adapters.protocol import NotificationReader, ProjectionCursor, RawNotification
 
 if TYPE_CHECKING:
     from lifecycle.projections.base import TableSpec

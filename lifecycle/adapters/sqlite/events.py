@@ -16,13 +16,13 @@ from eventsourcing.persistence import IntegrityError, OperationalError, StoredEv
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteProcessRecorder
 from eventsourcing.utils import get_topic
 
+from lifecycle.adapters.base import ChunkedReads
 from lifecycle.adapters.protocol import (
     HEADS_TABLE,
     INPUTS_TABLE,
     LOCK_WAIT_SECONDS,
     ChainRead,
     ChainRow,
-    ChunkedReads,
     InputRow,
     KeyStore,
 )

@@ -6,7 +6,8 @@ import sqlite3
 from uuid import UUID
 
 from lifecycle.adapters import protocol
-from lifecycle.adapters.protocol import KEYS_TABLE, LOCK_WAIT_SECONDS, KeyTable
+from lifecycle.adapters.base import KeyTable
+from lifecycle.adapters.protocol import KEYS_TABLE, LOCK_WAIT_SECONDS
 from lifecycle.adapters.sqlite.events import _connect, create_tables
 from lifecycle.errors import ErasureIncomplete
 

@@ -9,13 +9,8 @@ from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 from uuid import UUID
 
-from lifecycle.adapters.protocol import (
-    NotificationReader,
-    ProjectionCursor,
-    ProjectionTables,
-    RawNotification,
-    insert_statement,
-)
+from lifecycle.adapters.base import ProjectionTables, insert_statement
+from lifecycle.adapters.protocol import NotificationReader, ProjectionCursor, RawNotification
 from lifecycle.adapters.sqlite.events import use_wal
 
 if TYPE_CHECKING:
