@@ -211,3 +211,23 @@ def test_only_a_locked_sqlite_database_is_busy(storage: EventStorage) -> None:
     assert storage.is_busy(locked) is (storage.name == "sqlite")
     assert not storage.is_busy(sqlite3.OperationalError("no such table: x"))
     assert not storage.is_busy(ValueError("database is locked"))
+
+
+@pytest.mark.parametrize("url", [
+    "mysql://host/db", "", "sqlite:///", "postgresql://host", "postgresql://host:99999/db",
+    "postgresql://host:port/db", "postgresql://[::1/db", "postgres://h:-1/db",
+])
+def test_a_database_url_no_backend_can_use_is_a_config_error(url: str) -> None:
+    """Whatever a user puts in LIFECYCLE_DATABASE_URL, the adapters answer with one
+    ConfigError (never urllib's ValueError), and describing it for a message never fails."""
+    from lifecycle.adapters import describe, persistence_env
+    from lifecycle.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        persistence_env(url)
+    try:
+        text = describe(url)
+    except ConfigError:
+        return
+    assert url.split("://", maxsplit=1)[0] in ("postgresql", "postgres")
+    assert text.startswith("PostgreSQL at")

@@ -11,11 +11,10 @@ log, projection tables with positions, leadership). This package is the backend 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 
-from lifecycle.adapters.postgres.events import ERRORS, EVENTS, SCHEMES, persistence_env
+from lifecycle.adapters.postgres.events import ERRORS, EVENTS, SCHEMES, persistence_env, url_parts
 from lifecycle.adapters.postgres.projections import (
     TRANSIENT_ERRORS,
     PostgresLeadership,
@@ -54,5 +53,5 @@ def database_file(url: str) -> Path | None:
 
 def describe(url: str) -> str:
     """``PostgreSQL at HOST:PORT/DATABASE`` (no user, no password)."""
-    parts = urlsplit(url)
-    return f"PostgreSQL at {parts.hostname or '127.0.0.1'}:{parts.port or 5432}{parts.path}"
+    parts, port = url_parts(url)
+    return f"PostgreSQL at {parts.hostname or '127.0.0.1'}:{port}{parts.path}"

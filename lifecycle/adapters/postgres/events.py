@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 from uuid import UUID
 
 import psycopg
@@ -261,13 +261,27 @@ def _read_chains(url: str, schema: str, table: str, lead_id: UUID | None, lo: st
         conn.rollback()
 
 
+def url_parts(url: str) -> tuple[SplitResult, int]:
+    """The parts of a PostgreSQL URL and its port (default 5432).
+
+    Raises:
+        ConfigError: the host or the port cannot be read (an unclosed ``[``, a port that is
+            no number from 0 to 65535).
+    """
+    try:
+        parts = urlsplit(url)
+        return parts, parts.port or 5432
+    except ValueError as e:  # urllib's own words: "Port out of range 0-65535", ...
+        raise ConfigError(f"PostgreSQL URL cannot be read ({e}): {url}") from None
+
+
 def persistence_env(url: str) -> dict[str, str]:
     """eventsourcing's environment for ``postgresql://user:password@host:port/database``.
 
     Raises:
-        ConfigError: the URL names no database.
+        ConfigError: the URL names no database, or its host or port cannot be read.
     """
-    parts = urlsplit(url)
+    parts, port = url_parts(url)
     dbname = parts.path.lstrip("/")
     if not dbname:
         raise ConfigError(f"PostgreSQL URL needs a database name: {url}")
@@ -275,7 +289,7 @@ def persistence_env(url: str) -> dict[str, str]:
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_PORT": str(port),
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_POOL_SIZE": "4",
