@@ -94,14 +94,15 @@ def state_decoder(mapper: Mapper[Any]) -> Callable[[bytes], dict[str, Any]]:
     cipher, compressor, transcode = mapper.cipher, mapper.compressor, mapper.transcoder.decode
     if cipher is None and compressor is None:
         def plain(state: bytes) -> dict[str, Any]:
-            # Chained states start with their link (64 hex digits), older ones with "{".
-            data: dict[str, Any] = transcode(state[HASH_LEN:] if is_chained(state) else state)
+            # Chained states start with their link (64 hex digits), older ones with "{"
+            # (is_chained, inline: this runs for every event a projection reads).
+            data: dict[str, Any] = transcode(state[HASH_LEN:] if state[:1] != b"{" else state)
             return data
 
         return plain
 
     def decode(state: bytes) -> dict[str, Any]:
-        if is_chained(state):
+        if state[:1] != b"{":  # is_chained, inline
             state = state[HASH_LEN:]
         if cipher is not None:
             state = cipher.decrypt(state)
