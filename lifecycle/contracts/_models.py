@@ -9,7 +9,7 @@ bounds (:class:`Limits`) a deployment may change; the checks they call are in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -29,9 +29,7 @@ from lifecycle.aggregates.values import LOSS_REASONS, Key, LossReason
 from lifecycle.contracts._checks import (
     _CONTROL,
     _CONTROL_IN_FREE_TEXT,
-    _COUNTRY_ENUM,
     _CURRENCY_ENUM,
-    COUNTRIES,
     CURRENCIES,
     BusinessTime,
     _check_properties,
@@ -39,27 +37,29 @@ from lifecycle.contracts._checks import (
     _control_problem,
     _identifier,
 )
+from lifecycle.vocabulary import country_code, token
 
-Channel = Literal[
-    "seo",
-    "paid_search",
-    "social",
-    "content",
-    "webinar",
-    "email",
-    "event",
-    "referral",
-    "direct",
-    "partner",
-    "other",
-]
-CHANNELS: tuple[str, ...] = get_args(Channel)
+CHANNELS: tuple[str, ...] = ("seo", "paid_search", "social", "content", "webinar", "email",
+                             "event", "referral", "direct", "partner", "other")
+"""The channels the engine's own templates, demo and reports know; a touchpoint may name
+any other (its own vocabulary: see :func:`lifecycle.vocabulary.token`)."""
+
+Channel = str
+"""A channel: any token (``Organic Search`` is recorded as ``organic_search``)."""
 
 ActionKind = Literal[
-    "accept", "advance", "bant", "win", "lose", "disqualify", "recycle", "reopen", "note"
+    "qualify", "accept", "advance", "bant", "win", "lose", "disqualify", "recycle", "reopen",
+    "note",
 ]
 
 _NAME = r"^[a-z][a-z0-9_]*$"
+_TOKEN = r"^[a-z0-9][a-z0-9_]*$"
+
+
+def _token(value: Any) -> Any:
+    """A user's word as a token (``"SMS Sent"`` → ``sms_sent``); the field's pattern then
+    rejects what has no letter or digit left."""
+    return token(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +140,19 @@ class Profile(_Frozen):
     industry: str | None = Field(default=None, max_length=100)
     employees: int | None = Field(default=None, ge=0, le=10_000_000)
     title: str | None = Field(default=None, max_length=200)
-    country: str | None = Field(default=None, min_length=2, max_length=2,
-                                 description="ISO 3166-1 alpha-2 code (lower case is "
-                                 "upper-cased)", json_schema_extra={"enum": _COUNTRY_ENUM})
+    country: str | None = Field(
+        default=None, min_length=1, max_length=100,
+        description="ISO 3166-1 alpha-2 or alpha-3 code or a country's name, recorded as "
+        "its alpha-2 code; a value that names no country is kept as given (and counted as "
+        "unmatched)")
     phone: str | None = Field(default=None, max_length=50)
 
     @field_validator("country")
     @classmethod
     def _iso_3166(cls, value: str | None) -> str | None:
-        return _known_code(value, COUNTRIES,
-                           "an ISO 3166-1 alpha-2 country code (e.g. DE, GB, US)")
+        if value is None:
+            return None
+        return country_code(value) or value
 
     @field_validator("industry")
     @classmethod
@@ -166,7 +169,24 @@ class _Keyed(_Frozen):
     email: str | None = Field(default=None, max_length=320,
                               json_schema_extra={"format": "email"})
 
+    properties: dict[str, JsonValue] | None = Field(
+        default=None, description="the source's own fields (segment, lead type, seconds on "
+        "site, ...): stored with the lead, shown in its history and exports, usable as a "
+        "report dimension (property:NAME) and as a scoring signal")
+
     _external_id = field_validator("external_id")(_identifier)
+
+    @field_validator("properties", mode="before")
+    @classmethod
+    def _storable(cls, value: Any, info: ValidationInfo) -> Any:
+        # Checked before pydantic walks the value, so depth is bounded by the limit, not
+        # by a recursion limit; whatever passes, the event store (orjson) can encode,
+        # PostgreSQL can hold as text and a report can show.
+        if isinstance(value, dict):
+            context = info.context if isinstance(info.context, dict) else {}
+            _check_properties(value, _limits(info), context.get("raw"), clean=_clean(info))
+        return value
+
 
     @field_validator("email")
     @classmethod
@@ -195,25 +215,17 @@ class Touchpoint(_Keyed):
 
     touchpoint_id: str = Field(min_length=1, max_length=200)
     source: str = Field(min_length=1, max_length=100, description="the publishing system")
-    channel: Channel
-    kind: str = Field(pattern=_NAME, max_length=60,
-                      description="what happened, e.g. page_view, demo_requested")
+    channel: str = Field(min_length=1, max_length=60, pattern=_TOKEN,
+                         description="where it came from: any word of the source's own "
+                         "(recorded as a token: 'Organic Search' is organic_search)")
+    kind: str = Field(min_length=1, pattern=_TOKEN, max_length=60,
+                      description="what happened, e.g. page_view, demo_requested, sms_sent "
+                      "(recorded as a token: 'SMS Sent' is sms_sent)")
     template: str | None = Field(default=None, pattern=_NAME, max_length=60)
     profile: Profile | None = None
-    properties: dict[str, JsonValue] | None = None
 
     _touchpoint_id = field_validator("touchpoint_id")(_identifier)
-
-    @field_validator("properties", mode="before")
-    @classmethod
-    def _storable(cls, value: Any, info: ValidationInfo) -> Any:
-        # Checked before pydantic walks the value, so depth is bounded by the limit, not
-        # by a recursion limit; whatever passes, the event store (orjson) can encode,
-        # PostgreSQL can hold as text and a report can show.
-        if isinstance(value, dict):
-            context = info.context if isinstance(info.context, dict) else {}
-            _check_properties(value, _limits(info), context.get("raw"), clean=_clean(info))
-        return value
+    _tokens = field_validator("channel", "kind", mode="before")(_token)
 
     @property
     def input_id(self) -> str:
@@ -244,8 +256,12 @@ class SalesAction(_Keyed):
     need: bool | None = None
     timeline: bool | None = None
     text: str | None = Field(default=None, max_length=5000)
+    rule: str | None = Field(default=None, min_length=1, max_length=100, pattern=_TOKEN,
+                             description="qualify only: the rule or list that qualified "
+                             "the lead (default 'manual')")
 
     _action_id = field_validator("action_id")(_identifier)
+    _rule = field_validator("rule", mode="before")(_token)
 
     @field_validator("amount")
     @classmethod
@@ -273,6 +289,8 @@ class SalesAction(_Keyed):
             v is None for v in (self.budget, self.authority, self.need, self.timeline)
         ):
             raise ValueError("action 'bant' needs at least one of budget/authority/need/timeline")
+        if self.rule is not None and self.action != "qualify":
+            raise ValueError(f"rule is only for action 'qualify', not {self.action!r}")
         if self.action == "note" and not self.text:
             raise ValueError("action 'note' needs text")
         if self.amount is not None and self.currency is None:

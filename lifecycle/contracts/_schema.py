@@ -24,12 +24,19 @@ def inbound_json_schema(limits: Limits | None = None) -> dict[str, Any]:
     limits = limits or DEFAULT_LIMITS
     schema = _INBOUND.json_schema()
     schema["$defs"]["SalesAction"]["properties"]["amount"]["maximum"] = limits.max_amount
-    schema["$defs"]["Touchpoint"]["properties"]["properties"]["description"] = (
-        f"free-form data: at most {limits.max_property_depth} levels deep and "
-        f"{limits.max_property_keys} keys, integers within 64 bits; the whole input at "
-        f"most {limits.max_input_bytes} bytes")
-    schema["$defs"]["Touchpoint"]["properties"]["properties"]["maxProperties"] = (
-        limits.max_property_keys)
+    for kind in ("Touchpoint", "SalesAction"):
+        field = schema["$defs"][kind]["properties"]["properties"]
+        field["description"] = (
+            f"{field.get('description', 'free-form data')}: at most "
+            f"{limits.max_property_depth} levels deep and {limits.max_property_keys} keys, "
+            f"integers within 64 bits; the whole input at most {limits.max_input_bytes} bytes")
+        field["maxProperties"] = limits.max_property_keys
+    touch = schema["$defs"]["Touchpoint"]["properties"]
+    for name in ("channel", "kind"):
+        # The model makes a token of the source's word ("Organic Search"): the schema
+        # takes any text, the model rejects what has no letter or digit left.
+        touch[name]["pattern"] = _PATTERN
+        touch[name]["maxLength"] = 200
     for model in schema["$defs"].values():
         for name, field in model.get("properties", {}).items():
             for option in field.get("anyOf", [field]):

@@ -287,13 +287,23 @@ def test_every_iso_4217_currency_is_accepted(code: str, lower: bool) -> None:
 
 
 @RUNS
-@given(code=st.text(max_size=3).filter(lambda c: c.strip().upper() not in COUNTRIES))
+@given(code=st.text(max_size=120))
 @example(code="UK")
 @example(code="ZZ")
 @example(code="<b")
-def test_only_iso_3166_countries_are_accepted(code: str) -> None:
-    text = rejection(touchpoint_data("tp-1", profile={"country": code}))
-    assert text.startswith("profile.country:"), text
+@example(code="")
+def test_a_country_is_a_code_or_kept_as_given_or_rejected_with_its_field(code: str) -> None:
+    data = touchpoint_data("tp-1", profile={"country": code})
+    try:
+        tp = parse_inbound(data)
+    except InvalidInput as e:
+        assert str(e).startswith("profile.country:"), str(e)
+        return
+    assert isinstance(tp, Touchpoint)
+    assert tp.profile is not None
+    country = tp.profile.country
+    assert country is not None
+    assert country in COUNTRIES or country == code.strip(), (code, country)
 
 
 def test_every_iso_3166_country_is_accepted() -> None:
