@@ -38,6 +38,7 @@ def lead_summary(
     return {
         "lead_id": str(lead.id),
         "keys": list(lead.keys),
+        "emails": list(lead.emails),
         "template": lead.template,
         "stage": lead.stage,
         "stage_entered_at": lead.stage_entered_at.isoformat(),

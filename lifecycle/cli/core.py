@@ -167,6 +167,8 @@ def _print_lead(s: dict[str, Any]) -> None:
         head.add_row(name, literal(value))
 
     line("lead", f"{s['lead_id']}  ({', '.join(s['keys'])})")
+    if s["emails"]:
+        line("emails", ", ".join(s["emails"]))
     line("template", s["template"])
     line("stage", f"{s['stage']} since {s['stage_entered_at']}")
     line("grade", f"{s['grade']} (now: {scores['grade_now']}, total {scores['total']})")
