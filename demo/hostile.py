@@ -40,7 +40,7 @@ _ON_DISQUALIFIED: tuple[tuple[str, dict[str, object]], ...] = (
     ("win", {"amount": 12_000.0, "currency": "EUR",
              "skip_reason": "closed on the wrong record"}),
     ("advance", {}),
-    ("reopen", {"text": "Thought it was lost, not disqualified."}),
+    ("lose", {"reason": "no_budget", "text": "Thought it was lost, not disqualified."}),
 )
 
 

@@ -236,6 +236,7 @@ class IllegalTransition(InputRejected):
     Attributes:
         action: as given.
         stage: as given.
+        why: as given.
     """
 
     code = "illegal_transition"
@@ -244,6 +245,7 @@ class IllegalTransition(InputRejected):
         super().__init__(f"cannot {action} a lead in stage {stage!r}: {why}")
         self.action = action
         self.stage = stage
+        self.why = why
 
 
 class PublishError(LifecycleError):

@@ -66,7 +66,13 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """What happened to one input."""
+    """What happened to one input.
+
+    ``flags`` (an accepted input's) name what it did to its lead: ``created`` (it
+    captured the lead), ``disqualified`` (a screen or a person disqualified it),
+    ``reinstated`` (a screen's disqualification was reversed), and
+    ``not_contactable`` (after it, the lead has neither email nor phone).
+    """
 
     input_id: str
     outcome: Outcome
@@ -74,6 +80,7 @@ class Result:
     events: int = 0
     code: str | None = None
     reason: str | None = None
+    flags: tuple[str, ...] = ()
 
 
 def keys_of(item: Touchpoint | SalesAction) -> tuple[str, ...]:
@@ -95,7 +102,7 @@ def touch_of(tp: Touchpoint) -> Touch:
         fields["touchpoint_id"], fields["occurred_at"], fields["source"], fields["channel"],
         fields["kind"],
         None if profile is None else {k: v for k, v in profile.__dict__.items() if v is not None},
-        fields["properties"]))
+        fields["properties"], fields["email"]))
 
 
 _new_tuple = tuple.__new__
@@ -151,6 +158,8 @@ def _act(lead: Lead, a: SalesAction, template: FunnelTemplate, config: ScoringCo
     match a.action:
         case "accept":
             lead.accept(skip_reason=a.skip_reason, **by)
+        case "qualify":
+            lead.qualify(rule=a.rule, text=a.text, template=template, config=config, **by)
         case "advance":
             lead.advance(stage=a.stage, skip_reason=a.skip_reason, amount=a.amount,
                          currency=a.currency, template=template, **by)
@@ -173,6 +182,8 @@ def _act(lead: Lead, a: SalesAction, template: FunnelTemplate, config: ScoringCo
             lead.add_note(a.text or "", **by)
         case other:
             raise InvalidInput(f"action: unknown sales action {other!r}")
+    if a.properties:
+        lead.note_properties(a.properties, **by)
 
 
 def _reason(a: SalesAction) -> LossReason:
@@ -263,7 +274,8 @@ def _apply(app: LeadLifecycle, item: Inbound, batch: Batch, recorded_at: datetim
             app._leads.put(new_id, created)
             identity.register(keys, new_id, batch, recorded_at)
             _accepted(item, cause, new_id, batch)
-            return Result(item.input_id, Outcome.ACCEPTED, new_id, len(created.pending_events))
+            return Result(item.input_id, Outcome.ACCEPTED, new_id, len(created.pending_events),
+                          flags=_flags(created, 0, created=True))
     elif lead_id is None:
         raise LeadNotFound(keys[0])
     lead = load_lead(app, lead_id, batch)
@@ -286,7 +298,21 @@ def _apply(app: LeadLifecycle, item: Inbound, batch: Batch, recorded_at: datetim
             identity.register(tuple(unregistered), lead_id, batch, recorded_at)
             break
     _accepted(item, cause, lead_id, batch)
-    return Result(item.input_id, Outcome.ACCEPTED, lead_id, len(lead.pending_events) - before)
+    return Result(item.input_id, Outcome.ACCEPTED, lead_id, len(lead.pending_events) - before,
+                  flags=_flags(lead, before))
+
+
+def _flags(lead: Lead, before: int, *, created: bool = False) -> tuple[str, ...]:
+    """What the events of one input (from the ``before``-th pending one) did to its lead."""
+    flags = ["created"] if created else []
+    names = {type(e).__name__ for e in lead.pending_events[before:]}
+    if "Disqualified" in names:
+        flags.append("disqualified")
+    if "Reinstated" in names:
+        flags.append("reinstated")
+    if not lead.contactable:
+        flags.append("not_contactable")
+    return tuple(flags)
 
 
 def _accepted(item: Inbound, cause: str, lead_id: UUID, batch: Batch) -> None:

@@ -8,11 +8,12 @@ lead deletes its key: every copy of those fields (the event store, a backup of i
 
 Personal fields: the email; the external id and every lead key, of either kind (an
 external id may be an email, or a CRM id that points at the person); the profile's name
-and phone; free text (notes, loss, disqualification, recycle and reopen texts, skip
-reasons, the reason of a sales override); and the touchpoint properties that are
-personal (:class:`PersonalProperties`: by name, by default every property whose name
-contains ``email``, ``name``, ``phone`` or ``address`` at any depth, and every string
-that holds an ``@``). Nothing else is encrypted, so projections, reports and the funnel
+and phone; an email a later touchpoint made known; free text (notes, loss,
+disqualification, recycle, reopen and reinstatement texts, skip reasons, the reason of a
+sales override or of a qualify action); and the touchpoint and sales-action properties
+that are personal (:class:`PersonalProperties`: by name, by default every property whose
+name contains ``email``, ``name``, ``phone`` or ``address`` at any depth, and every
+string that holds an ``@``). Nothing else is encrypted, so projections, reports and the funnel
 keep working; lead ids and key index ids (uuid5 of a key) stay as pseudonyms. A
 competitor's name is business data the loss report groups by, and stays readable.
 

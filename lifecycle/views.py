@@ -12,8 +12,9 @@ __all__ = ["DETAIL_FIELDS", "describe_event", "lead_summary"]
 
 DETAIL_FIELDS = ("kind", "channel", "grade", "previous", "total", "from_stage", "to_stage",
                  "reason", "competitor", "rule", "content", "track", "amount", "currency",
-                 "text", "skip_reason")
-"""Event attributes a line of history shows, in this order."""
+                 "text", "skip_reason", "email", "properties")
+"""Event attributes a line of history shows, in this order (``email``: one a touchpoint
+made known; ``properties``: a touchpoint's or a sales action's own fields)."""
 
 
 def lead_summary(
@@ -37,6 +38,7 @@ def lead_summary(
     return {
         "lead_id": str(lead.id),
         "keys": list(lead.keys),
+        "emails": list(lead.emails),
         "template": lead.template,
         "stage": lead.stage,
         "stage_entered_at": lead.stage_entered_at.isoformat(),
@@ -44,7 +46,9 @@ def lead_summary(
         "captured_at": lead.captured_at.isoformat(),
         "first_channel": lead.first_channel,
         "last_touch_at": lead.last_touch_at.isoformat(),
+        "contactable": lead.contactable,
         "profile": dict(lead.profile),
+        "properties": dict(lead.properties),
         "deal": {"amount": lead.amount, "currency": lead.currency},
         "scores": {
             "evaluated_at": at.isoformat(),

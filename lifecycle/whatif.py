@@ -11,7 +11,9 @@ rate, per grade at the hand-off. The live store is only read.
 Limits: inputs that were rejected live are not in the event store, so they cannot be
 replayed even where the new configuration would accept them; policy runs that changed
 nothing left no trace; erased leads have lost their contact data and are replayed with
-placeholders that keep the screening outcome they had.
+placeholders that keep the screening outcome they had at capture (a screened-out one gets
+a free-mail placeholder of the other configuration, so a B2B template screens it again;
+without free-mail domains there, it passes).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from uuid import UUID
 
 from lifecycle.aggregates.lead import Lead
+from lifecycle.aggregates.rules import SCREEN_ACTOR
 from lifecycle.aggregates.values import ERASED
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import SalesAction, Touchpoint
@@ -87,7 +90,6 @@ def replay_steps(app: LeadLifecycle, *, batch_size: int = 5000) -> Iterator[Step
 class _Identity:
     email: str | None
     external_id: str | None
-    screened: bool
     erased: bool
 
 
@@ -98,29 +100,30 @@ class _PolicyRun:
     cause: str
 
 
-def _identity(captured: Lead.Captured, step: Step) -> _Identity:
-    screened = any(isinstance(e, Lead.Disqualified) and e.actor == "policy:screen"
+def _identity(captured: Lead.Captured, step: Step, free_mail: str | None) -> _Identity:
+    screened = any(isinstance(e, Lead.Disqualified) and e.actor == SCREEN_ACTOR
                    for e in step.events)
     erased = captured.email == ERASED or any(k.endswith(ERASED) for k in captured.keys)
     if not erased:
-        return _Identity(captured.email, captured.external_id, screened, False)
+        return _Identity(captured.email, captured.external_id, False)
     # Contact data is gone: placeholders that keep the lead's screening outcome. The
     # domain is reserved (RFC 2606) and passes the contract's email validator, which
     # refuses special-use names such as .invalid.
     hexid = captured.originator_id.hex
-    return _Identity(None if screened else f"{hexid}@erased.example",
-                     f"erased-{hexid}", screened, True)
+    placeholder = (f"{hexid}@{free_mail}" if free_mail else None) if screened else (
+        f"{hexid}@erased.example")
+    return _Identity(placeholder, f"erased-{hexid}", True)
 
 
 def _touchpoint(step: Step, ident: _Identity, captured: Lead.Captured | None) -> Touchpoint:
     touch = next(e for e in step.events if isinstance(e, Lead.TouchpointRecorded))
     profile = dict(captured.profile) if captured is not None else dict(touch.profile or {})
-    if ident.erased and ident.screened:
-        profile.pop("phone", None)
     data: dict[str, Any] = {
         "touchpoint_id": step.cause.removeprefix("touchpoint:"), "source": touch.source,
         "channel": touch.channel, "kind": touch.kind,
-        "occurred_at": (captured or touch).occurred_at, "email": ident.email,
+        "occurred_at": (captured or touch).occurred_at,
+        # an email the lead learned from this touch (erased: the placeholder stands)
+        "email": touch.email if touch.email and not ident.erased else ident.email,
         "external_id": ident.external_id, "profile": profile or None,
         "properties": touch.properties,
     }
@@ -131,7 +134,13 @@ def _touchpoint(step: Step, ident: _Identity, captured: Lead.Captured | None) ->
 
 def _action(step: Step, ident: _Identity) -> SalesAction | None:
     by_name = {type(e).__name__: e for e in reversed(step.events)}
-    found = next(((by_name[name], kind) for name, kind in _ACTIONS if name in by_name), None)
+    mql = by_name.get("MarketingQualified")
+    found: tuple[Any, str] | None
+    if isinstance(mql, Lead.MarketingQualified) and mql.rule.startswith("qualify:"):
+        found = (mql, "qualify")  # a person's MQL (after a reinstatement or stage advance)
+    else:
+        found = next(((by_name[name], kind) for name, kind in _ACTIONS if name in by_name),
+                     None)
     if found is None:
         return None
     event: Any = found[0]
@@ -148,7 +157,11 @@ def _action(step: Step, ident: _Identity) -> SalesAction | None:
             data[attr] = value
     if kind == "advance":
         data["stage"] = event.to_stage
-    mql = by_name.get("MarketingQualified")
+    if kind == "qualify" and isinstance(mql, Lead.MarketingQualified):
+        data["rule"] = mql.rule.removeprefix("qualify:")
+    noted = by_name.get("PropertiesNoted")
+    if isinstance(noted, Lead.PropertiesNoted):
+        data["properties"] = noted.properties
     if kind == "accept" and isinstance(mql, Lead.MarketingQualified):
         data["skip_reason"] = mql.rule.removeprefix("sales override: ")
     return SalesAction.model_validate(data)
@@ -219,12 +232,13 @@ class _Shadow:
 def _replay(app: LeadLifecycle, shadow: _Shadow) -> None:
     identities: dict[UUID, _Identity] = {}
     policy_runs: set[str] = set()
+    free_mail = min(shadow.app.scoring.screen.free_mail_domains, default=None)
     replay = shadow.replay
     for step in replay_steps(app):
         kind, _, rest = step.cause.partition(":")
         first = step.events[0]
         if isinstance(first, Lead.Captured):
-            ident = identities[step.lead_id] = _identity(first, step)
+            ident = identities[step.lead_id] = _identity(first, step, free_mail)
             replay.erased_leads += ident.erased
             shadow.add(_touchpoint(step, ident, first), step.recorded_at)
             replay.touchpoints += 1

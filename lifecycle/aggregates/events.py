@@ -1,4 +1,4 @@
-"""The facts a lead's history is made of: its 16 events and how each changes the state.
+"""The facts a lead's history is made of: its 18 events and how each changes the state.
 
 Each ``apply`` only assigns: every value was computed by the command that emitted the
 event, so replaying stored events rebuilds the same state exactly.
@@ -6,7 +6,10 @@ event, so replaying stored events rebuilds the same state exactly.
 :class:`~lifecycle.aggregates.lead.Lead` declares a subclass of each in its body
 (``Lead.Captured`` …): those are the classes events are made of, stored under the topics
 ``lifecycle.aggregates.lead:Lead.<Name>`` as before these moved here. Field order is
-part of the stored bytes: do not reorder fields.
+part of the stored bytes: do not reorder fields. A field added to an event stored before
+has a class-level default and is only passed when it holds something (``trigger_event``
+stores the keywords it is given), so events that do not need it keep their stored bytes
+and older stored events load with the default.
 
 Each event declares its personal fields (``personal_fields``: name and kind, one of
 ``text``, ``keys``, ``key``, ``profile``, ``properties``, ``override``) and, when the
@@ -38,7 +41,9 @@ __all__ = [
     "MarketingQualified",
     "NoteAdded",
     "NurtureStepSent",
+    "PropertiesNoted",
     "Recycled",
+    "Reinstated",
     "Reopened",
     "SalesAccepted",
     "SalesQualified",
@@ -93,6 +98,7 @@ class Captured(LeadEvent, Aggregate.Created):
         lead.template = self.template
         lead.keys = tuple(self.keys)
         lead.email = self.email
+        lead.emails = (self.email,) if self.email else ()
         lead.external_id = self.external_id
         lead.profile = dict(self.profile)
         lead.first_channel = self.channel
@@ -118,10 +124,15 @@ class Captured(LeadEvent, Aggregate.Created):
         lead.currency = None
         lead.seen = {self.cause_id}
         lead.erased = False
+        lead.properties = {}
+        lead.acted_on = False
+        lead.disqualified_from = None
+        lead.disqualified_by = None
 
 
 class TouchpointRecorded(LeadEvent):
-    personal_fields = (("profile", "profile"), ("properties", "properties"))
+    personal_fields = (("profile", "profile"), ("properties", "properties"),
+                       ("email", "text"))
 
     channel: str
     kind: str
@@ -132,6 +143,8 @@ class TouchpointRecorded(LeadEvent):
     fit: float | None
     fit_parts: dict[str, float] | None
     properties: dict[str, Any] | None
+    email: str | None = None
+    """An email the lead did not know, that this touchpoint came with (only then stored)."""
 
     def _apply(self, lead: Lead) -> None:
         t = self.occurred_at
@@ -147,6 +160,13 @@ class TouchpointRecorded(LeadEvent):
         if self.fit is not None and self.fit_parts is not None:
             lead.fit = self.fit
             lead.fit_parts = dict(self.fit_parts)
+        if self.properties:
+            _note_properties(lead, self.properties)
+        email = self.email
+        if email:
+            lead.emails = (*lead.emails, email)
+            if lead.email is None:
+                lead.email = email
 
 
 class Graded(LeadEvent):
@@ -194,12 +214,14 @@ class StageAdvanced(LeadEvent):
 
 class MarketingQualified(LeadEvent):
     # A rule a salesperson forced ("sales override: <reason>") holds free text.
-    personal_fields = (("rule", "override"),)
+    personal_fields = (("rule", "override"), ("text", "text"))
 
     from_stage: str
     rule: str
     fit: float
     behaviour: float
+    text: str | None = None
+    """Why a person qualified the lead (action ``qualify``); stored only when given."""
 
     def _apply(self, lead: Lead) -> None:
         _enter(lead, "mql", self.occurred_at)
@@ -232,6 +254,7 @@ class BantAssessed(LeadEvent):
 
     def _apply(self, lead: Lead) -> None:
         lead.bant = BantAssessment(self.budget, self.authority, self.need, self.timeline)
+        lead.acted_on = True
 
 
 class Recycled(LeadEvent):
@@ -244,6 +267,7 @@ class Recycled(LeadEvent):
 
     def _apply(self, lead: Lead) -> None:
         _enter(lead, "nurturing", self.occurred_at)
+        lead.acted_on = True
         lead.nurture_track = None
         lead.nurture_started_at = None
         lead.nurture_next_step = 0
@@ -259,6 +283,8 @@ class Disqualified(LeadEvent):
     taxonomy_version: int
 
     def _apply(self, lead: Lead) -> None:
+        lead.disqualified_from = self.from_stage
+        lead.disqualified_by = self.actor
         _enter(lead, "disqualified", self.occurred_at)
 
 
@@ -303,7 +329,41 @@ class Reopened(LeadEvent):
 
     def _apply(self, lead: Lead) -> None:
         lead.lost_from = None
+        lead.disqualified_from = lead.disqualified_by = None
+        lead.acted_on = True
         _enter(lead, self.to_stage, self.occurred_at)
+
+
+class Reinstated(LeadEvent):
+    """A screen's disqualification reversed: new evidence cleared the screen
+    (``rule="screen_cleared"``) or a person acted on the lead (``"person_acted"``).
+
+    The lead goes back to the stage the screen disqualified it from.
+    """
+
+    personal_fields = (("text", "text"),)
+
+    from_stage: str
+    to_stage: str
+    rule: str
+    text: str | None
+
+    def _apply(self, lead: Lead) -> None:
+        lead.disqualified_from = lead.disqualified_by = None
+        if self.rule == "person_acted":
+            lead.acted_on = True
+        _enter(lead, self.to_stage, self.occurred_at)
+
+
+class PropertiesNoted(LeadEvent):
+    """The source's own fields a sales action carried (segment, owner team, ...)."""
+
+    personal_fields = (("properties", "properties"),)
+
+    properties: dict[str, Any]
+
+    def _apply(self, lead: Lead) -> None:
+        _note_properties(lead, self.properties)
 
 
 class NoteAdded(LeadEvent):
@@ -322,10 +382,22 @@ class Erased(LeadEvent):
     def _apply(self, lead: Lead) -> None:
         lead.erased = True
         lead.email = None if lead.email is None else ERASED
+        lead.emails = tuple(ERASED for _ in lead.emails)
+        # Which properties are personal is the storage's configuration, not the lead's:
+        # none is kept, so the state is the same whether their key is gone or not.
+        lead.properties = {}
         lead.external_id = None if lead.external_id is None else ERASED
         lead.keys = tuple(f"{k.partition(':')[0]}:{ERASED}" for k in lead.keys)
         lead.profile = {k: ERASED if k in PERSONAL_PROFILE_FIELDS else v
                         for k, v in lead.profile.items()}
+
+
+def _note_properties(lead: Lead, properties: dict[str, Any]) -> None:
+    """The first value given for a property wins: later ones are history, not state."""
+    held = lead.properties
+    for name, value in properties.items():
+        if name not in held:
+            held[name] = value
 
 
 def _enter(lead: Lead, stage: str, at: datetime) -> None:

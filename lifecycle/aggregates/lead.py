@@ -1,9 +1,16 @@
 """The Lead aggregate: one person's way through the funnel, as a sequence of facts.
 
 Stages: ``captured`` → ``nurturing`` → ``mql`` → ``sql`` → the template's opportunity
-stages → ``won``; or ``lost`` (from ``sql`` or an opportunity stage, reopenable) or
-``disqualified`` (from any open stage). ``recycle`` sends an MQL, SQL or opportunity
+stages → ``won``; or ``lost`` (from ``sql`` or an opportunity stage) or ``disqualified``
+(from any open stage), both reopenable. ``recycle`` sends an MQL, SQL or opportunity
 back to ``nurturing``.
+
+Screens are judgements, not tombstones: they run at capture and again whenever what
+they look at changes (a new email, name or company), and disqualify only on positive
+evidence (:func:`~lifecycle.scoring.screen`), and only a lead in the pool (captured,
+nurturing) no person has acted on. A screen's disqualification is reversed
+(``Reinstated``) when new evidence clears it, or when a person acts on the lead (the
+action then applies as usual); a person's disqualification only by ``reopen``.
 
 Public methods are commands, one per business decision, taking domain values: they
 check the rules (:mod:`~lifecycle.aggregates.rules`), compute every value (scores,
@@ -22,12 +29,12 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from lifecycle.aggregates import events, rules
+from lifecycle.aggregates.sales import _NOTHING, SalesCommands
 from lifecycle.aggregates.values import (
     REASON_TAXONOMY_VERSION,
     LossReason,
     Touch,
 )
-from lifecycle.errors import IllegalTransition, LeadErased
 from lifecycle.scoring import (
     BantAssessment,
     Contribution,
@@ -44,7 +51,7 @@ from lifecycle.templates import CLOSED_STAGES, FunnelTemplate
 __all__ = ["Lead"]
 
 
-class Lead(Aggregate):
+class Lead(SalesCommands, Aggregate):
     """An event-sourced lead. Create it with :meth:`capture`."""
 
     if TYPE_CHECKING:  # state, assigned only by event apply methods
@@ -76,6 +83,15 @@ class Lead(Aggregate):
         currency: str | None
         seen: set[str]
         erased: bool
+        emails: tuple[str, ...]
+        """Every email the lead was given, in order (the first is ``email``)."""
+        properties: dict[str, Any]
+        """The source's own fields: the first value given for each name."""
+        acted_on: bool
+        """A person decided about the lead (BANT, recycle, reopen, a reinstating action):
+        screens no longer disqualify it. A note is no decision."""
+        disqualified_from: str | None
+        disqualified_by: str | None
 
     class Event(events.LeadEvent):
         """Every lead event: business time, and who or what caused it."""
@@ -98,6 +114,13 @@ class Lead(Aggregate):
     class Reopened(events.Reopened, Event): ...
     class NoteAdded(events.NoteAdded, Event): ...
     class Erased(events.Erased, Event): ...
+    class Reinstated(events.Reinstated, Event): ...
+    class PropertiesNoted(events.PropertiesNoted, Event): ...
+
+    @property
+    def contactable(self) -> bool:
+        """Whether an email or a phone of the person is known (and not erased)."""
+        return not self.erased and bool(self.emails or self.profile.get("phone"))
 
     def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
         """Builds the next event and applies it, like eventsourcing's, minus the checks.
@@ -138,11 +161,11 @@ class Lead(Aggregate):
             keys=keys, email=email, external_id=external_id, profile=profile,
             channel=touch.channel, fit=fit, fit_parts=parts,
         )
-        why = screen(email, profile.get("phone"), b2b=template.b2b, config=config.screen)
+        why = screen(lead.emails, profile, b2b=template.b2b, config=config.screen)
         if why is not None:
             lead.trigger_event(
                 cls.Disqualified, timestamp=recorded_at, occurred_at=touch.occurred_at,
-                source="engine", actor="policy:screen", cause_id=cause,
+                source="engine", actor=rules.SCREEN_ACTOR, cause_id=cause,
                 from_stage="captured", reason=LossReason.INVALID_LEAD.value, competitor=None,
                 text=why, taxonomy_version=REASON_TAXONOMY_VERSION,
             )
@@ -153,14 +176,15 @@ class Lead(Aggregate):
         self, touch: Touch, *, template: FunnelTemplate, config: ScoringConfig,
         recorded_at: datetime,
     ) -> None:
-        """Records a touch, scores it at its own business time, and re-evaluates.
+        """Records a touch, scores it at its own business time, screens the lead again
+        when the touch changed what the screens look at, and re-evaluates.
 
         Raises:
             LeadErased: the lead was erased.
             InvalidInput: an unknown kind, which the configuration rejects.
         """
         self._check_not_erased()
-        touchpoint_id, t, source, channel, kind, profile, properties = touch
+        touchpoint_id, t, source, channel, kind, profile, properties, email = touch
         points = rules.touch_points(config, kind)
         beh, beh_at = rules.behaviour_after(self.behaviour, self.behaviour_at, points, t,
                                             config.half_life_seconds)
@@ -172,6 +196,8 @@ class Lead(Aggregate):
             changes = {k: v for k, v in profile.items() if held.get(k) != v}
             if changes:
                 fit, parts = fit_score({**held, **changes}, config.fit)
+        # An email the lead did not know: recorded with the touch (and only then).
+        new_email = email if email and email not in self.emails else None
         cause = f"touchpoint:{touchpoint_id}"
         self.trigger_event(
             self.TouchpointRecorded, timestamp=recorded_at, occurred_at=t,
@@ -179,7 +205,15 @@ class Lead(Aggregate):
             channel=channel, kind=kind, points=points, behaviour=round(beh, 6),
             behaviour_at=beh_at, profile=changes or None, fit=fit, fit_parts=parts,
             properties=dict(properties) if properties else None,
+            **({"email": new_email} if new_email else _NOTHING),
         )
+        if new_email:
+            self._screen_again(f"a new email ({new_email.rpartition('@')[2]})", t,
+                               template=template, config=config, recorded_at=recorded_at,
+                               cause=cause)
+        elif changes and ("name" in changes or "company" in changes):
+            self._screen_again("a changed name or company", t, template=template,
+                               config=config, recorded_at=recorded_at, cause=cause)
         self._evaluate(
             max(self.newest_at, t), template=template, config=config, trigger="touchpoint",
             recorded_at=recorded_at, cause=cause, source=source, kind=kind,
@@ -225,152 +259,32 @@ class Lead(Aggregate):
         self.trigger_event(self.Erased, timestamp=recorded_at, occurred_at=at,
                            source="privacy", actor=actor, cause_id=cause)
 
-    # -- sales commands (guard, then emit) -------------------------------------------
-    # Each raises LeadErased for an erased lead and IllegalTransition saying why not.
-
-    def accept(
-        self, *, skip_reason: str | None = None, at: datetime, actor: str, cause: str,
-        recorded_at: datetime,
-    ) -> None:
-        """Accepts the MQL for sales (SQL); with ``skip_reason``, a lead that is not
-        marketing-qualified yet too (sales override)."""
-        common = self._sales(at, actor, cause, recorded_at)
-        if self.stage in rules.POOL_OPEN:
-            if not skip_reason:
-                raise IllegalTransition(
-                    action="accept", stage=self.stage,
-                    why="the lead is not marketing-qualified yet; give skip_reason to "
-                    "accept it anyway",
-                )
-            self._advance_pool(common)
-            self.trigger_event(self.MarketingQualified, **common, from_stage="nurturing",
-                               rule=f"sales override: {skip_reason}",
-                               fit=self.fit, behaviour=self.behaviour)
-        elif self.stage != "mql":
-            raise IllegalTransition(action="accept", stage=self.stage,
-                                    why="only a marketing-qualified lead (mql) can be accepted")
-        self.trigger_event(self.SalesAccepted, **common, from_stage="mql")
-
-    def advance(
-        self, *, stage: str | None = None, skip_reason: str | None = None,
-        amount: float | None = None, currency: str | None = None, template: FunnelTemplate,
-        at: datetime, actor: str, cause: str, recorded_at: datetime,
-    ) -> None:
-        """Moves an SQL or opportunity to ``stage`` (default: the next one); skipping
-        stages needs ``skip_reason``."""
-        common = self._sales(at, actor, cause, recorded_at)
-        target, skipped = rules.advance_target(self.stage, template, stage, skip_reason)
-        self.trigger_event(self.StageAdvanced, **common, from_stage=self.stage, to_stage=target,
-                           skipped=skipped, skip_reason=skip_reason if skipped else None,
-                           amount=amount, currency=currency)
-
-    def win(
-        self, *, amount: float | None = None, currency: str | None = None,
-        skip_reason: str | None = None, template: FunnelTemplate, at: datetime, actor: str,
-        cause: str, recorded_at: datetime,
-    ) -> None:
-        """Wins the deal; before the last stage, with ``skip_reason`` only."""
-        common = self._sales(at, actor, cause, recorded_at)
-        skipped = rules.win_skips(self.stage, template, skip_reason)
-        self.trigger_event(self.Won, **common, from_stage=self.stage, amount=amount,
-                           currency=currency, skipped=skipped,
-                           skip_reason=skip_reason if skipped else None)
-
-    def lose(
-        self, reason: LossReason, *, competitor: str | None = None, text: str | None = None,
-        amount: float | None = None, currency: str | None = None, template: FunnelTemplate,
-        at: datetime, actor: str, cause: str, recorded_at: datetime,
-    ) -> None:
-        """Loses an SQL or open opportunity (it can be reopened)."""
-        common = self._sales(at, actor, cause, recorded_at)
-        rules.deal_position(self.stage, template, "lose",
-                            "only a sales-qualified lead or an open opportunity can be lost; "
-                            "disqualify or recycle a lead earlier in the funnel")
-        self.trigger_event(self.Lost, **common, from_stage=self.stage, reason=str(reason),
-                           competitor=competitor, text=text, amount=amount,
-                           currency=currency, taxonomy_version=REASON_TAXONOMY_VERSION)
-
-    def disqualify(
-        self, reason: LossReason, *, competitor: str | None = None, text: str | None = None,
-        at: datetime, actor: str, cause: str, recorded_at: datetime,
-    ) -> None:
-        """Closes an open lead as not a prospect."""
-        common = self._sales(at, actor, cause, recorded_at)
-        rules.check_open(self.stage, "disqualify", "the lead is already closed")
-        self.trigger_event(self.Disqualified, **common, from_stage=self.stage,
-                           reason=str(reason), competitor=competitor, text=text,
-                           taxonomy_version=REASON_TAXONOMY_VERSION)
-
-    def recycle(
-        self, reason: LossReason, *, text: str | None = None, template: FunnelTemplate,
-        config: ScoringConfig, at: datetime, actor: str, cause: str, recorded_at: datetime,
-    ) -> None:
-        """Sends an MQL, SQL or open opportunity back to nurturing, and re-evaluates."""
-        common = self._sales(at, actor, cause, recorded_at)
-        if self.stage != "mql":
-            rules.deal_position(self.stage, template, "recycle", "only an MQL, SQL or open "
-                                "opportunity can be recycled to nurturing")
-        self.trigger_event(self.Recycled, **common, from_stage=self.stage, reason=str(reason),
-                           text=text, taxonomy_version=REASON_TAXONOMY_VERSION)
-        self._after_sales("recycle", common, template, config)
-
-    def reopen(
-        self, *, text: str | None = None, template: FunnelTemplate, config: ScoringConfig,
-        at: datetime, actor: str, cause: str, recorded_at: datetime,
-    ) -> None:
-        """Reopens a lost lead in the stage it was lost from, and re-evaluates."""
-        common = self._sales(at, actor, cause, recorded_at)
-        if self.stage != "lost" or self.lost_from is None:
-            raise IllegalTransition(action="reopen", stage=self.stage,
-                                    why="only a lost lead can be reopened")
-        self.trigger_event(self.Reopened, **common, to_stage=self.lost_from, text=text)
-        self._after_sales("reopen", common, template, config)
-
-    def assess_bant(
-        self, assessment: BantAssessment, *, template: FunnelTemplate, config: ScoringConfig,
-        at: datetime, actor: str, cause: str, recorded_at: datetime,
-    ) -> None:
-        """Records what is known of budget, authority, need and timeline (None: no
-        news, the earlier answer stands), and re-evaluates."""
-        common = self._sales(at, actor, cause, recorded_at)
-        rules.check_open(self.stage, "assess BANT of", "the lead is closed; reopen it first")
-        merged = self.bant.merged(assessment)
-        self.trigger_event(self.BantAssessed, **common, budget=merged.budget,
-                           authority=merged.authority, need=merged.need, timeline=merged.timeline)
-        self._after_sales("bant", common, template, config)
-
-    def add_note(
-        self, text: str, *, at: datetime, actor: str, cause: str, recorded_at: datetime
-    ) -> None:
-        """Records a salesperson's note (in any stage)."""
-        common = self._sales(at, actor, cause, recorded_at)
-        self.trigger_event(self.NoteAdded, **common, text=text)
-
-    def _sales(self, at: datetime, actor: str, cause: str, recorded_at: datetime,
-               ) -> dict[str, Any]:
-        """The fields every event of a sales command carries (its guard against an
-        erased lead first)."""
-        self._check_not_erased()
-        return {"timestamp": recorded_at, "occurred_at": at, "source": "sales",
-                "actor": actor, "cause_id": cause}
-
-    def _after_sales(self, trigger: str, common: dict[str, Any], template: FunnelTemplate,
-                     config: ScoringConfig) -> None:
-        self._evaluate(max(self.newest_at, common["occurred_at"]), template=template,
-                       config=config, trigger=trigger, recorded_at=common["timestamp"],
-                       cause=common["cause_id"], source="sales")
-
-    def _check_not_erased(self) -> None:
-        if self.erased:
-            raise LeadErased(f"lead {self.id} was erased; it takes no more input")
-
     # -- rules applied after every change ----------------------------------------------
 
-    def _advance_pool(self, common: dict[str, Any]) -> None:
-        if self.stage == "captured":
-            self.trigger_event(self.StageAdvanced, **common, from_stage="captured",
-                               to_stage="nurturing", skipped=(), skip_reason=None,
-                               amount=None, currency=None)
+    def _screen_again(
+        self, what: str, t: datetime, *, template: FunnelTemplate, config: ScoringConfig,
+        recorded_at: datetime, cause: str,
+    ) -> None:
+        """Screens the lead again after ``what`` changed: reinstates a lead the screens
+        disqualified that now passes; disqualifies a failing lead in the pool that no
+        person has acted on (a lead sales or marketing work on is theirs to judge)."""
+        why = screen(self.emails, self.profile, b2b=template.b2b, config=config.screen)
+        screened_out = self._screened_out()
+        if why is None and not screened_out:
+            return
+        if why is not None and (screened_out or self.acted_on
+                                or self.stage not in rules.POOL_OPEN):
+            return
+        common = {"timestamp": recorded_at, "occurred_at": max(self.newest_at, t),
+                  "source": "engine", "actor": rules.SCREEN_ACTOR, "cause_id": cause}
+        if why is None:
+            self.trigger_event(self.Reinstated, **common, from_stage="disqualified",
+                               to_stage=self.disqualified_from, rule="screen_cleared",
+                               text=f"{what} passes the screens")
+        else:
+            self.trigger_event(self.Disqualified, **common, from_stage=self.stage,
+                               reason=LossReason.INVALID_LEAD.value, competitor=None, text=why,
+                               taxonomy_version=REASON_TAXONOMY_VERSION)
 
     def _evaluate(
         self, at: datetime, *, template: FunnelTemplate, config: ScoringConfig, trigger: str,

@@ -15,6 +15,7 @@ from lifecycle.templates import CLOSED_STAGES, FunnelTemplate
 
 __all__ = [
     "POOL_OPEN",
+    "SCREEN_ACTOR",
     "NurtureStep",
     "advance_target",
     "auto_sql_rule",
@@ -29,6 +30,9 @@ __all__ = [
 
 POOL_OPEN = ("captured", "nurturing")
 """Stages of a lead marketing has not qualified yet."""
+
+SCREEN_ACTOR = "policy:screen"
+"""The actor of a disqualification (and reinstatement) decided by the screens."""
 
 _GRADE_ORDER = {"cold": 0, "warm": 1, "hot": 2}
 

@@ -143,3 +143,6 @@ class Touch(NamedTuple):
     profile: dict[str, Any] | None = None
     """The profile fields given (None values left out); None: no profile."""
     properties: dict[str, Any] | None = None
+    email: str | None = None
+    """The email the touchpoint was sent with (normalized by the contract), if any: a
+    lead first known by another key learns its email from it."""

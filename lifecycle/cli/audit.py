@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import uuid
 from datetime import datetime
@@ -31,6 +32,8 @@ def _fmt(value: Any) -> str:
     """A value for a table cell (escaped: "[x]" in a value is text, not markup)."""
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, dict | list):  # properties: as their JSON
+        value = json.dumps(value, ensure_ascii=False)
     return "—" if value is None else escape(visible(value))
 
 

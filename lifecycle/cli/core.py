@@ -167,11 +167,16 @@ def _print_lead(s: dict[str, Any]) -> None:
         head.add_row(name, literal(value))
 
     line("lead", f"{s['lead_id']}  ({', '.join(s['keys'])})")
+    if s["emails"]:
+        line("emails", ", ".join(s["emails"]))
     line("template", s["template"])
     line("stage", f"{s['stage']} since {s['stage_entered_at']}")
     line("grade", f"{s['grade']} (now: {scores['grade_now']}, total {scores['total']})")
     line("captured", f"{s['captured_at']} via {s['first_channel']}")
     line("last touch", s["last_touch_at"])
+    line("contactable", "yes" if s["contactable"] else "no (neither email nor phone known)")
+    if s["properties"]:
+        line("properties", ", ".join(f"{k}={_value(v)}" for k, v in s["properties"].items()))
     if s["deal"]["amount"] is not None:
         line("deal", f"{s['deal']['amount']:,.2f} {s['deal']['currency']}")
     console.print(head)
@@ -204,10 +209,15 @@ def _print_lead(s: dict[str, Any]) -> None:
     for column in ("v", "event", "occurred_at", "cause", "detail"):
         hist.add_column(column)
     for e in s["history"]:
-        detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items())
+        detail = ", ".join(f"{k}={_value(v)}" for k, v in e["detail"].items())
         hist.add_row(*(literal(v) for v in (e["version"], e["event"], e["occurred_at"],
                                             e["cause"], detail)))
     console.print(hist)
+
+
+def _value(value: Any) -> str:
+    """A property's value as its JSON (nested values and strings read unambiguously)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 @click.command()

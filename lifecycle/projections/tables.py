@@ -111,6 +111,7 @@ MOVES = {
     "Disqualified": "disqualified",
     "Recycled": "recycled",
     "Reopened": "reopened",
+    "Reinstated": "reinstated",
 }
 TARGET = {"MarketingQualified": "mql", "SalesAccepted": "sql", "SalesQualified": "sql",
           "Won": "won", "Lost": "lost", "Disqualified": "disqualified",

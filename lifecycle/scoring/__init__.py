@@ -2,8 +2,8 @@
 
 - **fit** (0-100): the profile against the ideal customer profile (industry, company
   size, seniority, country);
-- **screens**: invalid leads (education or free-mail domains under a B2B template, no
-  way to contact them) are disqualified at capture;
+- **screens**: invalid leads, on positive evidence (education or free-mail domains
+  under a B2B template, test or spam patterns), judged at capture and again on news;
 - **behaviour**: points per touchpoint kind, each decaying by half every
   ``half_life_days`` from the business time it happened, so
   ``score(t) = sum(w_i * 2 ** (-(t - t_i) / half_life))``;

@@ -5,12 +5,21 @@ file), validated strictly and loaded with :func:`load_scoring`."""
 from __future__ import annotations
 
 import math
+import re
 import tomllib
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lifecycle.config import read_toml
 from lifecycle.errors import ConfigError
@@ -77,9 +86,46 @@ class FitConfig(_Strict):
 
 
 class ScreenConfig(_Strict):
+    """What makes a lead invalid (:func:`~lifecycle.scoring.screen`).
+
+    ``require_contact`` is gone: a lead without email or phone is captured and scored,
+    only flagged as not contactable. A file that still names it loads (it is ignored).
+    """
+
     free_mail_domains: frozenset[str] = frozenset()
     education_suffixes: tuple[str, ...] = ()
-    require_contact: bool = True
+    test_patterns: tuple[str, ...] = ()
+    """Regular expressions (case-insensitive, found anywhere) that mark a test or spam
+    lead when one matches its email, name or company."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "require_contact" in data:
+            data = {k: v for k, v in data.items() if k != "require_contact"}
+        return data
+
+    @field_validator("test_patterns")
+    @classmethod
+    def _regexes(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"test pattern {pattern!r} is not a regular expression: "
+                                 f"{e}") from None
+        return patterns
+
+    @cached_property
+    def _compiled(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
+        return tuple((p, re.compile(p, re.IGNORECASE)) for p in self.test_patterns)
+
+    def test_pattern(self, value: str) -> str | None:
+        """The first test pattern found in ``value``, or None."""
+        for pattern, regex in self._compiled:
+            if regex.search(value):
+                return pattern
+        return None
 
 
 class BehaviourConfig(_Strict):

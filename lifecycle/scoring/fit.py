@@ -1,8 +1,10 @@
-"""Fit against the ideal customer profile, and the screens that disqualify an invalid
-lead at capture (education or free-mail domains under a B2B template, no way to
-contact it)."""
+"""Fit against the ideal customer profile, and the screens that judge a lead invalid on
+positive evidence (education or free-mail domains under a B2B template, test or spam
+patterns); a lead without contact details is not invalid, only not contactable."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 from lifecycle.scoring.config import FitConfig, ScreenConfig
 
@@ -66,16 +68,37 @@ def _has_word(text: str, keyword: str) -> bool:
 
 
 def screen(
-    email: str | None, phone: str | None, *, b2b: bool, config: ScreenConfig
+    emails: Sequence[str], profile: Mapping[str, object], *, b2b: bool, config: ScreenConfig
 ) -> str | None:
-    """Checks a newly captured lead against the invalid-lead screens.
+    """Judges a lead by what it holds: its emails, and its profile's name and company.
+
+    A name or company that matches a test pattern fails the lead. Its emails fail it
+    only when none passes (a business address outweighs a free-mail one given too): an
+    email fails on a test pattern, and under a B2B template on a free-mail or education
+    domain. No email at all is no evidence: the lead passes.
 
     Returns:
-        Why the lead is invalid, or None when it passes.
+        Why the lead is invalid (for the newest failing email), or None when it passes.
     """
-    if config.require_contact and not email and not phone:
-        return "no way to contact the lead: neither email nor phone was given"
-    if email and b2b:
+    for field in ("name", "company"):
+        value = profile.get(field)
+        if isinstance(value, str):
+            pattern = config.test_pattern(value)
+            if pattern is not None:
+                return f"{field} matches the test pattern {pattern!r}"
+    why: str | None = None
+    for email in emails:
+        why = _email_screen(email, b2b, config)
+        if why is None:
+            return None
+    return why
+
+
+def _email_screen(email: str, b2b: bool, config: ScreenConfig) -> str | None:
+    pattern = config.test_pattern(email)
+    if pattern is not None:
+        return f"email matches the test pattern {pattern!r}"
+    if b2b:
         domain = email.rpartition("@")[2]
         if domain in config.free_mail_domains:
             return f"free-mail address ({domain}) under a B2B template"
@@ -83,4 +106,3 @@ def screen(
             if domain.endswith(suffix) or (suffix.endswith("-") and suffix[1:] in domain):
                 return f"education domain ({domain}) under a B2B template"
     return None
-

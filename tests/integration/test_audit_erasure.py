@@ -344,7 +344,7 @@ def test_no_personal_field_is_stored_in_plaintext(subjects_app: LeadLifecycle) -
     assert (lead.email, lead.external_id) == (s.email, s.external_id)
     assert lead.keys == (f"external:{s.external_id}", f"email:{s.email}")
     first = next(e for e in app.lead_events(lead.id) if isinstance(e, Lead.TouchpointRecorded))
-    assert first.properties == subject_story(s)[0].properties  # type: ignore[union-attr]
+    assert first.properties == subject_story(s)[0].properties
     details = [r["detail"] for r in history(app, lead.id)["history"]]
     texts = {d.get("text") for d in details} | {d.get("skip_reason") for d in details}
     assert {s.recycle_text, s.loss_text, s.reopen_text, s.note, s.skip_text,

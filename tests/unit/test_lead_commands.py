@@ -166,14 +166,46 @@ def test_recycle_only_a_qualified_lead(template: FunnelTemplate, scoring: Scorin
     assert lead.stage == "nurturing"
 
 
-def test_reopen_only_a_lost_lead(template: FunnelTemplate, scoring: ScoringConfig) -> None:
+def test_reopen_only_a_lost_or_disqualified_lead(
+    template: FunnelTemplate, scoring: ScoringConfig
+) -> None:
     lead = in_sql(template, scoring)
     emits_nothing(lead, lambda: lead.reopen(template=template, config=scoring, **by()),
-                  IllegalTransition, "only a lost lead")
+                  IllegalTransition, "only a lost or disqualified lead")
     lead.lose(LossReason.NO_BUDGET, template=template, **by(1))
-    lead.reopen(text="budget freed up", template=template, config=scoring, **by(2))
+    lead.reopen(template=template, config=scoring, **by(2))  # a lost one needs no reason
     assert "Reopened" in event_names(lead.collect_events())
     assert lead.stage == "sql"
+    lead.disqualify(LossReason.NEED_MISMATCH, **by(3))
+    lead.collect_events()
+    emits_nothing(lead, lambda: lead.reopen(template=template, config=scoring, **by(4)),
+                  IllegalTransition, "give text: why the disqualified lead is reopened")
+    lead.reopen(text="the need came back", template=template, config=scoring, **by(5))
+    reopened = lead.collect_events()[0]
+    assert isinstance(reopened, Lead.Reopened)
+    assert (reopened.to_stage, reopened.text, lead.stage) == ("sql", "the need came back",
+                                                              "sql")
+    assert (lead.disqualified_from, lead.disqualified_by) == (None, None)
+
+
+def test_qualify_marks_a_pool_lead_mql_with_its_rule_and_reason(
+    template: FunnelTemplate, scoring: ScoringConfig
+) -> None:
+    lead = captured(template, scoring)
+    lead.qualify(rule="webinar_list", text="asked for pricing", template=template,
+                 config=scoring, **by())
+    (mql,) = lead.collect_events()
+    assert isinstance(mql, Lead.MarketingQualified)
+    assert (mql.rule, mql.text, mql.actor, mql.from_stage, lead.stage) == (
+        "qualify:webinar_list", "asked for pricing", "sales:bob", "nurturing", "mql")
+    other = captured(template, scoring)
+    other.qualify(template=template, config=scoring, **by())
+    (plain,) = other.collect_events()
+    assert isinstance(plain, Lead.MarketingQualified)
+    assert (plain.rule, plain.text) == ("qualify:manual", None)
+    assert "text" not in plain.__dict__  # not given: not stored (older events' shape)
+    emits_nothing(lead, lambda: lead.qualify(template=template, config=scoring, **by(1)),
+                  IllegalTransition, "it is marketing-qualified already")
 
 
 def test_assess_bant_merges_and_is_refused_on_a_closed_lead(
@@ -263,6 +295,7 @@ def test_add_note_is_recorded_in_any_stage(
     ("recycle", {"reason": "no_response"}, "Recycled"),
     ("bant", {"budget": True}, "BantAssessed"),
     ("note", {"text": "hello"}, "NoteAdded"),
+    ("reopen", {}, "IllegalTransition"),
 ])
 def test_apply_input_maps_each_action_onto_its_command(
     template: FunnelTemplate, scoring: ScoringConfig, kind: str, fields: dict[str, Any],
@@ -270,6 +303,11 @@ def test_apply_input_maps_each_action_onto_its_command(
 ) -> None:
     via_contract = in_sql(template, scoring)
     item = action("a-1", kind, at=AT, **fields)
+    if event == "IllegalTransition":
+        with pytest.raises(IllegalTransition, match=f"cannot {kind} a lead"):
+            apply_input(via_contract, item, template=template, config=scoring,
+                        recorded_at=RECORDED_AT)
+        return
     assert apply_input(via_contract, item, template=template, config=scoring,
                        recorded_at=RECORDED_AT) is via_contract
     emitted = via_contract.collect_events()
@@ -296,8 +334,9 @@ def test_touch_of_keeps_the_given_profile_fields_only() -> None:
     tp = touchpoint("tp-1", profile={"industry": "software"}, properties={"utm": "x"})
     touch = touch_of(tp)
     assert touch == Touch("tp-1", tp.occurred_at, "website", "seo", "page_view",
-                          {"industry": "software"}, {"utm": "x"})
+                          {"industry": "software"}, {"utm": "x"}, EMAIL)
     assert touch_of(touchpoint("tp-2")).profile is None
+    assert touch_of(touchpoint("tp-3", email=None, external_id="crm-1")).email is None
 
 
 # -- values ------------------------------------------------------------------------------
@@ -338,7 +377,8 @@ def test_contracts_take_loss_reasons_from_the_domain() -> None:
 
 EVENT_NAMES = ("Captured", "TouchpointRecorded", "Graded", "NurtureStepSent", "StageAdvanced",
                "MarketingQualified", "SalesAccepted", "SalesQualified", "BantAssessed",
-               "Recycled", "Disqualified", "Won", "Lost", "Reopened", "NoteAdded", "Erased")
+               "Recycled", "Disqualified", "Won", "Lost", "Reopened", "NoteAdded", "Erased",
+               "Reinstated", "PropertiesNoted")
 
 
 @pytest.mark.parametrize("name", EVENT_NAMES)
@@ -360,9 +400,11 @@ def test_privacy_reads_the_personal_fields_the_events_declare() -> None:
     assert spec(Lead.Captured) == (None, (("email", TEXT), ("external_id", TEXT),
                                           ("keys", KEYS), ("profile", PROFILE)))
     assert spec(Lead.TouchpointRecorded) == (None, (("profile", PROFILE),
-                                                    ("properties", PROPERTIES)))
-    assert spec(Lead.MarketingQualified) == (None, (("rule", OVERRIDE),))
-    for name in ("NoteAdded", "Lost", "Disqualified", "Recycled", "Reopened"):
+                                                    ("properties", PROPERTIES),
+                                                    ("email", TEXT)))
+    assert spec(Lead.MarketingQualified) == (None, (("rule", OVERRIDE), ("text", TEXT)))
+    assert spec(Lead.PropertiesNoted) == (None, (("properties", PROPERTIES),))
+    for name in ("NoteAdded", "Lost", "Disqualified", "Recycled", "Reopened", "Reinstated"):
         assert spec(getattr(Lead, name)) == (None, (("text", TEXT),))
     for name in ("StageAdvanced", "Won"):
         assert spec(getattr(Lead, name)) == (None, (("skip_reason", TEXT),))

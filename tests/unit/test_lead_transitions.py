@@ -29,7 +29,8 @@ ACTION_AT = T0 + hours(24)
 LEAD_ID = uuid5(NAMESPACE_URL, "test:lead")
 OPP = ("discovery", "proposal", "negotiation", "closing")
 STAGES = ("captured", "nurturing", "mql", "sql", *OPP, "won", "lost", "disqualified")
-ACTIONS = ("accept", "advance", "win", "lose", "disqualify", "recycle", "reopen", "bant", "note")
+ACTIONS = ("accept", "advance", "win", "lose", "disqualify", "recycle", "reopen", "bant", "note",
+           "qualify")
 
 # The fields each action is sent with in the table (valid under the contract).
 ACTION_FIELDS: dict[str, dict[str, Any]] = {
@@ -42,6 +43,7 @@ ACTION_FIELDS: dict[str, dict[str, Any]] = {
     "reopen": {"text": "budget freed up"},
     "bant": {"budget": True, "authority": True, "need": True},
     "note": {"text": "called, left a voicemail"},
+    "qualify": {"rule": "trade_fair_list", "text": "met at the fair, wants a demo"},
 }
 
 
@@ -147,8 +149,10 @@ LOSE_ONLY = Illegal("only a sales-qualified lead or an open opportunity can be l
                     "disqualify or recycle a lead earlier in the funnel")
 CLOSED = Illegal("the lead is already closed")
 RECYCLE_ONLY = Illegal("only an MQL, SQL or open opportunity can be recycled to nurturing")
-REOPEN_ONLY = Illegal("only a lost lead can be reopened")
+REOPEN_ONLY = Illegal("only a lost or disqualified lead can be reopened")
 BANT_CLOSED = Illegal("the lead is closed; reopen it first")
+QUALIFIED = Illegal("it is marketing-qualified already")
+QUALIFY_CLOSED = Illegal("the lead is closed; reopen it first")
 
 
 def skips(*stages: str) -> Illegal:
@@ -183,60 +187,65 @@ TABLE: dict[str, dict[str, Legal | Illegal]] = {
         "bant": ok("BantAssessed", "Graded", "StageAdvanced", "NurtureStepSent",
                    stage="nurturing"),
         "note": note("captured"),
+        # to nurturing first (as accept with skip_reason does), then graded as an MQL
+        "qualify": ok("StageAdvanced", "MarketingQualified", "Graded", stage="mql"),
     },
     "nurturing": {
         "accept": NOT_MQL, "advance": ACCEPT_FIRST, "win": WIN_ONLY, "lose": LOSE_ONLY,
         "disqualify": DISQUALIFIED, "recycle": RECYCLE_ONLY, "reopen": REOPEN_ONLY,
         "bant": bant("nurturing"), "note": note("nurturing"),
+        "qualify": ok("MarketingQualified", stage="mql"),
     },
     "mql": {
         "accept": ok("SalesAccepted", stage="sql"), "advance": ACCEPT_FIRST,
         "win": WIN_ONLY, "lose": LOSE_ONLY, "disqualify": DISQUALIFIED, "recycle": RECYCLED,
-        "reopen": REOPEN_ONLY, "bant": bant("mql"), "note": note("mql"),
+        "reopen": REOPEN_ONLY, "bant": bant("mql"), "note": note("mql"), "qualify": QUALIFIED,
     },
     "sql": {
         "accept": ONLY_MQL, "advance": ok("StageAdvanced", stage="discovery"),
         "win": skips(*OPP), "lose": LOST, "disqualify": DISQUALIFIED, "recycle": RECYCLED,
-        "reopen": REOPEN_ONLY, "bant": bant("sql"), "note": note("sql"),
+        "reopen": REOPEN_ONLY, "bant": bant("sql"), "note": note("sql"), "qualify": QUALIFIED,
     },
     "discovery": {
         "accept": ONLY_MQL, "advance": ok("StageAdvanced", stage="proposal"),
         "win": skips("proposal", "negotiation", "closing"), "lose": LOST,
         "disqualify": DISQUALIFIED, "recycle": RECYCLED, "reopen": REOPEN_ONLY,
-        "bant": bant("discovery"), "note": note("discovery"),
+        "bant": bant("discovery"), "note": note("discovery"), "qualify": QUALIFIED,
     },
     "proposal": {
         "accept": ONLY_MQL, "advance": ok("StageAdvanced", stage="negotiation"),
         "win": skips("negotiation", "closing"), "lose": LOST, "disqualify": DISQUALIFIED,
         "recycle": RECYCLED, "reopen": REOPEN_ONLY, "bant": bant("proposal"),
-        "note": note("proposal"),
+        "note": note("proposal"), "qualify": QUALIFIED,
     },
     "negotiation": {
         "accept": ONLY_MQL, "advance": ok("StageAdvanced", stage="closing"),
         "win": skips("closing"), "lose": LOST, "disqualify": DISQUALIFIED,
         "recycle": RECYCLED, "reopen": REOPEN_ONLY, "bant": bant("negotiation"),
-        "note": note("negotiation"),
+        "note": note("negotiation"), "qualify": QUALIFIED,
     },
     "closing": {
         "accept": ONLY_MQL, "advance": LAST_STAGE, "win": ok("Won", stage="won"),
         "lose": LOST, "disqualify": DISQUALIFIED, "recycle": RECYCLED,
         "reopen": REOPEN_ONLY, "bant": bant("closing"), "note": note("closing"),
+        "qualify": QUALIFIED,
     },
     "won": {
         "accept": ONLY_MQL, "advance": ACCEPT_FIRST, "win": WIN_ONLY, "lose": LOSE_ONLY,
         "disqualify": CLOSED, "recycle": RECYCLE_ONLY, "reopen": REOPEN_ONLY,
-        "bant": BANT_CLOSED, "note": note("won"),
+        "bant": BANT_CLOSED, "note": note("won"), "qualify": QUALIFY_CLOSED,
     },
     "lost": {
         "accept": ONLY_MQL, "advance": ACCEPT_FIRST, "win": WIN_ONLY, "lose": LOSE_ONLY,
         "disqualify": CLOSED, "recycle": RECYCLE_ONLY,
         "reopen": ok("Reopened", stage="proposal"),  # back where it was lost
-        "bant": BANT_CLOSED, "note": note("lost"),
+        "bant": BANT_CLOSED, "note": note("lost"), "qualify": QUALIFY_CLOSED,
     },
-    "disqualified": {
+    "disqualified": {  # by a person: only reopen brings it back
         "accept": ONLY_MQL, "advance": ACCEPT_FIRST, "win": WIN_ONLY, "lose": LOSE_ONLY,
-        "disqualify": CLOSED, "recycle": RECYCLE_ONLY, "reopen": REOPEN_ONLY,
-        "bant": BANT_CLOSED, "note": note("disqualified"),
+        "disqualify": CLOSED, "recycle": RECYCLE_ONLY,
+        "reopen": ok("Reopened", stage="nurturing"),  # back where it was disqualified
+        "bant": BANT_CLOSED, "note": note("disqualified"), "qualify": QUALIFY_CLOSED,
     },
 }
 
@@ -313,7 +322,7 @@ def test_reopen_returns_to_the_stage_the_lead_was_lost_from(driver: Driver) -> N
     assert reopened.to_stage == "sql"
     assert (lead.stage, lead.lost_from) == ("sql", None)
     # reopened once, it is not lost any more: a second reopen is illegal
-    with pytest.raises(IllegalTransition, match="only a lost lead can be reopened"):
+    with pytest.raises(IllegalTransition, match="only a lost or disqualified lead can be"):
         driver.act(lead, "reopen", at=ACTION_AT + hours(2))
 
 

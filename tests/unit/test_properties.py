@@ -59,14 +59,14 @@ STAGE_NAMES = ("discovery", "proposal", "negotiation", "closing", "demo", "trial
                "mql", "won")
 BANT = ("budget", "authority", "need", "timeline")
 ACTION_KINDS = ("accept", "advance", "win", "lose", "disqualify", "recycle", "reopen", "bant",
-                "note")
+                "note", "qualify")
 _ONWARDS = ("advance", "advance", "advance", "win", "lose", "recycle", "disqualify", "bant")
 PROGRESS: dict[str, tuple[str, ...]] = {  # actions legal in a stage, moving on weighted up
-    "nurturing": ("accept", "accept", "accept", "bant", "note"),
+    "nurturing": ("accept", "accept", "accept", "bant", "note", "qualify"),
     "mql": ("accept", "accept", "accept", "recycle", "disqualify", "bant"),
     "lost": ("reopen", "reopen", "note"),
     "won": ("note",),
-    "disqualified": ("note",),
+    "disqualified": ("note", "reopen", "accept"),
 }
 PEOPLE = (  # (email, external id); a free-mail address is screened out under B2B templates
     ("ada@acme.com", "crm-ada"), ("ada@acme.com", "crm-ada"), ("ada@acme.com", "crm-ada"),
@@ -106,6 +106,12 @@ def make_action(
         fields.update(answers or {"budget": True})
     elif kind == "note":
         fields["text"] = "called"
+    elif kind in ("reopen", "qualify") and bits & 8:
+        fields["text"] = "worth another look"  # a disqualified lead needs one to reopen
+    if kind == "qualify" and bits & 16:
+        fields["rule"] = "Imported MQL"
+    if bits & 32:
+        fields["properties"] = {"segment": ("smb", "enterprise")[pick % 2]}
     if kind in ("accept", "advance", "win") and bits & 1:
         fields["skip_reason"] = "sales override"
     if kind == "advance" and bits & 2:
@@ -118,7 +124,8 @@ def make_action(
 # -- invariants ---------------------------------------------------------------------------
 
 LEAVES_FROM = (Lead.StageAdvanced, Lead.MarketingQualified, Lead.SalesAccepted,
-               Lead.SalesQualified, Lead.Recycled, Lead.Disqualified, Lead.Won, Lead.Lost)
+               Lead.SalesQualified, Lead.Recycled, Lead.Disqualified, Lead.Won, Lead.Lost,
+               Lead.Reinstated)
 
 
 def check_event_log(events: Sequence[Lead.Event], template: FunnelTemplate) -> list[str]:
@@ -160,7 +167,10 @@ def check_event_log(events: Sequence[Lead.Event], template: FunnelTemplate) -> l
         elif isinstance(e, Lead.Lost):
             stage = "lost"
         elif isinstance(e, Lead.Reopened):
-            assert stage == "lost"
+            assert stage in ("lost", "disqualified")
+            stage = e.to_stage
+        elif isinstance(e, Lead.Reinstated):
+            assert e.to_stage in ("captured", "nurturing")  # screens judge the pool only
             stage = e.to_stage
         assert stage in valid, stage
         if stage != path[-1]:
@@ -178,6 +188,7 @@ def check_lead(lead: Lead, events: Sequence[Lead.Event], template: FunnelTemplat
     else:
         assert lead.grade is None
     assert (lead.lost_from is not None) == (lead.stage == "lost")
+    assert (lead.disqualified_from is not None) == (lead.stage == "disqualified")
     assert {e.cause_id for e in events} == lead.seen
     for stage in set(path) - {"captured", "nurturing"}:
         known = stage in (*CLOSED_STAGES, "mql", "sql")
