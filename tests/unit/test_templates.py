@@ -44,7 +44,7 @@ min_behaviour = 5
 
 
 def test_builtin_templates_load_with_their_stages(templates: TemplateRegistry) -> None:
-    assert templates.names() == ("generic_b2b", "industrial", "saas")
+    assert templates.names() == ("consumer", "generic_b2b", "industrial", "saas")
     assert templates.default == "generic_b2b"
     assert templates["saas"].opportunity_stages == (
         "demo", "trial", "commercial_negotiation", "closing")
@@ -52,9 +52,11 @@ def test_builtin_templates_load_with_their_stages(templates: TemplateRegistry) -
         "technical_evaluation", "bidding", "pre_bid_clarification", "closing")
     assert templates["generic_b2b"].opportunity_stages == (
         "discovery", "proposal", "negotiation", "closing")
+    assert templates["consumer"].opportunity_stages == ("application", "enrolment", "checkout")
+    assert [t.name for t in templates.all() if not t.b2b] == ["consumer"]
 
 
-@pytest.mark.parametrize("name", ["generic_b2b", "saas", "industrial"])
+@pytest.mark.parametrize("name", ["generic_b2b", "saas", "industrial", "consumer"])
 def test_builtin_funnels_run_top_to_bottom_with_rising_probability(
     templates: TemplateRegistry, name: str
 ) -> None:
