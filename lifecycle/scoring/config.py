@@ -278,13 +278,13 @@ class ScoringConfig(_Strict):
         base = {k: v for k, v in data.items() if k != "templates"}
         merged: dict[str, Any] = {}
         for name, override in data["templates"].items():
+            merged[name] = override  # not a table: its validation says so
             if isinstance(override, dict):
                 others = sorted(set(override) - set(OVERRIDABLE))
                 if others:
                     raise ValueError(f"templates.{name}: a template can override "
                                      f"{', '.join(OVERRIDABLE)}, not {', '.join(others)}")
-                override = _merged(base, override)
-            merged[name] = override
+                merged[name] = _merged(base, override)
         return {**base, "templates": merged}
 
     @model_validator(mode="after")

@@ -81,7 +81,7 @@ def test_a_user_template_directory_adds_a_template(
     tmp_path: Path, scoring: ScoringConfig
 ) -> None:
     registry = load_templates(_user_dir(tmp_path, webshop=CUSTOM))
-    assert registry.names() == ("generic_b2b", "industrial", "saas", "webshop")
+    assert registry.names() == ("consumer", "generic_b2b", "industrial", "saas", "webshop")
     webshop = registry["webshop"]
     assert (webshop.version, webshop.b2b, webshop.opportunity_stages) == (
         2, False, ("cart", "checkout"))
@@ -106,7 +106,7 @@ def test_a_user_template_directory_adds_a_template(
 def test_a_user_template_replaces_a_builtin_of_the_same_name(tmp_path: Path) -> None:
     text = CUSTOM.replace('name = "webshop"', 'name = "saas"')
     registry = load_templates(_user_dir(tmp_path, mine=text))
-    assert registry.names() == ("generic_b2b", "industrial", "saas")
+    assert registry.names() == ("consumer", "generic_b2b", "industrial", "saas")
     assert registry["saas"].opportunity_stages == ("cart", "checkout")
 
 
@@ -177,5 +177,5 @@ def test_an_unknown_default_template_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as raised:
         load_templates(default="retail")
     assert str(raised.value) == (
-        "default template 'retail' is not loaded; loaded: generic_b2b, industrial, saas")
+        "default template 'retail' is not loaded; loaded: consumer, generic_b2b, industrial, saas")
 
