@@ -137,11 +137,9 @@ def _print_summary(summary: IngestSummary, rejects_path: Path) -> None:
     console.print(table)
     data = summary.as_json()
     if data["unknown_kinds"]:
-        console.print(_counts("kinds not in the scoring file (0 points)", "kind",
-                              {"": data["unknown_kinds"]}))
+        console.print(_counts("unknown kinds (0 points)", "kind", {"": data["unknown_kinds"]}))
     if data["unmatched"]:
-        console.print(_counts("values that matched nothing in the scoring file (scored 0)",
-                              "value", data["unmatched"]))
+        console.print(_counts("unmatched values (0 points)", "value", data["unmatched"]))
     if summary.rejected:
         console.print(Text.assemble("rejected lines appended to ",
                                     literal(rejects_path, "bold")))

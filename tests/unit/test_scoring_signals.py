@@ -122,6 +122,6 @@ def test_unknown_kind_takes_zero_or_reject_only(tmp_path: Path) -> None:
     text = resources.files("lifecycle.config").joinpath("scoring.toml").read_text("utf-8")
     path = tmp_path / "scoring.toml"
     path.write_text(text.replace('unknown_kind = "zero"', 'unknown_kind = "ignore"'), "utf-8")
-    with pytest.raises(ConfigError, match="behaviour.unknown_kind: Input should be 'reject' "
-                       "or 'zero'"):
+    with pytest.raises(ConfigError, match=r"behaviour\.unknown_kind: Input should be "
+                       r"'reject' or 'zero'"):
         load_scoring(path)
