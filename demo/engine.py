@@ -49,7 +49,7 @@ class EngineLead:
 
     def __init__(self, template: FunnelTemplate, config: ScoringConfig) -> None:
         self._template = template
-        self._config = config
+        self._config = config.for_template(template.name)  # as the engine scores it
         self._lead: Lead | None = None
         self._reached: set[str] = set()
 

@@ -281,13 +281,13 @@ class LeadLifecycle(LeadFinding, ChainedWriting, Application[UUID]):
             How many leads changed (their events are saved in one transaction).
         """
         return run_policy(self, lead_ids, lambda lead, now: lead.regrade(
-            at, template=template_of(self, lead.template), config=self.scoring,
-            recorded_at=now, cause=cause))
+            at, template=template_of(self, lead.template),
+            config=self.scoring.for_template(lead.template), recorded_at=now, cause=cause))
 
     def send_due_nurture(self, lead_ids: Iterable[UUID], at: datetime, *, cause: str) -> int:
         """Policy: sends each nurturing lead's next step if it is due at ``at``."""
         return run_policy(self, lead_ids, lambda lead, now: lead.send_due_nurture(
-            at, config=self.scoring, recorded_at=now, cause=cause))
+            at, config=self.scoring.for_template(lead.template), recorded_at=now, cause=cause))
 
     # -- identity and cache ------------------------------------------------------------
 

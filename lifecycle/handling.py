@@ -268,7 +268,8 @@ def _apply(app: LeadLifecycle, item: Inbound, batch: Batch, recorded_at: datetim
             raise UnknownTemplate(template_name, known=app.templates.names())
         if lead_id is None:
             created = apply_input(None, item, template=app.templates[template_name],
-                                  config=app.scoring, recorded_at=recorded_at, keys=keys)
+                                  config=app.scoring.for_template(template_name),
+                                  recorded_at=recorded_at, keys=keys)
             new_id = created.id
             batch.aggregates[new_id] = created
             app._leads.put(new_id, created)
@@ -285,8 +286,8 @@ def _apply(app: LeadLifecycle, item: Inbound, batch: Batch, recorded_at: datetim
         return Result(item.input_id, Outcome.DUPLICATE, lead_id)
     before = len(lead.pending_events)
     try:
-        apply_input(lead, item, template=template_of(app, lead.template), config=app.scoring,
-                    recorded_at=recorded_at)
+        apply_input(lead, item, template=template_of(app, lead.template),
+                    config=app.scoring.for_template(lead.template), recorded_at=recorded_at)
     except InputRejected:
         if len(lead.pending_events) != before:  # a command must guard before it emits
             raise RuntimeError(f"command on lead {lead_id} emitted before rejecting") from None

@@ -3,7 +3,10 @@
 Each non-blank line is one input. It is either recorded (``accepted``), recognised as
 a redelivery (``duplicate``), or ``rejected`` — and then written to the reject file
 with its line number, reason and original text. ``accepted + duplicate + rejected =
-received`` holds for every run; blank lines are not inputs and are not counted.
+received`` holds for every run; blank lines are not inputs and are not counted. The
+summary also counts what the accepted inputs say about the data: kinds the scoring file
+does not list, profile values that match nothing in it, and new leads left
+disqualified, unscored or not contactable (:mod:`lifecycle.ingest_quality`).
 
 The reject file is appended to, never overwritten: a second ingest in the same folder
 keeps the first one's rejects (each record names its ``run``), and a path that scripts
@@ -21,14 +24,15 @@ import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import DEFAULT_LIMITS, SalesAction, Touchpoint, parse_inbound_json
 from lifecycle.errors import InputRejected, InvalidInput
+from lifecycle.ingest_quality import NewLeads, QualityTally
 from lifecycle.retry import record_batch_retrying
 
 if TYPE_CHECKING:
@@ -56,19 +60,40 @@ class OversizedLine:
 
 @dataclass
 class IngestSummary:
-    """The accounting of one ingest run."""
+    """The accounting of one ingest run, and what its accepted inputs say about the
+    data (:mod:`lifecycle.ingest_quality`)."""
 
     received: int = 0
     accepted: int = 0
     duplicate: int = 0
     rejected: int = 0
+    unknown_kinds: dict[str, int] = field(default_factory=dict)
+    """Touchpoints by kind the scoring file does not list (recorded with 0 points)."""
+    unmatched: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Touchpoints by dimension (industry, title, country) and value that matched
+    nothing in the scoring file (scored 0)."""
+    new_leads: NewLeads = field(default_factory=NewLeads)
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """The accounting: received, accepted, duplicate, rejected."""
+        return {"received": self.received, "accepted": self.accepted,
+                "duplicate": self.duplicate, "rejected": self.rejected}
+
+    def as_json(self) -> dict[str, Any]:
+        """The accounting, then the counts of unknown kinds and unmatched values (most
+        frequent first), the new leads and the warning (None without one)."""
+        return {**self.as_dict(),
+                "unknown_kinds": dict(_by_count(self.unknown_kinds)),
+                "unmatched": {d: dict(_by_count(v)) for d, v in sorted(self.unmatched.items())},
+                "new_leads": asdict(self.new_leads), "warning": self.new_leads.warning}
 
     @property
     def balanced(self) -> bool:
         return self.accepted + self.duplicate + self.rejected == self.received
+
+
+def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda vc: (-vc[1], vc[0]))
 
 
 class RejectWriter:
@@ -229,6 +254,7 @@ def ingest_lines(
         after_batch: called after each saved batch (e.g. to advance projections).
     """
     summary = IngestSummary()
+    tally = QualityTally(app.scoring, app.templates.default)
     limits = app.settings.limits
     # Every input of the batch in line order: parsed, or the reason it was rejected. The
     # rejects are written at the batch's end, in this order, whatever rejected them.
@@ -250,6 +276,7 @@ def ingest_lines(
                 result = next(results)
                 if result.outcome is Outcome.ACCEPTED:
                     summary.accepted += 1
+                    tally.note(item, result)
                 elif result.outcome is Outcome.DUPLICATE:
                     summary.duplicate += 1
                 else:
@@ -280,4 +307,7 @@ def ingest_lines(
         if len(pending) >= batch_size:
             flush()
     flush()
+    summary.unknown_kinds = dict(tally.unknown_kinds)
+    summary.unmatched = {d: dict(values) for d, values in tally.unmatched.items()}
+    summary.new_leads = tally.new_leads()
     return summary

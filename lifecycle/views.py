@@ -22,6 +22,7 @@ def lead_summary(
     history: int = 10,
 ) -> dict[str, Any]:
     """The lead's state, its scores explained at ``at``, and its latest events."""
+    config = config.for_template(lead.template)
     half_life = config.half_life_seconds
     if at >= lead.behaviour_at:  # what regrading at ``at`` would compute, exactly
         now = evaluate(lead.fit, lead.behaviour, lead.behaviour_at, bant_part(lead.bant), at,

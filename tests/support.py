@@ -134,3 +134,9 @@ def event_names(events: Iterable[object]) -> list[str]:
 def lead_events(lead: Lead) -> list[Lead.Event]:
     """The lead's not yet collected events."""
     return [e for e in lead.pending_events if isinstance(e, Lead.Event)]
+
+
+def counts(summary: dict[str, Any]) -> dict[str, Any]:
+    """The accounting of an ``ingest --json`` summary (which says more: unknown kinds,
+    unmatched values, new leads)."""
+    return {k: summary[k] for k in ("received", "accepted", "duplicate", "rejected")}

@@ -185,7 +185,7 @@ class Lead(SalesCommands, Aggregate):
         """
         self._check_not_erased()
         touchpoint_id, t, source, channel, kind, profile, properties, email = touch
-        points = rules.touch_points(config, kind)
+        points = rules.touch_points(config, kind, properties)
         beh, beh_at = rules.behaviour_after(self.behaviour, self.behaviour_at, points, t,
                                             config.half_life_seconds)
         changes: dict[str, Any] | None = None

@@ -6,8 +6,9 @@ of them reads a clock or changes anything, so each is tested with plain values.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from lifecycle.errors import IllegalTransition, InvalidInput
 from lifecycle.scoring import BantAssessment, Grade, ScoringConfig, decay_factor
@@ -37,18 +38,34 @@ SCREEN_ACTOR = "policy:screen"
 _GRADE_ORDER = {"cold": 0, "warm": 1, "hot": 2}
 
 
-def touch_points(config: ScoringConfig, kind: str) -> float:
-    """The behaviour points a touchpoint of ``kind`` is worth.
+def touch_points(config: ScoringConfig, kind: str,
+                 properties: Mapping[str, Any] | None = None) -> float:
+    """The behaviour points a touchpoint of ``kind`` is worth: the kind's weight (0 for
+    an unknown kind, unless the configuration rejects those) plus each signal's points
+    from the touch's numeric ``properties`` (capped; anything but a positive number —
+    text, a boolean, a list — scores nothing: properties are the source's data).
 
     Raises:
         InvalidInput: an unknown kind, and the configuration rejects those.
     """
-    points = config.behaviour.weights.get(kind)
+    behaviour = config.behaviour
+    points = behaviour.weights.get(kind)
     if points is None:
-        if config.behaviour.unknown_kind == "reject":
-            known = ", ".join(sorted(config.behaviour.weights))
-            raise InvalidInput(f"kind: unknown touchpoint kind {kind!r} (known: {known})")
+        if behaviour.unknown_kind == "reject":
+            known = ", ".join(sorted(behaviour.weights))
+            raise InvalidInput(f"kind: unknown touchpoint kind {kind!r} (known: {known}); "
+                               "or set behaviour.unknown_kind = \"zero\" to record it")
         points = 0.0
+    if behaviour.signals and properties:
+        for signal in behaviour.signals:
+            value = properties.get(signal.property)
+            # type(), not isinstance: True is an int, and no number of seconds.
+            if (type(value) is int or type(value) is float) and value > 0 \
+                    and (not signal.kinds or kind in signal.kinds):
+                # Capped before multiplying: an integer times a float is a float, and
+                # one beyond 1e308 would overflow.
+                ppu = signal.points_per_unit
+                points += round(ppu * value if value < signal.cap / ppu else signal.cap, 6)
     return points
 
 

@@ -88,7 +88,10 @@ def run_ingest(
 def ingest(file: Path, rejects_path: Path | None, as_json: bool) -> None:
     """Record every touchpoint and sales action in a JSONL FILE ('-' for stdin).
 
-    Exit status 0 when nothing was rejected, 1 when some lines were rejected.
+    Prints the accounting (received = accepted + duplicate + rejected), the kinds and
+    profile values the scoring file does not know, and a warning when most new leads
+    were disqualified, unscored or not contactable. Exit status 0 when nothing was
+    rejected, 1 when some lines were rejected.
     """
     console = Console(stderr=True)
     if rejects_path is None:
@@ -115,17 +118,51 @@ def ingest(file: Path, rejects_path: Path | None, as_json: bool) -> None:
         finally:
             runner.store.close()
     if as_json:
-        click.echo(json.dumps(summary.as_dict()))
+        click.echo(json.dumps(summary.as_json()))
     else:
-        table = Table(title="ingest", show_header=True)
-        for column in ("received", "accepted", "duplicate", "rejected"):
-            table.add_column(column, justify="right")
-        table.add_row(*(str(v) for v in summary.as_dict().values()))
-        Console().print(table)
-        if summary.rejected:
-            Console().print(Text.assemble("rejected lines appended to ",
-                                          literal(rejects_path, "bold")))
+        _print_summary(summary, rejects_path)
     sys.exit(0 if summary.rejected == 0 else 1)
+
+
+TOP_VALUES = 10
+"""Unknown kinds and unmatched values listed per dimension (the most frequent)."""
+
+
+def _print_summary(summary: IngestSummary, rejects_path: Path) -> None:
+    console = Console()
+    table = Table(title="ingest", show_header=True)
+    for column in ("received", "accepted", "duplicate", "rejected"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(v) for v in summary.as_dict().values()))
+    console.print(table)
+    data = summary.as_json()
+    if data["unknown_kinds"]:
+        console.print(_counts("unknown kinds (0 points)", "kind", {"": data["unknown_kinds"]}))
+    if data["unmatched"]:
+        console.print(_counts("unmatched values (0 points)", "value", data["unmatched"]))
+    if summary.rejected:
+        console.print(Text.assemble("rejected lines appended to ",
+                                    literal(rejects_path, "bold")))
+    if data["warning"]:
+        console.print(Text.assemble(("warning: ", "bold yellow"), literal(data["warning"])))
+
+
+def _counts(title: str, what: str, groups: dict[str, dict[str, int]]) -> Table:
+    """A table of the most frequent values of each group (counts in touchpoints)."""
+    table = Table(title=title, title_justify="left")
+    if any(groups):
+        table.add_column("dimension")
+    table.add_column(what)
+    table.add_column("touchpoints", justify="right")
+    for group, counts in groups.items():
+        rows = list(counts.items())
+        for value, count in rows[:TOP_VALUES]:
+            table.add_row(*([literal(group)] if group else []), literal(value), str(count))
+        if len(rows) > TOP_VALUES:
+            rest = sum(count for _, count in rows[TOP_VALUES:])
+            table.add_row(*([literal(group)] if group else []),
+                          literal(f"({len(rows) - TOP_VALUES} more)"), str(rest))
+    return table
 
 
 @click.group()

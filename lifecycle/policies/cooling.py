@@ -112,7 +112,9 @@ def decide_cooling(grades: Mapping[str, HeldGrade], inputs: Mapping[str, Scoring
         # Otherwise (a touch recorded late, after one beyond ``at``; or a projection
         # built before lc_scoring existed) behaviour is the sum of every touch's
         # decayed points by ``at``: the same number, summed in another order.
-        now = evaluate(fit, behaviour, behaviour_at, bant, at, config)
+        template = history.leads[lead_id].template
+        scored_by = config.for_template(template)  # as the aggregate grades it
+        now = evaluate(fit, behaviour, behaviour_at, bant, at, scored_by)
         last_touch = act["last_touch"]
         idle_s = None if last_touch is None else moment - last_touch
         quiet = idle_s is None or idle_s >= no_touch
@@ -124,9 +126,9 @@ def decide_cooling(grades: Mapping[str, HeldGrade], inputs: Mapping[str, Scoring
             reasons = ("score_below_threshold", *(("no_touch",) if quiet else ()))
         lead = Cooling(
             lead_id=lead_id, grade_was=was, grade_now=now.grade, total_now=now.total,
-            threshold=config.grading.threshold(was), behaviour_now=now.behaviour,
+            threshold=scored_by.grading.threshold(was), behaviour_now=now.behaviour,
             last_touch=last_touch, idle_seconds=idle_s, stage=history.current_stage(lead_id),
-            template=history.leads[lead_id].template, reasons=reasons)
+            template=template, reasons=reasons)
         (cooling if lowered else idle).append(lead)
     cooling.sort(key=lambda c: (c.grade_was != "hot", c.total_now, c.lead_id))
     idle.sort(key=lambda c: (c.grade_was != "hot", -_idle_days(c), c.lead_id))

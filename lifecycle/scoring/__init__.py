@@ -1,10 +1,12 @@
 """Lead scoring and grading: pure, deterministic functions of their inputs.
 
 - **fit** (0-100): the profile against the ideal customer profile (industry, company
-  size, seniority, country);
+  size, seniority, country), words compared as tokens through the file's aliases
+  (:func:`unmatched` names the values that matched nothing);
 - **screens**: invalid leads, on positive evidence (education or free-mail domains
   under a B2B template, test or spam patterns), judged at capture and again on news;
-- **behaviour**: points per touchpoint kind, each decaying by half every
+- **behaviour**: points per touchpoint kind (unknown kinds score 0, or are rejected)
+  plus capped points from numeric properties (signals), each decaying by half every
   ``half_life_days`` from the business time it happened, so
   ``score(t) = sum(w_i * 2 ** (-(t - t_i) / half_life))``;
 - **BANT**: budget, authority, need, timeline confirmed by sales (0-4 criteria);
@@ -12,7 +14,12 @@
 
 Nothing here reads a clock: every function takes the moment it evaluates at.
 
+A scoring file may override its fit, grading, behaviour and nurture for one template's
+leads (``[templates.NAME]``): :meth:`ScoringConfig.for_template` gives the configuration
+a template's leads are scored by.
+
 Modules: :mod:`~lifecycle.scoring.config` (the configuration and its loader),
+:mod:`~lifecycle.scoring.matching` (industries, titles and countries as tokens),
 :mod:`~lifecycle.scoring.fit` (fit and screens), :mod:`~lifecycle.scoring.behaviour`
 (points and decay), :mod:`~lifecycle.scoring.grading` (BANT, total, grade, evaluate).
 Every name is importable from ``lifecycle.scoring`` itself.
@@ -37,11 +44,12 @@ from lifecycle.scoring.config import (
     ScreenConfig,
     SeniorityFit,
     SeniorityLevel,
+    Signal,
     SizeBand,
     SizeFit,
     load_scoring,
 )
-from lifecycle.scoring.fit import fit_score, screen
+from lifecycle.scoring.fit import fit_score, screen, unmatched
 from lifecycle.scoring.grading import (
     BantAssessment,
     Evaluation,
@@ -54,6 +62,7 @@ from lifecycle.scoring.grading import (
     grade_rank,
     total_score,
 )
+from lifecycle.scoring.matching import FitMatcher
 
 __all__ = [
     "GRADES",
@@ -65,6 +74,7 @@ __all__ = [
     "CountryFit",
     "Evaluation",
     "FitConfig",
+    "FitMatcher",
     "Grade",
     "GradeResult",
     "GradingConfig",
@@ -75,6 +85,7 @@ __all__ = [
     "ScreenConfig",
     "SeniorityFit",
     "SeniorityLevel",
+    "Signal",
     "SizeBand",
     "SizeFit",
     "bant_part",
@@ -89,4 +100,5 @@ __all__ = [
     "load_scoring",
     "screen",
     "total_score",
+    "unmatched",
 ]

@@ -23,6 +23,8 @@ from pydantic import (
 
 from lifecycle.config import read_toml
 from lifecycle.errors import ConfigError
+from lifecycle.scoring.matching import FitMatcher
+from lifecycle.vocabulary import country_code, token
 
 # Its public names are listed once, in the package's __all__ (lifecycle.scoring).
 
@@ -37,10 +39,49 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
+def _one_token(value: str) -> str:
+    word = token(value)
+    if not word:
+        raise ValueError(f"{value!r} has no letter or digit to match by")
+    return word
+
+
+def _as_tokens(value: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_one_token(v) for v in value)
+
+
+def _token_aliases(value: dict[str, str]) -> dict[str, str]:
+    return {_one_token(k): _one_token(v) for k, v in value.items()}
+
+
+def _country(value: str) -> str:
+    code = country_code(value)
+    if code is None:
+        raise ValueError(f"{value!r} names no country (give an ISO 3166 code or a name)")
+    return code
+
+
 class IndustryFit(_Strict):
+    """Industries as tokens: targets score the full weight, adjacent ones half, others
+    nothing; any other value is unmatched. An alias names the industry a word means."""
+
     weight: float = Field(ge=0)
     targets: tuple[str, ...] = ()
     adjacent: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()
+    aliases: dict[str, str] = {}
+
+    _tokens = field_validator("targets", "adjacent", "others")(_as_tokens)
+    _alias_tokens = field_validator("aliases")(_token_aliases)
+
+    @model_validator(mode="after")
+    def _aliases_name_industries(self) -> IndustryFit:
+        known = {*self.targets, *self.adjacent, *self.others}
+        for alias, industry in self.aliases.items():
+            if industry not in known:
+                raise ValueError(f"alias {alias!r} names {industry!r}, which is in none of "
+                                 "targets, adjacent or others")
+        return self
 
 
 class SizeBand(_Strict):
@@ -58,16 +99,47 @@ class SeniorityLevel(_Strict):
     keywords: tuple[str, ...]
     score: float = Field(ge=0, le=1)
 
+    _tokens = field_validator("keywords")(_as_tokens)
+
 
 class SeniorityFit(_Strict):
+    """Seniority (or, for individual buyers, occupation) from keywords found as whole
+    words in the title; an alias is another word for a level's keyword."""
+
     weight: float = Field(ge=0)
     levels: tuple[SeniorityLevel, ...]
+    aliases: dict[str, str] = {}
+
+    _alias_tokens = field_validator("aliases")(_token_aliases)
+
+    @model_validator(mode="after")
+    def _aliases_name_keywords(self) -> SeniorityFit:
+        known = {k for level in self.levels for k in level.keywords}
+        for alias, keyword in self.aliases.items():
+            if keyword not in known:
+                raise ValueError(f"alias {alias!r} names {keyword!r}, which is no level's "
+                                 "keyword")
+        return self
 
 
 class CountryFit(_Strict):
+    """Countries as ISO alpha-2 codes (given by code or name); an alias is another name
+    for a country ("uk" = "GB")."""
+
     weight: float = Field(ge=0)
     targets: tuple[str, ...] = ()
     secondary: tuple[str, ...] = ()
+    aliases: dict[str, str] = {}
+
+    @field_validator("targets", "secondary")
+    @classmethod
+    def _codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_country(v) for v in value)
+
+    @field_validator("aliases")
+    @classmethod
+    def _alias_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        return {_one_token(k): _country(v) for k, v in value.items()}
 
 
 class FitConfig(_Strict):
@@ -83,6 +155,21 @@ class FitConfig(_Strict):
         if not math.isclose(total, 100.0, abs_tol=1e-6):
             raise ValueError(f"fit weights must add up to 100, they add up to {total:g}")
         return self
+
+    @cached_property
+    def matcher(self) -> FitMatcher:
+        """What industries, titles and countries are worth under this configuration."""
+        ind = self.industry
+        industries = {**dict.fromkeys(ind.others, 0.0), **dict.fromkeys(ind.adjacent, 0.5),
+                      **dict.fromkeys(ind.targets, 1.0)}
+        seniority = self.seniority
+        levels = [(level.keywords + tuple(alias for alias, keyword in seniority.aliases.items()
+                                          if keyword in level.keywords), level.score)
+                  for level in seniority.levels]
+        ctry = self.country
+        countries = {**dict.fromkeys(ctry.secondary, 0.5), **dict.fromkeys(ctry.targets, 1.0)}
+        return FitMatcher(industries=industries, industry_aliases=ind.aliases, levels=levels,
+                          countries=countries, country_aliases=ctry.aliases)
 
 
 class ScreenConfig(_Strict):
@@ -128,12 +215,26 @@ class ScreenConfig(_Strict):
         return None
 
 
+class Signal(_Strict):
+    """A numeric touchpoint property scored as behaviour: ``points_per_unit`` for each
+    unit of its value, at most ``cap`` points per touch, on touches of ``kinds`` (empty:
+    of every kind)."""
+
+    property: str = Field(min_length=1)
+    points_per_unit: float = Field(gt=0)
+    cap: float = Field(gt=0)
+    kinds: tuple[str, ...] = ()
+
+    _tokens = field_validator("kinds")(_as_tokens)
+
+
 class BehaviourConfig(_Strict):
     # At most a century: beyond it nothing decays in any lead's lifetime, and a half-life
     # near 1e308 days overflowed (the activity projection's version, the decay factor).
     half_life_days: float = Field(gt=0, le=36_525)
-    unknown_kind: Literal["reject", "zero"] = "reject"
+    unknown_kind: Literal["reject", "zero"] = "zero"
     weights: dict[str, float]
+    signals: tuple[Signal, ...] = ()
 
 
 class GradingConfig(_Strict):
@@ -185,8 +286,17 @@ class AlertConfig(_Strict):
     cooling_no_touch_days: float = Field(default=21, gt=0)
 
 
+OVERRIDABLE = ("behaviour", "fit", "grading", "nurture")
+"""The sections a template's ``[templates.NAME]`` table may override."""
+
+
 class ScoringConfig(_Strict):
-    """Everything that decides scores, grades, nurture steps and alerts."""
+    """Everything that decides scores, grades, nurture steps and alerts.
+
+    ``templates`` holds, by template name, the configuration that template's leads are
+    scored by: the file's own sections with the template's overrides merged in (a table
+    key by key, any other value replaced), validated like the file itself.
+    """
 
     version: int = 1
     fit: FitConfig
@@ -195,10 +305,58 @@ class ScoringConfig(_Strict):
     grading: GradingConfig
     nurture: NurtureConfig
     alerts: AlertConfig = AlertConfig()
+    templates: dict[str, ScoringConfig] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_overrides(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("templates"), dict):
+            return data
+        base = {k: v for k, v in data.items() if k != "templates"}
+        merged: dict[str, Any] = {}
+        for name, override in data["templates"].items():
+            merged[name] = override  # not a table: its validation says so
+            if isinstance(override, dict):
+                others = sorted(set(override) - set(OVERRIDABLE))
+                if others:
+                    raise ValueError(f"templates.{name}: a template can override "
+                                     f"{', '.join(OVERRIDABLE)}, not {', '.join(others)}")
+                merged[name] = _merged(base, override)
+        return {**base, "templates": merged}
+
+    @model_validator(mode="after")
+    def _one_half_life(self) -> ScoringConfig:
+        for name, config in self.templates.items():
+            if not _TEMPLATE_NAME.fullmatch(name):
+                raise ValueError(f"templates.{name}: not a template name (lower case letters, "
+                                 "digits and _, starting with a letter)")
+            if config.behaviour.half_life_days != self.behaviour.half_life_days:
+                # The activity projection and the reports decay every lead's points alike.
+                raise ValueError(f"templates.{name}.behaviour.half_life_days: every template "
+                                 "decays with the file's one half-life")
+        return self
 
     @property
     def half_life_seconds(self) -> float:
         return self.behaviour.half_life_days * SECONDS_PER_DAY
+
+    def for_template(self, name: str) -> ScoringConfig:
+        """The configuration the template's leads are scored by (this one when the file
+        overrides nothing for it)."""
+        return self.templates.get(name, self)
+
+
+_TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` merged in: tables key by key, other values replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        below = out.get(key)
+        out[key] = (_merged(below, value) if isinstance(below, dict) and isinstance(value, dict)
+                    else value)
+    return out
 
 
 def load_scoring(path: Path | None = None) -> ScoringConfig:

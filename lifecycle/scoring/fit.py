@@ -14,12 +14,19 @@ from lifecycle.scoring.config import FitConfig, ScreenConfig
 def fit_score(profile: dict[str, object], config: FitConfig) -> tuple[float, dict[str, float]]:
     """Scores a profile against the ideal customer profile.
 
+    Industry, title and country are compared as tokens, through the configuration's
+    aliases (:class:`~lifecycle.scoring.matching.FitMatcher`): "Financial Services"
+    scores like ``financial_services``.
+
     Returns:
         The fit score (0-100, rounded to 0.01) and its parts by dimension.
     """
+    match = config.matcher
+    industry, title, country = profile.get("industry"), profile.get("title"), \
+        profile.get("country")
     parts: dict[str, float] = {}
-    ind = _tier(profile.get("industry"), config.industry.targets, config.industry.adjacent)
-    parts["industry"] = round(ind * config.industry.weight, 2)
+    ind = match.industry(industry) if isinstance(industry, str) else None
+    parts["industry"] = round((ind or 0.0) * config.industry.weight, 2)
 
     employees = profile.get("employees")
     size = 0.0
@@ -30,41 +37,31 @@ def fit_score(profile: dict[str, object], config: FitConfig) -> tuple[float, dic
                 break
     parts["company_size"] = round(size * config.company_size.weight, 2)
 
-    title = profile.get("title")
-    seniority = 0.0
-    if isinstance(title, str):
-        words = title.lower()
-        for level in config.seniority.levels:
-            if any(_has_word(words, k) for k in level.keywords):
-                seniority = level.score
-                break
-    parts["seniority"] = round(seniority * config.seniority.weight, 2)
+    seniority = match.seniority(title) if isinstance(title, str) else None
+    parts["seniority"] = round((seniority or 0.0) * config.seniority.weight, 2)
 
-    ctry = _tier(profile.get("country"), config.country.targets, config.country.secondary)
-    parts["country"] = round(ctry * config.country.weight, 2)
+    ctry = match.country(country) if isinstance(country, str) else None
+    parts["country"] = round((ctry or 0.0) * config.country.weight, 2)
     return round(sum(parts.values()), 2), parts
 
 
-def _tier(value: object, targets: tuple[str, ...], second: tuple[str, ...]) -> float:
-    """1 for a target value, 0.5 for one of the second tier, else (or not text) 0."""
-    if isinstance(value, str):
-        if value in targets:
-            return 1.0
-        if value in second:
-            return 0.5
-    return 0.0
+def unmatched(profile: Mapping[str, object], config: FitConfig) -> tuple[str, ...]:
+    """The dimensions among industry, title and country whose given value matched
+    nothing the configuration knows (after normalisation and aliases).
 
-
-def _has_word(text: str, keyword: str) -> bool:
-    start = text.find(keyword)
-    while start >= 0:
-        end = start + len(keyword)
-        before_ok = start == 0 or not text[start - 1].isalnum()
-        after_ok = end == len(text) or not text[end].isalnum()
-        if before_ok and after_ok:
-            return True
-        start = text.find(keyword, start + 1)
-    return False
+    A known value that scores nothing (an industry of ``others``, a country that is no
+    target, a title of a level worth 0) is matched; a missing one is not given; nothing
+    is unmatched in a dimension of weight 0 (it does not count).
+    """
+    match = config.matcher
+    found: list[str] = []
+    for name, weight, ask in (("industry", config.industry.weight, match.industry),
+                              ("title", config.seniority.weight, match.seniority),
+                              ("country", config.country.weight, match.country)):
+        value = profile.get(name)
+        if weight and isinstance(value, str) and ask(value) is None:
+            found.append(name)
+    return tuple(found)
 
 
 def screen(

@@ -254,10 +254,12 @@ def test_an_erased_lead_takes_no_command(template: FunnelTemplate, scoring: Scor
 def test_record_touchpoint_refuses_an_unknown_kind_before_emitting(
     template: FunnelTemplate, scoring: ScoringConfig
 ) -> None:
-    lead = captured(template, scoring)
+    rejecting = scoring.model_copy(update={
+        "behaviour": scoring.behaviour.model_copy(update={"unknown_kind": "reject"})})
+    lead = captured(template, rejecting)
     touch = Touch("tp-2", AT, "website", "seo", "teleported")
-    emits_nothing(lead, lambda: lead.record_touchpoint(touch, template=template, config=scoring,
-                                                       recorded_at=RECORDED_AT),
+    emits_nothing(lead, lambda: lead.record_touchpoint(touch, template=template,
+                                                       config=rejecting, recorded_at=RECORDED_AT),
                   InvalidInput, "unknown touchpoint kind 'teleported'")
 
 

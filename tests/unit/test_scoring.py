@@ -175,8 +175,11 @@ def test_touchpoints_score_at_their_own_business_time_late_ones_included(
 
 
 def test_unknown_touchpoint_kind_is_rejected_before_anything_is_emitted(
-    generic: Driver,
+    templates: TemplateRegistry, scoring: ScoringConfig
 ) -> None:
+    rejecting = scoring.model_copy(update={
+        "behaviour": scoring.behaviour.model_copy(update={"unknown_kind": "reject"})})
+    generic = Driver(templates["generic_b2b"], rejecting)
     lead = generic.capture(touchpoint("tp-1"))
     lead.collect_events()
     with pytest.raises(InvalidInput, match="kind: unknown touchpoint kind 'fax_received'"):

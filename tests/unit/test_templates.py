@@ -44,7 +44,7 @@ min_behaviour = 5
 
 
 def test_builtin_templates_load_with_their_stages(templates: TemplateRegistry) -> None:
-    assert templates.names() == ("generic_b2b", "industrial", "saas")
+    assert templates.names() == ("consumer", "generic_b2b", "industrial", "saas")
     assert templates.default == "generic_b2b"
     assert templates["saas"].opportunity_stages == (
         "demo", "trial", "commercial_negotiation", "closing")
@@ -52,9 +52,11 @@ def test_builtin_templates_load_with_their_stages(templates: TemplateRegistry) -
         "technical_evaluation", "bidding", "pre_bid_clarification", "closing")
     assert templates["generic_b2b"].opportunity_stages == (
         "discovery", "proposal", "negotiation", "closing")
+    assert templates["consumer"].opportunity_stages == ("application", "enrolment", "checkout")
+    assert [t.name for t in templates.all() if not t.b2b] == ["consumer"]
 
 
-@pytest.mark.parametrize("name", ["generic_b2b", "saas", "industrial"])
+@pytest.mark.parametrize("name", ["generic_b2b", "saas", "industrial", "consumer"])
 def test_builtin_funnels_run_top_to_bottom_with_rising_probability(
     templates: TemplateRegistry, name: str
 ) -> None:
@@ -79,7 +81,7 @@ def test_a_user_template_directory_adds_a_template(
     tmp_path: Path, scoring: ScoringConfig
 ) -> None:
     registry = load_templates(_user_dir(tmp_path, webshop=CUSTOM))
-    assert registry.names() == ("generic_b2b", "industrial", "saas", "webshop")
+    assert registry.names() == ("consumer", "generic_b2b", "industrial", "saas", "webshop")
     webshop = registry["webshop"]
     assert (webshop.version, webshop.b2b, webshop.opportunity_stages) == (
         2, False, ("cart", "checkout"))
@@ -104,7 +106,7 @@ def test_a_user_template_directory_adds_a_template(
 def test_a_user_template_replaces_a_builtin_of_the_same_name(tmp_path: Path) -> None:
     text = CUSTOM.replace('name = "webshop"', 'name = "saas"')
     registry = load_templates(_user_dir(tmp_path, mine=text))
-    assert registry.names() == ("generic_b2b", "industrial", "saas")
+    assert registry.names() == ("consumer", "generic_b2b", "industrial", "saas")
     assert registry["saas"].opportunity_stages == ("cart", "checkout")
 
 
@@ -175,5 +177,5 @@ def test_an_unknown_default_template_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as raised:
         load_templates(default="retail")
     assert str(raised.value) == (
-        "default template 'retail' is not loaded; loaded: generic_b2b, industrial, saas")
+        "default template 'retail' is not loaded; loaded: consumer, generic_b2b, industrial, saas")
 
