@@ -134,7 +134,7 @@ def channel_chart(data: dict[str, Any]) -> Figure | None:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    channels = (data.get("channels") or [])[:LIMIT]
+    channels = (data.get("groups") or [])[:LIMIT]
     if not channels:
         return None
     n = len(channels)
@@ -153,14 +153,15 @@ def channel_chart(data: dict[str, Any]) -> Figure | None:
             if c.get(key) is not None:
                 ax.text(bar.get_x() + bar.get_width() / 2, v + 1.2, f"{v:.0f}", ha="center",
                         va="bottom", fontsize=6.8, color=MUTED)
-    ax.set_xticks(range(n), [f"{label(c.get('channel'))}\n{count(c.get('leads'))} leads"
+    ax.set_xticks(range(n), [f"{label(c.get('group'))}\n{count(c.get('leads'))} leads"
                              for c in channels], fontsize=8)
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     highest = max(100 * float(c.get(k) or 0) for c in channels for _, k in series)
     ax.set_ylim(0, min(100.0, highest + 12) if highest > 0 else 100.0)
     clean_axes(ax, grid_axis="y")
     ax.legend(loc="lower right", ncol=3, bbox_to_anchor=(1, 1))
-    ax.set_title("Conversion by first channel")
+    by = str(data.get("by") or "channel")
+    ax.set_title("Conversion by first channel" if by == "channel" else f"Conversion by {by}")
     return fig
 
 
