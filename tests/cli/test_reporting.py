@@ -416,7 +416,7 @@ def test_demo_runs_end_to_end_and_writes_every_section(tmp_path: Path) -> None:
         leads = f"{t['leads']} lead" + ("" if t["leads"] == 1 else "s")
         assert f"{t['title']} ({t['template']}): {leads}, {t['won']} won" in text
     assert sum(t["leads"] for t in funnel["templates"]) == 200
-    assert lags == {"funnel": 0, "activity": 0, "losses": 0}
+    assert lags == {"funnel": 0, "activity": 0, "losses": 0, "dimensions": 0}
 
     html = page.read_text(encoding="utf-8")
     for name in REPORTS:
