@@ -170,9 +170,8 @@ SHAPES: dict[str, Any] = {
                 "unknown_kinds": Many({"kind": str, "touches": int, "leads": int}, min=0),
                 "unmatched_values": Opt(Many({"field": str, "leads": int, "values": Many(
                     {"value": str, "leads": int})}, min=0)),
-                **{key: FINDING for key in ("before_capture", "recorded_before_business_time",
-                                            "wins_before_first_contact",
-                                            "negative_durations")}},
+                **dict.fromkeys(("before_capture", "recorded_before_business_time",
+                                 "wins_before_first_contact", "negative_durations"), FINDING)},
 }
 
 
