@@ -34,6 +34,7 @@ __all__ = [
     "cells_of",
     "count",
     "days",
+    "group_label",
     "grouping_note",
     "label",
     "left_out",
@@ -248,6 +249,14 @@ def as_of_note(as_of: Any) -> Note:
     if as_of is None:
         return Note("all recorded history", "muted")
     return Note(f"as of {when(as_of)} UTC (business time)", "muted")
+
+
+def group_label(by: Any, value: Any) -> str:
+    """A group's name for reading: a property's value exactly as given (``a_b`` is not
+    ``a b``), other dimensions' tokens as :func:`label` shows them."""
+    if str(by).startswith("property:"):
+        return visible(value) if value is not None and str(value) else DASH
+    return label(value)
 
 
 def grouping_note(data: dict[str, Any]) -> Note:

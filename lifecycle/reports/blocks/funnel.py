@@ -17,6 +17,7 @@ from lifecycle.reports.layout import (
     as_of_note,
     count,
     days,
+    group_label,
     grouping_note,
     label,
     left_out,
@@ -44,6 +45,13 @@ def _per_template(data: dict[str, Any],
 
 
 def funnel_blocks(data: dict[str, Any]) -> list[Block]:
+    blocks = _funnel_sections(data)
+    if data.get("templates") or data.get("groups"):
+        blocks.append(Note(MOVED_NOTE, "muted"))
+    return blocks
+
+
+def _funnel_sections(data: dict[str, Any]) -> list[Block]:
     if "groups" not in data:
         return _per_template(data, _funnel_template)
     groups = data.get("groups") or []
@@ -84,8 +92,7 @@ def _funnel_template(t: dict[str, Any], *, prefix: str = "") -> list[Block]:
         "|#benchmark|#dwell d\nmedian|#dwell d\np90", rows,
         note="conv. → next: share of the stage's leads that reached the next stage, "
         "red below benchmark; dwell: completed stays" + _negative(t.get("stages", []))))
-    blocks.append(_rates_table("conversion", "", [("all leads", t)],
-                               note=f"{_WIN_RATE}\n{MOVED_NOTE}"))
+    blocks.append(_rates_table("conversion", "", [("all leads", t)], note=_WIN_RATE))
     cohorts = t.get("by_cohort") or []
     if cohorts:
         shown = cohorts[-LIMIT:]
@@ -172,7 +179,7 @@ def channels_blocks(data: dict[str, Any]) -> list[Block]:
     for c in groups[:LIMIT]:
         ttw = c.get("time_to_win_days") or {}
         rows.append((
-            label(c.get("group")), count(c.get("leads")), pct(c.get("share")),
+            group_label(by, c.get("group")), count(c.get("leads")), pct(c.get("share")),
             count(c.get("mql")), count(c.get("sql")), count(c.get("won")),
             pct(c.get("lead_to_mql")), pct(c.get("mql_to_sql")), pct(c.get("sql_to_won")),
             pct(c.get("mql_to_won")), pct(c.get("win_rate_of_closed")),
@@ -187,6 +194,6 @@ def channels_blocks(data: dict[str, Any]) -> list[Block]:
     largest = data.get("largest")
     if largest:
         blocks.append(Note(f"Largest {'channel' if by == 'channel' else 'group'}: "
-                           f"{label(largest.get('group'))} brings "
+                           f"{group_label(by, largest.get('group'))} brings "
                            f"{pct(largest.get('share'))} of all leads", "strong"))
     return blocks

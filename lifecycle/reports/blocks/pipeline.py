@@ -18,6 +18,7 @@ from lifecycle.reports.layout import (
     as_of_note,
     cells_of,
     count,
+    group_label,
     grouping_note,
     label,
     left_out,
@@ -93,15 +94,15 @@ def _loss_groups(data: dict[str, Any]) -> list[Block]:
     groups = data.get("groups")
     if groups is None:
         return []
+    by = str(data.get("by"))
     rows = []
     for g in groups[:LIMIT]:
         n, leads = as_number(g.get("count")) or 0.0, as_number(g.get("leads")) or 0.0
         reasons = ", ".join(f"{label(r.get('reason'))} ({count(r.get('count'))})"
                             for r in g.get("top_reasons") or [])
-        rows.append((label(g.get("group")), count(leads), count(n),
+        rows.append((group_label(by, g.get("group")), count(leads), count(n),
                      pct(n / leads if leads else None), amounts(g.get("amounts")),
                      reasons or DASH))
-    by = str(data.get("by"))
     return [grouping_note(data), table_of(
         f"by {by}", f"{by}|#leads|#lost or\ndisqualified|#of its\nleads|amount by currency"
         "|top reasons", rows, note=left_out(len(rows), len(groups), "groups"))]
