@@ -421,3 +421,25 @@ def test_demo_runs_end_to_end_and_writes_every_section(tmp_path: Path) -> None:
     for name in REPORTS:
         assert f'<section id="{name}">' in html, name
     assert f"HTML report: {page}" in text
+
+
+def _times(value: Any, path: str = "$") -> Any:
+    """Every (path, value) of a key that names a time: ``as_of``, ``at``, ``*_at``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("as_of", "at") or key.endswith("_at"):
+                yield f"{path}.{key}", item
+            yield from _times(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _times(item, f"{path}[{i}]")
+
+
+@pytest.mark.parametrize("name", [*REPORTS, *sorted(BY_SHAPES)])
+def test_every_time_in_a_report_is_iso_text(session: Session, name: str) -> None:
+    times = list(_times(output(session, name)))
+    assert times  # as_of or at, at least
+    for path, value in times:
+        if value is not None:
+            assert isinstance(value, str), f"{path}: {value!r}"
+            assert datetime.fromisoformat(value).tzinfo is not None, path
