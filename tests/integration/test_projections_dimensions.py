@@ -18,6 +18,7 @@ from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.projections import EventRecord, ProjectionStore, build_runner
 from lifecycle.projections.dimensions import MAX_NAME, dimensions
+from lifecycle.projections.faults import Fault
 from lifecycle.projections.tables import funnel
 from lifecycle.reports import build_report, parse_dimension
 from lifecycle.reports.html import write_html
@@ -300,3 +301,24 @@ def test_business_times_after_their_recording_are_listed(
     finally:
         store.close()
         app.close()
+
+
+def test_an_erasure_in_a_batch_the_database_refused_part_of_still_erases(
+        database_url: str) -> None:
+    """The runner's slow path (a batch with a refused value, written unit by unit)
+    erases as the bulk path does."""
+    store = ProjectionStore(database_url)
+    try:
+        store.ensure([dimensions])
+        tables = {t.name: t for t in dimensions.tables}
+        noted = _record("PropertiesNoted", "L1", 1, properties={"segment": "smb"})
+        store.write({"lc_properties": [v for _, v in dimensions.rows(noted)]}, tables, {})
+        erased = _record("Erased", "L1", 2)
+        other = _record("PropertiesNoted", "L2", 1, properties={"segment": "mid"})
+        units = [(Fault("dimensions", r.lead_id, r.version, r.position, r.type, ""),
+                  list(dimensions.rows(r))) for r in (erased, other)]
+        assert store.write_isolating(units, tables, {}) == []
+        assert store.query("SELECT lead_id, value FROM lc_properties") == [("L2", "mid")]
+        assert store.query("SELECT lead_id FROM lc_erasures") == [("L1",)]
+    finally:
+        store.close()
