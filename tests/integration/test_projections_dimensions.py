@@ -6,6 +6,7 @@ Every expected group, count and anomaly is worked out by hand from the story.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import SalesAction, Touchpoint
@@ -22,6 +24,7 @@ from lifecycle.projections.faults import Fault
 from lifecycle.projections.tables import funnel
 from lifecycle.reports import build_report, parse_dimension
 from lifecycle.reports.html import write_html
+from lifecycle.reports.render import render_terminal
 from lifecycle.scoring import FitConfig, ScoringConfig
 from lifecycle.settings import Settings
 from lifecycle.templates import TemplateRegistry
@@ -275,6 +278,15 @@ def test_the_quality_report_counts_every_anomaly_of_a_crafted_history(
     assert (negative["count"], negative["examples"][0]["stage"]) == (1, "sql")
     assert negative["examples"][0]["days"] == pytest.approx(-5.08, abs=0.01)
     assert data["recorded_before_business_time"]["count"] == 0
+    console = Console(record=True, width=200)
+    render_terminal("quality", data, console)
+    text = console.export_text()
+    assert re.search(r"events dated before their lead's capture\s+2\s+1\s+33\.3%", text)
+    assert re.search(r"wins dated before the lead's first contact\s+1\s+1\s+33\.3%", text)
+    assert re.search(r"leads without contact \(no email, no phone\)\s+1\s+1\s+33\.3%", text)
+    assert re.search(r"sms sent\s+2\s+1", text)
+    assert re.search(r"basket weaving\s+1", text)
+    assert ada in text  # the anomalies' leads are listed
     # shown in the funnel too: the negative stay is counted apart, not clipped to 0
     sql = next(s for t in engine.report("funnel")["templates"] for s in t["stages"]
                if s["stage"] == "sql")

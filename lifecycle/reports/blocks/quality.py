@@ -43,21 +43,28 @@ def quality_blocks(data: dict[str, Any]) -> list[Block]:
     screens = data.get("screens") or {}
     kinds = data.get("unknown_kinds") or []
     unmatched = data.get("unmatched_values")
+    def share(n: Any) -> str:
+        return pct((as_number(n) or 0) / leads)
+
     rows: list[tuple[str | Cell, ...]] = [
         ("leads without contact (no email, no phone)", _flag(without.get("count")),
-         pct(without.get("share"))),
-        ("disqualified by a screen", _flag(screens.get("disqualified")), DASH),
-        ("… still disqualified by it", count(screens.get("disqualified_now")), DASH),
+         count(without.get("count")), pct(without.get("share"))),
+        ("disqualified by a screen", _flag(screens.get("disqualified")), DASH, DASH),
+        ("… still disqualified by it", count(screens.get("disqualified_now")),
+         count(screens.get("disqualified_now")), share(screens.get("disqualified_now"))),
         ("touches of a kind the scoring file does not weigh",
-         _flag(sum(int(as_number(k.get("touches")) or 0) for k in kinds)), DASH),
+         _flag(sum(int(as_number(k.get("touches")) or 0) for k in kinds)), DASH, DASH),
         ("profile values that match nothing",
          Cell("not checked", "muted") if unmatched is None else
-         _flag(sum(int(as_number(u.get("leads")) or 0) for u in unmatched)), DASH),
+         _flag(sum(int(as_number(u.get("leads")) or 0) for u in unmatched)), DASH, DASH),
     ]
     for key, what in _ANOMALIES:
-        rows.append((what, _flag((data.get(key) or {}).get("count")), DASH))
-    blocks.append(table_of(f"{plural(leads, 'lead')}: findings", "finding|#count|#of leads",
-                           rows, note="counted, never clipped or left out of the count"))
+        finding = data.get(key) or {}
+        rows.append((what, _flag(finding.get("count")), count(finding.get("leads")),
+                     share(finding.get("leads"))))
+    blocks.append(table_of(f"{plural(leads, 'lead')}: findings",
+                           "finding|#count|#leads|#share of\nleads", rows,
+                           note="counted, never clipped or left out of the count"))
     blocks.extend(_screens(screens))
     if kinds:
         blocks.append(table_of("unknown touch kinds (scored 0)", "kind|#touches|#leads",
