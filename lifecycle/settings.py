@@ -11,6 +11,8 @@
 | ``LIFECYCLE_SCORING_FILE`` | (built-in) | scoring, grading and nurture configuration |
 | ``LIFECYCLE_RATES_FILE`` | (none) | exchange rates into one reporting currency (TOML, |
 | | | ``[rates]``); without it money is totalled per currency |
+| ``LIFECYCLE_CHANNEL_GROUPS_FILE`` | (none) | channels into groups (TOML, ``[groups]``) for |
+| | | ``report … --by channel_group`` (:mod:`lifecycle.channels`) |
 | ``LIFECYCLE_CACHE_SIZE`` | ``20000`` | leads kept in memory between inputs |
 | ``LIFECYCLE_BATCH_SIZE`` | ``2000`` | inputs saved per transaction by ``ingest`` |
 | ``LIFECYCLE_KAFKA_BOOTSTRAP`` | ``127.0.0.1:9092`` | Kafka bootstrap servers (comma-separated) |
@@ -63,6 +65,7 @@ class Settings(BaseSettings):
     templates_dir: Path | None = None
     scoring_file: Path | None = None
     rates_file: Path | None = None
+    channel_groups_file: Path | None = None
     cache_size: int = Field(default=20_000, ge=0)
     batch_size: int = Field(default=2_000, ge=1)
     kafka_bootstrap: str = "127.0.0.1:9092"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -13,10 +14,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from lifecycle import scoring
+from lifecycle.channels import channel_groups
 from lifecycle.cli.core import open_app, print_json
 from lifecycle.cli.params import AMOUNT, AS_OF, AT
 from lifecycle.projections import ProjectionStore, build_runner
-from lifecycle.reports import REPORTS, build_report, load_rates
+from lifecycle.reports import (
+    BY_REPORTS,
+    REPORTS,
+    Dimension,
+    Unmatched,
+    build_report,
+    load_rates,
+    parse_dimension,
+)
 from lifecycle.settings import Settings
 
 __all__ = ["COMMANDS"]
@@ -103,7 +114,29 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
                    f"status`)")
 
 
+class DimensionType(click.ParamType):
+    """``--by DIM``: a dimension reports group leads by."""
+
+    name = "dimension"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "DIM"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Dimension:
+        if isinstance(value, Dimension):
+            return value
+        try:
+            return parse_dimension(str(value))
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
 def _report_options(f: click.decorators.FC) -> click.decorators.FC:
+    f = click.option("--by", type=DimensionType(), help="group the leads by channel, "
+                     "channel_group, source, template, owner, country, industry or "
+                     f"property:NAME ({', '.join(BY_REPORTS)} reports; the largest "
+                     "groups, the rest pooled as (other))")(f)
     f = click.option("--json", "as_json", is_flag=True, help="print as JSON")(f)
     f = click.option("--target", type=AMOUNT,
                      help="revenue target for the forecast gap (in the reporting currency "
@@ -115,20 +148,30 @@ def _report_options(f: click.decorators.FC) -> click.decorators.FC:
 
 
 def collect_reports(names: tuple[str, ...] | list[str], *, as_of: datetime | None,
-                    at: datetime, target: float | None,
+                    at: datetime, target: float | None, by: Dimension | None = None,
                     settings: Settings | None = None) -> dict[str, dict[str, object]]:
     app = open_app(settings)
     store = ProjectionStore(app.settings.database_url)
     try:
         rates = load_rates(app.settings.rates_file)
+        groups = channel_groups(app.settings)
         runner = build_runner(app, store)
         if app.settings.mode == "embedded":
             runner.run()  # distributed: the workers' projector agents keep them current
         return {name: build_report(name, store, app.templates, app.scoring, as_of=as_of,
-                                   at=at, target=target, rates=rates) for name in names}
+                                   at=at, target=target, rates=rates, by=by,
+                                   channel_groups=groups, unmatched=_unmatched())
+                for name in names}
     finally:
         store.close()
         app.close()
+
+
+def _unmatched() -> Unmatched | None:
+    """The scoring's test of unmatched profile values, where the engine has one
+    (``lifecycle.scoring.unmatched``, issue 11's scoring part)."""
+    found: Unmatched | None = getattr(scoring, "unmatched", None)
+    return found
 
 
 @click.group(invoke_without_command=True)
@@ -136,11 +179,11 @@ def collect_reports(names: tuple[str, ...] | list[str], *, as_of: datetime | Non
               help="write every report into one self-contained HTML file")
 @_report_options
 @click.pass_context
-def report(ctx: click.Context, html_path: Path | None, as_json: bool, target: float | None,
-           at: datetime | None, as_of: datetime | None) -> None:
+def report(ctx: click.Context, html_path: Path | None, by: Dimension | None, as_json: bool,
+           target: float | None, at: datetime | None, as_of: datetime | None) -> None:
     """Reports from the projections (a subcommand, or --html FILE for all of them)."""
     ctx.ensure_object(dict)
-    ctx.obj.update(as_json=as_json, target=target, at=at, as_of=as_of)
+    ctx.obj.update(as_json=as_json, target=target, at=at, as_of=as_of, by=by)
     if ctx.invoked_subcommand is not None:
         return
     if html_path is None:
@@ -149,7 +192,8 @@ def report(ctx: click.Context, html_path: Path | None, as_json: bool, target: fl
     from lifecycle.reports.drawing import require_matplotlib
 
     require_matplotlib()  # before the reports are built: say at once what is missing
-    reports = collect_reports(REPORTS, as_of=as_of, at=at or datetime.now(UTC), target=target)
+    reports = collect_reports(REPORTS, as_of=as_of, at=at or datetime.now(UTC), target=target,
+                              by=by)
     from lifecycle.reports.html import write_html
 
     write_html(reports, html_path)
@@ -160,14 +204,18 @@ def _make_report_command(name: str) -> click.Command:
     @click.command(name)
     @_report_options
     @click.pass_context
-    def command(ctx: click.Context, as_json: bool, target: float | None,
+    def command(ctx: click.Context, by: Dimension | None, as_json: bool, target: float | None,
                 at: datetime | None, as_of: datetime | None) -> None:
         parent = ctx.obj or {}
         as_json = as_json or bool(parent.get("as_json"))
         target = target if target is not None else parent.get("target")
         as_of = as_of or parent.get("as_of")
         at = at or parent.get("at") or datetime.now(UTC)
-        data = collect_reports([name], as_of=as_of, at=at, target=target)[name]
+        by = by or parent.get("by")
+        if by is not None and name not in BY_REPORTS:
+            raise click.UsageError(f"--by groups the {', '.join(BY_REPORTS)} reports, not "
+                                   f"{name}")
+        data = collect_reports([name], as_of=as_of, at=at, target=target, by=by)[name]
         if as_json:
             print_json(data)
             return

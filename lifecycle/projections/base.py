@@ -52,12 +52,18 @@ Handler = Callable[[EventRecord], Iterable[Row]]
 
 @dataclass(frozen=True, slots=True)
 class TableSpec:
-    """A table: name, columns with portable SQL types, and primary key."""
+    """A table: name, columns with portable SQL types, and primary key.
+
+    ``erases`` names tables whose rows of a lead are deleted when a row of that lead is
+    written here, in the same transaction (an erasure: what a projection copied of a
+    person goes with the person; every table named must have a ``lead_id`` column).
+    """
 
     name: str
     columns: tuple[tuple[str, str], ...]
     primary_key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    erases: tuple[str, ...] = ()
 
     def ddl(self) -> list[str]:
         cols = ", ".join(f"{n} {t}" for n, t in self.columns)

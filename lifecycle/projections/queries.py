@@ -42,7 +42,15 @@ class Visit:
 
     @property
     def dwell(self) -> float | None:
+        """Seconds in the stage, at least 0 (for thresholds; see :attr:`span`)."""
         return None if self.left_at is None else max(self.left_at - self.entered_at, 0.0)
+
+    @property
+    def span(self) -> float | None:
+        """Seconds in the stage as recorded: negative when the next move is dated
+        before this one (out-of-order business times). Reports count those apart
+        rather than clip them."""
+        return None if self.left_at is None else self.left_at - self.entered_at
 
     @property
     def moved_forward(self) -> bool:

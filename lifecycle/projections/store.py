@@ -194,9 +194,25 @@ class ProjectionStore:
 
             if units:
                 attempt(units)
+            self._erase(cur, tables, {table: [row for _, unit_rows in units
+                                              for name, row in unit_rows if name == table]
+                                      for table in tables})
             self._record_faults(cur, [*faults, *refused])
             self.set_positions(cur, positions)
         return refused
+
+    def _erase(self, cur: ProjectionCursor, tables: dict[str, TableSpec],
+               rows: dict[str, list[tuple[Any, ...]]]) -> None:
+        """Deletes what the erasure rows among ``rows`` erase (see ``TableSpec.erases``),
+        after the batch's inserts: rows the same batch copied go too."""
+        for name, values in rows.items():
+            table = tables[name]
+            if not table.erases or not values:
+                continue
+            at = table.column_names.index("lead_id")
+            leads = sorted({(row[at],) for row in values})
+            for target in table.erases:
+                cur.executemany(self.sql(f"DELETE FROM {target} WHERE lead_id = ?"), leads)
 
     def _record_faults(self, cur: ProjectionCursor, faults: Sequence[Fault]) -> None:
         if faults:
@@ -221,6 +237,7 @@ class ProjectionStore:
                     continue
                 self.backend.insert(cur, tables[name], values, bulk=True, direct=direct,
                                     binary=binary)
+            self._erase(cur, tables, rows)
             self._record_faults(cur, faults)
             self.set_positions(cur, positions)
 

@@ -14,6 +14,12 @@
   function the aggregate's own question.
 - **losses**: one row per loss or disqualification with reason, stage, competitor and
   amount, for the loss-reason database.
+- **dimensions** (:mod:`lifecycle.projections.dimensions`): properties, profile changes,
+  time skews and erasures, for reports ``--by`` a dimension and the quality report.
+
+A screen's disqualification reversed (``Reinstated``) is a transition of kind
+``reinstated`` whose ``reason`` is the event's rule; the owner of a lead, for reports,
+is the ``actor`` of its latest ``sql_accepted`` transition.
 
 Handlers only copy fields from the event; no decision is made here.
 """
@@ -33,6 +39,7 @@ from lifecycle.projections.base import (
     epoch,
     month_of,
 )
+from lifecycle.projections.dimensions import dimensions
 
 __all__ = ["SCORING", "activity_projection", "all_projections", "anchor_of", "anchored",
            "funnel", "losses"]
@@ -139,6 +146,17 @@ def _moved(e: EventRecord) -> Iterable[Row]:
     )
 
 
+def _reinstated(e: EventRecord) -> Iterable[Row]:
+    """A screen's disqualification reversed: a move back into the funnel, its rule
+    (``screen_cleared``, ``person_acted``) kept as the reason."""
+    d = e.data
+    yield TRANSITIONS.name, (
+        e.lead_id, e.version, epoch(d["occurred_at"]), epoch(d["timestamp"]),
+        d.get("from_stage") or "disqualified", d["to_stage"], "reinstated", d.get("rule"),
+        None, None, None, d["actor"],
+    )
+
+
 def _graded(e: EventRecord) -> Iterable[Row]:
     d = e.data
     yield GRADES.name, (e.lead_id, e.version, epoch(d["occurred_at"]), d["grade"],
@@ -226,9 +244,11 @@ def _loss(e: EventRecord) -> Iterable[Row]:
 
 funnel = Projection(
     name="funnel",
-    version=1,
+    # 2: Reinstated moves (kind "reinstated").
+    version=2,
     tables=(LEADS, TRANSITIONS),
-    handlers={"Captured": _captured, **dict.fromkeys(MOVES, cast(Handler, _moved))},
+    handlers={"Captured": _captured, **dict.fromkeys(MOVES, cast(Handler, _moved)),
+              "Reinstated": _reinstated},
     description="leads and stage transitions (visits, conversion, dwell, as-of)",
 )
 
@@ -243,4 +263,4 @@ losses = Projection(
 
 def all_projections(half_life_days: float) -> tuple[Projection, ...]:
     """Every projection the engine keeps."""
-    return (funnel, activity_projection(half_life_days), losses)
+    return (funnel, activity_projection(half_life_days), losses, dimensions)

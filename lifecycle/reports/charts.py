@@ -37,7 +37,16 @@ from lifecycle.reports.drawing import (
     num,
     short_money,
 )
-from lifecycle.reports.layout import LIMIT, POOL_ORDER, count, label, money, pct, plural
+from lifecycle.reports.layout import (
+    LIMIT,
+    POOL_ORDER,
+    count,
+    group_label,
+    label,
+    money,
+    pct,
+    plural,
+)
 from lifecycle.reports.output import visible
 
 if TYPE_CHECKING:
@@ -134,7 +143,7 @@ def channel_chart(data: dict[str, Any]) -> Figure | None:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    channels = (data.get("channels") or [])[:LIMIT]
+    channels = (data.get("groups") or [])[:LIMIT]
     if not channels:
         return None
     n = len(channels)
@@ -153,15 +162,22 @@ def channel_chart(data: dict[str, Any]) -> Figure | None:
             if c.get(key) is not None:
                 ax.text(bar.get_x() + bar.get_width() / 2, v + 1.2, f"{v:.0f}", ha="center",
                         va="bottom", fontsize=6.8, color=MUTED)
-    ax.set_xticks(range(n), [f"{label(c.get('channel'))}\n{count(c.get('leads'))} leads"
-                             for c in channels], fontsize=8)
+    by = str(data.get("by") or "channel")
+    ax.set_xticks(range(n), [f"{_short(group_label(by, c.get('group')))}\n"
+                             f"{count(c.get('leads'))} leads" for c in channels], fontsize=8)
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     highest = max(100 * float(c.get(k) or 0) for c in channels for _, k in series)
     ax.set_ylim(0, min(100.0, highest + 12) if highest > 0 else 100.0)
     clean_axes(ax, grid_axis="y")
     ax.legend(loc="lower right", ncol=3, bbox_to_anchor=(1, 1))
-    ax.set_title("Conversion by first channel")
+    ax.set_title("Conversion by first channel" if by == "channel"
+                 else f"Conversion by {_short(by, 60)}")
     return fig
+
+
+def _short(text: str, most: int = 24) -> str:
+    """A label cut to ``most`` characters: a group may be any value a user sent."""
+    return text if len(text) <= most else text[:most - 1] + "…"
 
 
 def loss_chart(data: dict[str, Any]) -> Figure | None:

@@ -1,10 +1,18 @@
-"""Funnel, channel and diagnosis reports, computed from stage visits.
+"""Funnel, "by" (channels or any dimension) and diagnosis reports, computed from stage
+visits.
 
 Every figure is a count over visits (see :mod:`lifecycle.projections.queries`):
-``entered`` is how many distinct leads ever entered a stage, ``conversion`` of a
-stage is the share of its leads that went on to a later funnel stage (skips included),
-and dwell times
-are the lengths of completed visits.
+``entered`` is how many distinct leads ever entered a stage, ``moved_forward`` how many
+stays in it ended with a move to a later stage, ``conversion`` of a stage is the share
+of its leads that went on to a later funnel stage (skips included), and dwell times
+are the lengths of completed visits. A stay whose next move is dated before it
+(out-of-order business times) has a negative length: it is counted as ``negative``
+beside the dwell figures, never clipped to zero nor mixed into them; the quality
+report lists those leads.
+
+Ratios: ``lead_to_mql``, ``mql_to_sql`` and ``sql_to_won`` divide the leads that ever
+reached the later stage by those that ever reached the earlier one; ``mql_to_won`` is
+the share of MQLs that were won (a win that never was an MQL does not count).
 """
 
 from __future__ import annotations
@@ -14,20 +22,24 @@ from typing import Any
 
 from lifecycle.policies.dwell import percentile
 from lifecycle.projections.queries import History, Visit
+from lifecycle.reports.dimensions import Grouping
 from lifecycle.templates import FunnelTemplate, TemplateRegistry
 
-__all__ = ["channels_report", "diagnosis_report", "funnel_report"]
+__all__ = ["by_report", "diagnosis_report", "funnel_report"]
 
 DAY = 86_400.0
 
 
 def _days(values: list[float]) -> dict[str, Any]:
-    med = percentile(values, 0.5)
-    p90 = percentile(values, 0.9)
+    """Median and p90 in days of the durations that are not negative; how many were."""
+    kept = [v for v in values if v >= 0]
+    med = percentile(kept, 0.5)
+    p90 = percentile(kept, 0.9)
     return {
-        "n": len(values),
+        "n": len(kept),
         "median": None if med is None else round(med / DAY, 2),
         "p90": None if p90 is None else round(p90 / DAY, 2),
+        "negative": len(values) - len(kept),
     }
 
 
@@ -71,7 +83,7 @@ def _stage_rows(
             "next_stage": nxt,
             "conversion_to_next": _rate(to_next, entered) if to_next is not None else None,
             "benchmark_conversion": template.benchmark_conversion(stage) if nxt else None,
-            "dwell_days": _days([d for v in visits if (d := v.dwell) is not None]),
+            "dwell_days": _days([d for v in visits if (d := v.span) is not None]),
         }
         rows.append(row)
     return rows
@@ -82,6 +94,8 @@ def _rates(history: History, lead_ids: list[str]) -> dict[str, Any]:
         return sum(1 for lid in lead_ids if history.reached(lid, stage))
 
     leads, mql, sql, won = len(lead_ids), count("mql"), count("sql"), count("won")
+    mql_won = sum(1 for lid in lead_ids
+                  if history.reached(lid, "mql") and history.reached(lid, "won"))
     closed_opps = sum(1 for lid in lead_ids if history.reached(lid, "sql")
                       and history.current_stage(lid) in ("won", "lost", "disqualified"))
     times = []
@@ -93,7 +107,8 @@ def _rates(history: History, lead_ids: list[str]) -> dict[str, Any]:
     return {
         "leads": leads, "mql": mql, "sql": sql, "won": won,
         "lead_to_mql": _rate(mql, leads), "mql_to_sql": _rate(sql, mql),
-        "sql_to_won": _rate(won, sql), "win_rate_of_closed": _rate(won, closed_opps),
+        "sql_to_won": _rate(won, sql), "mql_to_won": _rate(mql_won, mql),
+        "win_rate_of_closed": _rate(won, closed_opps),
         "time_to_win_days": _days(times),
     }
 
@@ -109,42 +124,61 @@ def _breakdown(history: History, lead_ids: list[str], attr: str) -> list[dict[st
     return out
 
 
-def funnel_report(history: History, templates: TemplateRegistry) -> dict[str, Any]:
-    """The funnel per template, with breakdowns by channel and capture cohort."""
+def funnel_report(history: History, templates: TemplateRegistry,
+                  grouping: Grouping | None = None) -> dict[str, Any]:
+    """The funnel per template, with breakdowns by channel and capture cohort; with a
+    ``grouping``, the funnel of each group instead (``groups``: one block per group)."""
+    if grouping is None:
+        return {"as_of": history.as_of,
+                "templates": _templates(history, templates, list(history.leads))}
+    return {
+        "as_of": history.as_of, **grouping.describe(),
+        "groups": [{"group": name, "leads": len(ids),
+                    "templates": _templates(history, templates, ids, breakdowns=False)}
+                   for name, ids in grouping.groups.items()],
+    }
+
+
+def _templates(history: History, templates: TemplateRegistry, lead_ids: list[str], *,
+               breakdowns: bool = True) -> list[dict[str, Any]]:
     by_template: dict[str, list[str]] = defaultdict(list)
-    for lead in history.leads.values():
-        by_template[lead.template].append(lead.lead_id)
+    for lid in lead_ids:
+        by_template[history.leads[lid].template].append(lid)
     out = []
     for name in sorted(by_template):
         if name not in templates:
             continue
         template = templates[name]
         ids = by_template[name]
-        out.append({
+        block = {
             "template": name,
             "title": template.title,
             "stages": _stage_rows(history, template, ids),
             **_rates(history, ids),
-            "by_channel": _breakdown(history, ids, "channel"),
-            "by_cohort": _breakdown(history, ids, "cohort"),
-        })
-    return {"as_of": history.as_of, "templates": out}
+        }
+        if breakdowns:
+            block["by_channel"] = _breakdown(history, ids, "channel")
+            block["by_cohort"] = _breakdown(history, ids, "cohort")
+        out.append(block)
+    return out
 
 
-def channels_report(history: History) -> dict[str, Any]:
-    """Lead → MQL → SQL → won per channel, time to win, and the largest channel's share."""
-    ids = list(history.leads)
-    rows = _breakdown(history, ids, "channel")
-    total = len(ids)
-    for row in rows:
-        row["share"] = _rate(row["leads"], total)
-    largest = max(rows, key=lambda r: r["leads"], default=None)
+def by_report(history: History, grouping: Grouping) -> dict[str, Any]:
+    """Lead → MQL → SQL → won per group of a dimension (the channels report groups by
+    channel), time to win, and the largest group's share."""
+    total = len(history.leads)
+    rows = []
+    for name, ids in grouping.groups.items():
+        rows.append({"group": name, **_rates(history, ids), "share": _rate(len(ids), total)})
+    largest = max((r for r in rows if r["group"] != "(other)"), key=lambda r: r["leads"],
+                  default=None)
     return {
         "as_of": history.as_of,
+        **grouping.describe(),
         "leads": total,
-        "channels": sorted(rows, key=lambda r: -r["leads"]),
-        "largest_channel": None if largest is None else {
-            "channel": largest["channel"], "share": largest["share"]},
+        "groups": rows,
+        "largest": None if largest is None else {"group": largest["group"],
+                                                 "share": largest["share"]},
     }
 
 

@@ -206,14 +206,18 @@ def _section(name: str, data: dict[str, Any], chart: Charts) -> str:
 
 def _kpis(reports: dict[str, dict[str, Any]]) -> str:
     cards: list[tuple[str, str, str]] = []
-    templates = (reports.get("funnel") or {}).get("templates") or []
+    funnel = reports.get("funnel") or {}
+    # Grouped (--by): the same templates, once per group; their sums are the totals.
+    templates = funnel.get("templates") or [
+        t for g in funnel.get("groups") or [] for t in g.get("templates") or []]
     if "funnel" in reports:
         leads = sum(int(t.get("leads") or 0) for t in templates)
         mql = sum(int(t.get("mql") or 0) for t in templates)
         sql = sum(int(t.get("sql") or 0) for t in templates)
         won = sum(int(t.get("won") or 0) for t in templates)
         cards += [
-            ("leads", count(leads), plural(len(templates), "funnel template")),
+            ("leads", count(leads),
+             plural(len({t.get("template") for t in templates}), "funnel template")),
             ("MQL", count(mql), f"{pct(mql / leads if leads else None)} of leads"),
             ("SQL", count(sql), f"{pct(sql / mql if mql else None)} of MQLs"),
             ("won", count(won), f"{pct(won / sql if sql else None)} of SQLs"),

@@ -34,6 +34,8 @@ __all__ = [
     "cells_of",
     "count",
     "days",
+    "group_label",
+    "grouping_note",
     "label",
     "left_out",
     "money",
@@ -59,6 +61,7 @@ REPORT_TITLES: dict[str, str] = {
     "forecast": "Forecast",
     "cooling": "Cooling leads",
     "alerts": "Alerts",
+    "quality": "Data quality",
 }
 
 POOL_ORDER = ("captured", "nurturing", "mql", "sql")
@@ -246,6 +249,24 @@ def as_of_note(as_of: Any) -> Note:
     if as_of is None:
         return Note("all recorded history", "muted")
     return Note(f"as of {when(as_of)} UTC (business time)", "muted")
+
+
+def group_label(by: Any, value: Any) -> str:
+    """A group's name for reading: a property's value exactly as given (``a_b`` is not
+    ``a b``), other dimensions' tokens as :func:`label` shows them."""
+    if str(by).startswith("property:"):
+        return visible(value) if value is not None and str(value) else DASH
+    return label(value)
+
+
+def grouping_note(data: dict[str, Any]) -> Note:
+    """How a report's leads were grouped (``--by``), and how many values were pooled."""
+    pooled = int(as_number(data.get("groups_pooled")) or 0)
+    text = f"grouped by {visible(data.get('by'))}; a lead without a value is in (none)"
+    if pooled:
+        text += (f"; the {count(data.get('top'))} largest groups are shown, "
+                 f"{plural(pooled, 'smaller value')} pooled as (other)")
+    return Note(text, "muted")
 
 
 def no_data(what: str) -> Note:

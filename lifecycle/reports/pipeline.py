@@ -12,11 +12,12 @@ totals into one reporting currency, and only then is a target compared with them
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lifecycle.projections.queries import History
 from lifecycle.projections.store import ProjectionStore
+from lifecycle.reports.dimensions import Grouping
 from lifecycle.reports.money import Rates, add, converted, rounded
 from lifecycle.templates import FunnelTemplate, TemplateRegistry
 
@@ -163,21 +164,26 @@ def _target(target: float | None, totals: list[dict[str, Any]],
 
 
 def losses_report(store: ProjectionStore, *, as_of: float | None = None, top: int = 3,
-                  rates: Rates | None = None) -> dict[str, Any]:
+                  rates: Rates | None = None,
+                  grouping: Grouping | None = None) -> dict[str, Any]:
     """Losses and disqualifications by reason × stage × channel × template × competitor
-    × month, with amounts per currency, and the top reasons per stage."""
+    × month, with amounts per currency, and the top reasons per stage; with a
+    ``grouping``, also per group (``groups``: count, amounts and top reasons of each)."""
     clause, params = ("", []) if as_of is None else (" WHERE l.occurred_at <= ?", [as_of])
     # Summed here, not by SQL: PostgreSQL raises on a float sum that overflows, and a
     # sum across currencies is what this report must never print.
     groups: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0.0])
-    for *key, amount in store.query(
-        "SELECT l.kind, l.reason, l.stage, d.channel, d.template, l.competitor, l.month, "
-        "l.currency, l.amount FROM lc_losses l JOIN lc_leads d ON d.lead_id = l.lead_id"
-        f"{clause}", params,
+    per_group: dict[str, _Losses] = defaultdict(_Losses)
+    for lead_id, *key, amount in store.query(
+        "SELECT l.lead_id, l.kind, l.reason, l.stage, d.channel, d.template, l.competitor, "
+        "l.month, l.currency, l.amount FROM lc_losses l JOIN lc_leads d "
+        f"ON d.lead_id = l.lead_id{clause}", params,
     ):
         group = groups[tuple(key)]
         group[0] += 1
         group[1] += float(amount or 0)
+        if grouping is not None:
+            per_group[grouping.group(lead_id)].add(key[1], key[7], amount)
     # Ties in count come back in whatever order: break them on every field, so the same
     # losses give the same report, and the same order of equally frequent reasons.
     ordered = sorted(groups.items(), key=lambda kv: (
@@ -213,8 +219,14 @@ def losses_report(store: ProjectionStore, *, as_of: float | None = None, top: in
         conversion |= {"total": rounded(total), "not_converted": missing, "by_reason": [
             {"reason": r, "amount": rounded(converted(reason_amounts[r], rates)[0])}
             for r, _ in by_reason.most_common()]}
+    by_group: dict[str, Any] = {}
+    if grouping is not None:
+        by_group = {**grouping.describe(), "groups": [
+            {"group": name, "leads": len(grouping.groups[name]), **per_group[name].summary(top)}
+            for name in grouping.groups]}
     return {
         "as_of": as_of,
+        **by_group,
         "total": sum(by_reason.values()),
         "by_reason": [{"reason": r, "count": n, "amounts": _amounts(reason_amounts[r])}
                       for r, n in by_reason.most_common()],
@@ -229,6 +241,24 @@ def losses_report(store: ProjectionStore, *, as_of: float | None = None, top: in
         "converted": conversion,
         "cells": cells,
     }
+
+
+@dataclass
+class _Losses:
+    """The losses of one group: count and amounts by reason."""
+
+    reasons: Counter[str] = field(default_factory=Counter)
+    amounts: dict[str, float] = field(default_factory=dict)
+
+    def add(self, reason: str, currency: str | None, amount: float | None) -> None:
+        self.reasons[reason] += 1
+        if amount:
+            add(self.amounts, currency, float(amount))
+
+    def summary(self, top: int) -> dict[str, Any]:
+        return {"count": sum(self.reasons.values()), "amounts": _amounts(self.amounts),
+                "top_reasons": [{"reason": r, "count": n}
+                                for r, n in self.reasons.most_common(top)]}
 
 
 def _amounts(totals: dict[str, float]) -> list[dict[str, Any]]:

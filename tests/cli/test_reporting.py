@@ -97,10 +97,10 @@ def check(value: Any, spec: Any, path: str = "$") -> None:
         assert bool in types or not isinstance(value, bool), f"{path}: {value!r} is a boolean"
 
 
-DAYS = {"n": int, "median": Opt(Num), "p90": Opt(Num)}
+DAYS = {"n": int, "median": Opt(Num), "p90": Opt(Num), "negative": int}
 RATES = {"leads": int, "mql": int, "sql": int, "won": int, "lead_to_mql": Opt(Num),
-         "mql_to_sql": Opt(Num), "sql_to_won": Opt(Num), "win_rate_of_closed": Opt(Num),
-         "time_to_win_days": DAYS}
+         "mql_to_sql": Opt(Num), "sql_to_won": Opt(Num), "mql_to_won": Opt(Num),
+         "win_rate_of_closed": Opt(Num), "time_to_win_days": DAYS}
 STAGE = {"stage": str, "probability": Num, "entered": int, "visits": int, "moved_forward": int,
          "lost": int, "disqualified": int, "recycled": int, "current": int,
          "next_stage": Opt(str), "conversion_to_next": Opt(Num),
@@ -109,6 +109,8 @@ TEMPLATES = frozenset({"generic_b2b", "industrial", "saas"})
 GRADES = frozenset({"hot", "warm", "cold"})
 RULES = frozenset({"hot_not_contacted", "quote_no_reply", "terms_revised", "stuck_in_stage"})
 ISO = str
+FINDING = {"count": int, "leads": int,
+           "examples": Many(MapOf((str, int, float, type(None))), min=0)}
 
 AMOUNTS = Many({"currency": Opt(str), "amount": Num}, min=0)
 COOLING_ROW = {"lead_id": str, "grade": frozenset({"hot", "warm"}), "grade_now": GRADES,
@@ -129,9 +131,10 @@ SHAPES: dict[str, Any] = {
         "bulges": May(Many(str)),
         "broken_bottom": May({"stage": str, "conversion": Num, "benchmark": Num}),
     }, min=3)},
-    "channels": {"as_of": Opt(ISO), "leads": int,
-                 "channels": Many({"channel": str, "share": Opt(Num), **RATES}, min=5),
-                 "largest_channel": {"channel": str, "share": Num}},
+    "channels": {"as_of": Opt(ISO), "by": frozenset({"channel"}), "groups_shown": int,
+                 "groups_pooled": int, "top": int, "leads": int,
+                 "groups": Many({"group": str, "share": Opt(Num), **RATES}, min=5),
+                 "largest": {"group": str, "share": Num}},
     "losses": {"as_of": Opt(ISO), "total": int,
                "by_reason": Many({"reason": str, "count": int, "amounts": AMOUNTS}),
                "by_competitor": Many({"competitor": str, "count": int, "amounts": AMOUNTS},
@@ -160,6 +163,16 @@ SHAPES: dict[str, Any] = {
     "alerts": {"at": ISO, "count": int, "by_rule": MapOf(int), "alerts": Many({
         "lead_id": str, "rule": RULES, "opened_at": ISO, "open_hours": Num, "detail": str,
         "stage": str, "template": TEMPLATES, "channel": str})},
+    "quality": {"as_of": Opt(ISO), "leads": int,
+                "without_contact": {"count": int, "share": Opt(Num), "leads": Many(str, min=0)},
+                "screens": {"disqualified": int, "disqualified_now": int,
+                            "by_reason": Many({"reason": str, "count": int}, min=0),
+                            "reinstated": Many({"rule": str, "count": int}, min=0)},
+                "unknown_kinds": Many({"kind": str, "touches": int, "leads": int}, min=0),
+                "unmatched_values": Opt(Many({"field": str, "leads": int, "values": Many(
+                    {"value": str, "leads": int})}, min=0)),
+                **dict.fromkeys(("before_capture", "recorded_before_business_time",
+                                 "wins_before_first_contact", "negative_durations"), FINDING)},
 }
 
 
@@ -195,8 +208,19 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     commands["status"] = ["projections", "status", "--json"]
     commands["html"] = ["report", "--html", str(directory / "report.html"), "--at", AT]
     commands["as_of"] = ["report", "funnel", "--json", "--as-of", "2025-05-01"]
+    commands["funnel_by"] = ["report", "funnel", "--json", "--by", "owner"]
+    commands["channels_by"] = ["report", "channels", "--json", "--by", "channel_group"]
+    commands["losses_by"] = ["report", "losses", "--json", "--by", "template"]
+    commands["html_by"] = ["report", "--html", str(directory / "by.html"), "--at", AT,
+                           "--by", "channel_group"]
+    commands["bad_by"] = ["report", "funnel", "--by", "colour"]
+    commands["by_elsewhere"] = ["report", "forecast", "--by", "owner"]
+    groups = directory / "groups.toml"
+    groups.write_text('[groups]\nsearch = ["SEO", "paid search"]\n'
+                      'people = ["referral", "partner", "event"]\n', encoding="utf-8")
+    env = {"LIFECYCLE_CHANNEL_GROUPS_FILE": str(groups)}
     with ThreadPoolExecutor(4) as pool:  # they only read
-        futures = {name: pool.submit(run, args, cwd=directory)
+        futures = {name: pool.submit(run, args, cwd=directory, env=env)
                    for name, args in commands.items()}
     return Session(directory, stats, ingest,
                    {name: future.result() for name, future in futures.items()})
@@ -237,7 +261,7 @@ def test_the_reports_agree_with_each_other(session: Session) -> None:
     losses, forecast = output(session, "losses"), output(session, "forecast")
     alerts = output(session, "alerts")
     assert sum(t["leads"] for t in funnel["templates"]) == channels["leads"] == session.stats.leads
-    assert sum(c["leads"] for c in channels["channels"]) == session.stats.leads
+    assert sum(c["leads"] for c in channels["groups"]) == session.stats.leads
     assert losses["total"] == sum(c["count"] for c in losses["cells"]) == sum(
         r["count"] for r in losses["by_reason"])
     target = forecast["target"]
@@ -260,13 +284,63 @@ def test_the_reports_agree_with_each_other(session: Session) -> None:
     assert 0 < sum(t["leads"] for t in as_of["templates"]) < session.stats.leads
 
 
+BY = {"by": str, "groups_shown": int, "groups_pooled": int, "top": int}
+BY_SHAPES: dict[str, Any] = {
+    "funnel_by": {"as_of": Opt(ISO), **BY, "groups": Many({
+        "group": str, "leads": int, "templates": Many({
+            "template": TEMPLATES, "title": str, "stages": Many(STAGE, min=8), **RATES})})},
+    "channels_by": {**SHAPES["channels"], "by": frozenset({"channel_group"})},
+    "losses_by": {**SHAPES["losses"], **BY, "groups": Many({
+        "group": str, "leads": int, "count": int, "amounts": AMOUNTS,
+        "top_reasons": Many({"reason": str, "count": int}, min=0)}, min=3)},
+}
+
+
+@pytest.mark.parametrize("name", sorted(BY_SHAPES))
+def test_reports_by_a_dimension_print_one_block_per_group(session: Session, name: str) -> None:
+    data = output(session, name)
+    check(data, BY_SHAPES[name])
+    total = sum(g["leads"] for g in data["groups"])
+    assert total == session.stats.leads  # every lead in one group, (none) and (other) too
+    if name == "funnel_by":
+        assert data["by"] == "owner"
+        assert "(none)" in {g["group"] for g in data["groups"]}  # never accepted
+        assert len(data["groups"]) >= 2
+    if name == "channels_by":
+        shown = {g["group"] for g in data["groups"]}
+        assert {"search", "people"} <= shown
+        assert not shown & {"seo", "paid_search", "referral", "partner", "event"}
+    if name == "losses_by":
+        assert {g["group"] for g in data["groups"]} == TEMPLATES
+        assert sum(g["count"] for g in data["groups"]) == data["total"]
+
+
+def test_a_bad_dimension_is_a_usage_error(session: Session) -> None:
+    for name, says in (("bad_by", "'colour' is not a dimension"),
+                       ("by_elsewhere", "--by groups the funnel, channels, losses reports")):
+        result = session.runs[name]
+        assert result.returncode == 2, result.stdout
+        assert says in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_the_html_report_by_a_dimension_groups_its_sections(session: Session) -> None:
+    result = session.runs["html_by"]
+    assert result.returncode == 0, result.stderr
+    page = (session.directory / "by.html").read_text(encoding="utf-8")
+    assert page.count("<section ") == len(REPORTS)
+    assert "grouped by channel_group" in page
+    assert "channel_group = search" in page  # the funnel of one group
+    assert '<section id="quality">' in page
+
+
 def test_projections_status_shows_no_lag_after_an_ingest(session: Session) -> None:
     status = output(session, "status")
     check(status, Many({"name": str, "position": int, "head": int, "lag": int, "version": int,
                         "stored_version": Opt(int), "stale": bool, "description": str,
                         "faults": int, "latest_faults": list}, min=3))
-    assert {s["name"] for s in status} == {"funnel", "activity", "losses"}
-    assert [(s["faults"], s["latest_faults"]) for s in status] == [(0, [])] * 3
+    assert {s["name"] for s in status} == {"funnel", "activity", "losses", "dimensions"}
+    assert [(s["faults"], s["latest_faults"]) for s in status] == [(0, [])] * 4
     head = status[0]["head"]
     assert head > session.stats.inputs  # more events than inputs
     for s in status:
@@ -342,9 +416,31 @@ def test_demo_runs_end_to_end_and_writes_every_section(tmp_path: Path) -> None:
         leads = f"{t['leads']} lead" + ("" if t["leads"] == 1 else "s")
         assert f"{t['title']} ({t['template']}): {leads}, {t['won']} won" in text
     assert sum(t["leads"] for t in funnel["templates"]) == 200
-    assert lags == {"funnel": 0, "activity": 0, "losses": 0}
+    assert lags == {"funnel": 0, "activity": 0, "losses": 0, "dimensions": 0}
 
     html = page.read_text(encoding="utf-8")
     for name in REPORTS:
         assert f'<section id="{name}">' in html, name
     assert f"HTML report: {page}" in text
+
+
+def _times(value: Any, path: str = "$") -> Any:
+    """Every (path, value) of a key that names a time: ``as_of``, ``at``, ``*_at``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("as_of", "at") or key.endswith("_at"):
+                yield f"{path}.{key}", item
+            yield from _times(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _times(item, f"{path}[{i}]")
+
+
+@pytest.mark.parametrize("name", [*REPORTS, *sorted(BY_SHAPES)])
+def test_every_time_in_a_report_is_iso_text(session: Session, name: str) -> None:
+    times = list(_times(output(session, name)))
+    assert times  # as_of or at, at least
+    for path, value in times:
+        if value is not None:
+            assert isinstance(value, str), f"{path}: {value!r}"
+            assert datetime.fromisoformat(value).tzinfo is not None, path

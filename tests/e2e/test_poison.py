@@ -163,4 +163,4 @@ def test_an_event_the_projections_cannot_write_is_a_fault_not_a_crash_loop(
     status = lifecycle_cli(cluster, "projections", "status", "--json")
     assert status.returncode == 0, status.stderr
     counts = {s["name"]: s["faults"] for s in json.loads(status.stdout)}
-    assert counts == {"funnel": 2, "activity": 1, "losses": 0}
+    assert counts == {"funnel": 2, "activity": 1, "losses": 0, "dimensions": 0}

@@ -235,7 +235,8 @@ def test_the_distributed_projector_records_faults_and_flows_on(database_url: str
                                {0: sorted(messages[start:start + 9])})
         dialect = _dialect(database_url)
         got = [p for p, _ in _faults(store)]
-        want = sorted([*_expected_faults(chosen, dialect), "activity", "funnel", "losses"])
+        want = sorted([*_expected_faults(chosen, dialect), "activity", "dimensions", "funnel",
+                       "losses"])
         assert got == want  # the unreadable envelope: a fault of every projection
         refused_touches = sum(1 for p in chosen if "activity" in p.refused_by[dialect])
         assert _count(store, "lc_touches") == len(items) - refused_touches

@@ -182,13 +182,16 @@ def share(num: int, den: int) -> float | None:
     return None if den == 0 else round(num / den, 4)
 
 
-def in_days(seconds: list[float]) -> dict[str, Any]:
+def in_days(durations: list[float]) -> dict[str, Any]:
+    """Median and p90 of the durations that are not negative; the negative ones counted."""
+    seconds = [d for d in durations if d >= 0]
+    negative = len(durations) - len(seconds)
     if not seconds:
-        return {"n": 0, "median": None, "p90": None}
+        return {"n": 0, "median": None, "p90": None, "negative": negative}
     p90 = (statistics.quantiles(seconds, n=10, method="inclusive")[8] if len(seconds) > 1
            else seconds[0])
     return {"n": len(seconds), "median": round(statistics.median(seconds) / DAY, 2),
-            "p90": round(p90 / DAY, 2)}
+            "p90": round(p90 / DAY, 2), "negative": negative}
 
 
 def rates(group: list[Story]) -> dict[str, Any]:
@@ -199,7 +202,10 @@ def rates(group: list[Story]) -> dict[str, Any]:
               for s in group if s.reached("won")]
     return {"leads": leads, "mql": mql, "sql": sql, "won": won,
             "lead_to_mql": share(mql, leads), "mql_to_sql": share(sql, mql),
-            "sql_to_won": share(won, sql), "win_rate_of_closed": share(won, closed),
+            "sql_to_won": share(won, sql),
+            "mql_to_won": share(sum(1 for s in group if s.reached("mql") and s.reached("won")),
+                                mql),
+            "win_rate_of_closed": share(won, closed),
             "time_to_win_days": in_days(to_win)}
 
 
@@ -234,7 +240,7 @@ def stage_rows(group: list[Story], template: FunnelTemplate) -> list[dict[str, A
             "conversion_to_next": None if nxt is None else share(len(entered & onward),
                                                                  len(entered)),
             "benchmark_conversion": template.benchmark_conversion(stage) if nxt else None,
-            "dwell_days": in_days([max(left - at, 0.0) for (_, left), at in done]),
+            "dwell_days": in_days([left - at for (_, left), at in done]),
         })
     return rows
 
@@ -301,14 +307,16 @@ def test_channels_equal_a_recount_of_the_stored_events(
     scoring: ScoringConfig,
 ) -> None:
     channels = report(recorded, "channels", templates, scoring)
-    expected = {row["channel"]: {**row, "share": share(row["leads"], len(stories))}
+    expected = {row.pop("channel"): {**row, "share": share(row["leads"], len(stories))}
                 for row in breakdown(stories, "channel")}
     assert channels["leads"] == len(stories)
-    assert_same({row["channel"]: row for row in channels["channels"]}, expected)
-    leads = [row["leads"] for row in channels["channels"]]
+    assert channels["by"] == "channel"
+    assert_same({row["group"]: {k: v for k, v in row.items() if k != "group"}
+                 for row in channels["groups"]}, expected)
+    leads = [row["leads"] for row in channels["groups"]]
     assert leads == sorted(leads, reverse=True)
-    largest = channels["largest_channel"]
-    assert expected[largest["channel"]]["leads"] == max(leads)
+    largest = channels["largest"]
+    assert expected[largest["group"]]["leads"] == max(leads)
     assert largest["share"] == share(max(leads), len(stories))
     assert len(expected) >= 8
 
@@ -479,7 +487,7 @@ def test_rebuilding_one_projection_leaves_the_others_and_ends_where_it_began(
         store.reset(next(p for p in runner.projections if p.name == "activity"))
         assert store.query("SELECT COUNT(*) FROM lc_touches") == [(0,)]
         assert {s.name: s.lag for s in runner.status()} == {
-            "funnel": 0, "activity": head, "losses": 0}
+            "funnel": 0, "activity": head, "losses": 0, "dimensions": 0}
         assert runner.run() == head  # one pass from the start, for the lagging one only
         assert snapshot(store) == live
         with pytest.raises(Exception, match="unknown projection"):

@@ -179,7 +179,7 @@ def test_funnel_prints_every_stage_of_every_template(reports: dict[str, Report])
     # discovery by hand: ada moved on, bob was lost there, cy is still in it
     assert row(text, "discovery")[1:7] == ["3", "1", "1", "0", "0", "1"]
     assert row(text, "all leads")[1:] == [
-        "6", "4", "3", "1", "66.7%", "75.0%", "33.3%", "50.0%", "15.0", "15.0"]
+        "6", "4", "3", "1", "66.7%", "75.0%", "33.3%", "25.0%", "50.0%", "15.0", "15.0"]
     assert row(text, "2024-03")[1:5] == ["6", "4", "3", "1"]
 
 
@@ -213,12 +213,12 @@ def test_channels_prints_rates_per_channel_and_calls_out_the_largest(
     text = terminal("channels", data)
 
     assert "7 leads by first channel" in text
-    assert data["channels"][0]["channel"] == "seo"
-    for c in data["channels"]:
-        assert row(text, c["channel"])[1:] == [
+    assert data["groups"][0]["group"] == "seo"
+    for c in data["groups"]:
+        assert row(text, c["group"])[1:] == [
             count(c["leads"]), pct(c["share"]), count(c["mql"]), count(c["sql"]),
             count(c["won"]), pct(c["lead_to_mql"]), pct(c["mql_to_sql"]),
-            pct(c["sql_to_won"]), pct(c["win_rate_of_closed"]),
+            pct(c["sql_to_won"]), pct(c["mql_to_won"]), pct(c["win_rate_of_closed"]),
             days(c["time_to_win_days"]["median"]),
         ]
     assert row(text, "seo")[1:3] == ["4", "57.1%"]

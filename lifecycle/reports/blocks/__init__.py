@@ -11,6 +11,7 @@ from typing import Any
 from lifecycle.reports.blocks.activity import alerts_blocks, cooling_blocks
 from lifecycle.reports.blocks.funnel import channels_blocks, diagnosis_blocks, funnel_blocks
 from lifecycle.reports.blocks.pipeline import forecast_blocks, losses_blocks
+from lifecycle.reports.blocks.quality import quality_blocks
 from lifecycle.reports.layout import Block
 
 __all__ = ["report_blocks"]
@@ -23,6 +24,7 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], list[Block]]] = {
     "forecast": forecast_blocks,
     "cooling": cooling_blocks,
     "alerts": alerts_blocks,
+    "quality": quality_blocks,
 }
 
 

@@ -18,6 +18,8 @@ from lifecycle.reports.layout import (
     as_of_note,
     cells_of,
     count,
+    group_label,
+    grouping_note,
     label,
     left_out,
     money,
@@ -69,6 +71,7 @@ def losses_blocks(data: dict[str, Any]) -> list[Block]:
                  for c in competitors[:LIMIT]]
         blocks.append(table_of("lost to a competitor", "competitor|#deals|#share|amount", shown,
                                note=left_out(len(shown), len(competitors), "competitors")))
+    blocks.extend(_loss_groups(data))
     per_stage = data.get("top_reasons_by_stage") or {}
     if per_stage:
         order = sorted(per_stage, key=lambda s: (
@@ -83,6 +86,26 @@ def losses_blocks(data: dict[str, Any]) -> list[Block]:
         blocks.append(table_of("top reasons per stage left",
                                "|".join(["stage", *ordinals[:top]]), ranked_rows))
     return blocks
+
+
+def _loss_groups(data: dict[str, Any]) -> list[Block]:
+    """Losses per group of a dimension (``--by``): count, share of the group's leads,
+    amounts and the top reasons."""
+    groups = data.get("groups")
+    if groups is None:
+        return []
+    by = str(data.get("by"))
+    rows = []
+    for g in groups[:LIMIT]:
+        n, leads = as_number(g.get("count")) or 0.0, as_number(g.get("leads")) or 0.0
+        reasons = ", ".join(f"{label(r.get('reason'))} ({count(r.get('count'))})"
+                            for r in g.get("top_reasons") or [])
+        rows.append((group_label(by, g.get("group")), count(leads), count(n),
+                     pct(n / leads if leads else None), amounts(g.get("amounts")),
+                     reasons or DASH))
+    return [grouping_note(data), table_of(
+        f"by {by}", f"{by}|#leads|#lost or\ndisqualified|#of its\nleads|amount by currency"
+        "|top reasons", rows, note=left_out(len(rows), len(groups), "groups"))]
 
 
 def forecast_blocks(data: dict[str, Any]) -> list[Block]:
