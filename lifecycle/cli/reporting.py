@@ -15,6 +15,7 @@ from rich.text import Text
 
 from lifecycle.cli.core import open_app, print_json
 from lifecycle.cli.params import AMOUNT, AS_OF, AT
+from lifecycle.people import people_reader
 from lifecycle.projections import ProjectionStore, build_runner
 from lifecycle.reports import REPORTS, build_report, load_rates
 from lifecycle.settings import Settings
@@ -124,8 +125,10 @@ def collect_reports(names: tuple[str, ...] | list[str], *, as_of: datetime | Non
         runner = build_runner(app, store)
         if app.settings.mode == "embedded":
             runner.run()  # distributed: the workers' projector agents keep them current
+        people = people_reader(app)
         return {name: build_report(name, store, app.templates, app.scoring, as_of=as_of,
-                                   at=at, target=target, rates=rates) for name in names}
+                                   at=at, target=target, rates=rates, people=people)
+                for name in names}
     finally:
         store.close()
         app.close()
