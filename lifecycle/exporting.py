@@ -32,12 +32,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, Literal
-from uuid import UUID
 
 import orjson
 
 from lifecycle.aggregates.lead import Lead
-from lifecycle.people import leads_with_events, person_of
+from lifecycle.people import leads_with_events, person_of, uuids
 from lifecycle.views import lead_summary
 
 if TYPE_CHECKING:
@@ -221,7 +220,7 @@ def lead_rows(app: LeadLifecycle, store: ProjectionStore, *, at: datetime,
     """Every lead as a row (:data:`COLUMNS`), in order of capture, those that satisfy
     every condition of ``where``; read a batch of leads at a time."""
     conditions = tuple(where)
-    ids = (UUID(row[0]) for row in store.query(
+    ids = uuids(row[0] for row in store.query(
         "SELECT lead_id FROM lc_leads ORDER BY captured_at, lead_id"))
     for lead, events in leads_with_events(app, ids):
         row = lead_row(lead, events, app, at=at)

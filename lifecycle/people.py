@@ -20,7 +20,8 @@ from lifecycle.aggregates.values import ERASED
 if TYPE_CHECKING:
     from lifecycle.application import LeadLifecycle
 
-__all__ = ["BATCH", "People", "Person", "leads_with_events", "people_reader", "person_of"]
+__all__ = ["BATCH", "People", "Person", "leads_with_events", "people_reader", "person_of",
+           "uuids"]
 
 BATCH = 500
 """Leads read per query: the adapters' own chunk of ids."""
@@ -81,7 +82,17 @@ def people_reader(app: LeadLifecycle) -> People:
     """A :data:`People` reading from ``app``'s event store."""
 
     def read(lead_ids: Sequence[str]) -> Mapping[str, Person]:
-        return {str(lead.id): person_of(lead)
-                for lead, _ in leads_with_events(app, (UUID(i) for i in lead_ids))}
+        found = leads_with_events(app, uuids(lead_ids))
+        return {str(lead.id): person_of(lead) for lead, _ in found}
 
     return read
+
+
+def uuids(texts: Iterable[str]) -> Iterator[UUID]:
+    """The texts that are lead ids, as UUIDs (a projection row no event could have
+    written names no lead: it is passed over, as a lead that is not found is)."""
+    for text in texts:
+        try:
+            yield UUID(str(text))
+        except ValueError:
+            continue

@@ -1,9 +1,11 @@
 """The cooling and alerts reports laid out as blocks.
 
 Each row says who the lead is and where it stands: its id (for ``lifecycle lead show``),
-name, company, owner, stage, grade and how long. The terminal shows the first
-:data:`~lifecycle.reports.layout.LIMIT` rows of a list and says where the rest are; the
-HTML page asks for every row (``limit=None``, :data:`FULL_LISTS`).
+name and company, owner, stage, grade and how long (idle days for a cooling lead; for an
+alert, how long it has been open, and its detail says since when or how long in stage).
+The terminal shows the first :data:`~lifecycle.reports.layout.LIMIT` rows of a list and
+says where the rest are; the HTML page asks for every row (``limit=None``,
+:data:`FULL_LISTS`).
 """
 
 from __future__ import annotations
@@ -43,8 +45,6 @@ RULE_MEANING: dict[str, str] = {
                       "dwell",
 }
 
-_REASONS = {"score_below_threshold": "score < min.", "no_touch": "no touch"}
-
 _ELSEWHERE = "; every row: --json, --html FILE or `lifecycle leads export`"
 
 
@@ -61,10 +61,11 @@ def _cut(shown: int, total: int, what: str) -> str | None:
     return None if note is None else note + _ELSEWHERE
 
 
-def _who(lead: dict[str, Any]) -> tuple[str, str, str, str]:
-    """Id, name, company and owner cells."""
-    return (str(lead.get("lead_id")), _text(lead.get("name")), _text(lead.get("company")),
-            _text(lead.get("owner")))
+def _who(lead: dict[str, Any]) -> tuple[str, str, str]:
+    """The id, ``name · company`` and owner cells."""
+    name, company = lead.get("name"), lead.get("company")
+    parts = [_text(v) for v in dict.fromkeys((name, company)) if v is not None]
+    return (str(lead.get("lead_id")), " · ".join(parts) or DASH, _text(lead.get("owner")))
 
 
 def cooling_blocks(data: dict[str, Any], *, limit: int | None = LIMIT) -> list[Block]:
@@ -78,17 +79,20 @@ def cooling_blocks(data: dict[str, Any], *, limit: int | None = LIMIT) -> list[B
     for lead in _shown(leads, limit):
         was, now = lead.get("grade"), lead.get("grade_now")
         threshold = as_number(lead.get("threshold"))
+        quiet = "no_touch" in (lead.get("reasons") or ())
         rows.append((
             *_who(lead), label(lead.get("stage")),
             Cell(f"{was} → {now}", "bad") if now != was else Cell(str(was)),
             f"{days(lead.get('total_now'))} / " + (DASH if threshold is None else f"{threshold:g}"),
-            days(lead.get("idle_days")), days(lead.get("in_stage_days")),
-            "; ".join(_REASONS.get(r, label(r)) for r in lead.get("reasons", [])),
+            Cell(days(lead.get("idle_days")) + (" !" if quiet else ""), "bad" if quiet else ""),
         ))
     blocks.append(table_of(
         data.get("order") or "Hot leads first, lowest score first",
-        "!lead|name|company|owner|stage|grade|#score\n/ min.|#idle d|#in stage d|why", rows,
+        "!lead|name · company|owner|stage|grade|#score\n/ min.|#idle d", rows,
         note=_cut(len(rows), len(leads), "cooling leads")))
+    blocks.append(Note("each scores below the minimum of the grade it holds; idle days "
+                       "marked ! : no touch for a while too (alerts.cooling_no_touch_days)",
+                       "muted"))
     return [*blocks, *idle]
 
 
@@ -96,13 +100,12 @@ def _idle_blocks(idle: list[dict[str, Any]], limit: int | None) -> list[Block]:
     if not idle:
         return []
     rows = [(*_who(lead), label(lead.get("stage")), str(lead.get("grade")),
-             days(lead.get("total_now")), days(lead.get("idle_days")),
-             days(lead.get("in_stage_days")))
+             days(lead.get("total_now")), days(lead.get("idle_days")))
             for lead in _shown(idle, limit)]
     return [table_of(
         "idle: no touch for a while, but fit or BANT keep the grade (not cooling); "
         "Hot first, longest idle first",
-        "!lead|name|company|owner|stage|grade|#score|#idle d|#in stage d", rows,
+        "!lead|name · company|owner|stage|grade|#score|#idle d", rows,
         note=_cut(len(rows), len(idle), "idle leads"))]
 
 
@@ -129,12 +132,12 @@ def alerts_blocks(data: dict[str, Any], *, limit: int | None = LIMIT) -> list[Bl
         grouped[str(a.get("rule"))].append(a)
     for rule, group in grouped.items():
         rows = [(*_who(a), label(a.get("stage")), _text(a.get("grade")),
-                 days(a.get("in_stage_days")), open_for(a.get("open_hours")),
+                 open_for(a.get("open_hours")),
                  short_times(str(a.get("detail", ""))))
                 for a in _shown(group, per_rule)]
         blocks.append(table_of(
             f"{label(rule)}: longest open first",
-            "!lead|name|company|owner|stage|grade|#in stage d|#open for|detail",
+            "!lead|name · company|owner|stage|grade|#open for|detail",
             rows, note=_cut(len(rows), len(group), "alerts")))
     return blocks
 
