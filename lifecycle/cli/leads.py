@@ -37,12 +37,7 @@ def leads() -> None:
               help="score behaviour and total at this ISO time (default: now)")
 def leads_export(fmt: str, where: str | None, output: Path | None,
                  at_moment: datetime | None) -> None:
-    """Export one row per lead: keys, name, company, owner, template, stage, grade,
-    fit, behaviour, total, contactable, last touch, capture, dimensions, properties.
-
-    \b
-    Columns (CSV in this order; keys and properties as JSON text):
-    """
+    """Export one row per lead, streamed, in order of capture."""
     try:
         if where:
             parse_where(where)  # a bad expression fails before anything is opened
@@ -75,6 +70,9 @@ def _export(app: LeadLifecycle, store: ProjectionStore, out: IO[str], fmt: str,
                         where=where)
 
 
-leads_export.help = (leads_export.help or "") + "    " + ", ".join(COLUMNS)
+leads_export.help = (
+    f"{leads_export.help}\n\nColumns (the CSV's order; keys and properties as JSON text): "
+    f"{', '.join(COLUMNS)}. Behaviour and total are decayed to --at; properties hold "
+    "each property's earliest value.")
 
 COMMANDS: tuple[click.Command, ...] = (leads,)

@@ -21,7 +21,7 @@ import pytest
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.exporting import COLUMNS
-from lifecycle.people import people_reader
+from lifecycle.people import leads_with_events, people_reader
 from lifecycle.projections import ProjectionStore, build_runner
 from lifecycle.reports import build_report
 from lifecycle.scoring import ScoringConfig
@@ -137,6 +137,28 @@ def test_cooling_leads_are_named_and_owned(app: LeadLifecycle) -> None:
 
 
 # -- export ----------------------------------------------------------------------------------
+
+
+def test_leads_are_read_from_the_store_a_batch_at_a_time(
+    app: LeadLifecycle, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What streams an export: the next batch is read only when the previous one is used."""
+    reads: list[int] = []
+    events_of = app.event_recorder.events_of
+
+    def counted(ids: Any) -> Any:
+        reads.append(len(ids))
+        return events_of(ids)
+
+    monkeypatch.setattr(app.event_recorder, "events_of", counted)
+    ids = [app.find_lead(email, erased_ok=True) for email in PEOPLE]
+    leads = leads_with_events(app, iter(ids), batch=3)
+    assert reads == []
+    first, _ = next(leads)
+    assert reads == [3]
+    assert first.id == ids[0]
+    assert [lead.id for lead, _ in leads] == ids[1:]
+    assert reads == [3, 1]
 
 
 def cli(app: LeadLifecycle, *args: str) -> subprocess.CompletedProcess[str]:

@@ -57,7 +57,8 @@ def test_the_html_page_holds_every_row_of_a_long_list(tmp_path: Path) -> None:
     # The first rows in view, the others one click away, under the same columns.
     assert text.count(f"<summary>show the other {N - LIMIT} of {N} rows</summary>") == 2
     shown, folded = text.split("<details>", 1)
-    assert ">lead-000<" in shown and f">lead-{LIMIT - 1:03}<" in shown
+    assert ">lead-000<" in shown
+    assert f">lead-{LIMIT - 1:03}<" in shown
     assert f">lead-{LIMIT:03}<" in folded
     assert "Person 7 · Firm, 7 &amp; Co" in text
     assert "<script" not in text
@@ -68,7 +69,8 @@ def test_the_terminal_shows_the_first_rows_and_says_where_the_rest_are() -> None
     render_terminal("cooling", reports()["cooling"], Console(file=out, width=120))
     text = out.getvalue()
 
-    assert f"lead-{LIMIT - 1:03}" in text and f"lead-{LIMIT:03}" not in text
+    assert f"lead-{LIMIT - 1:03}" in text
+    assert f"lead-{LIMIT:03}" not in text
     flat = " ".join(text.split())
     assert ("showing 20 of 40 cooling leads; 20 more not shown; every row: --json, --html "
             "FILE or `lifecycle leads export`") in flat
