@@ -59,6 +59,7 @@ def leads_with_events(app: LeadLifecycle, lead_ids: Iterable[UUID], *, batch: in
         chunk = [lead_id for _, lead_id in zip(range(batch), source, strict=False)]
         if not chunk:
             return
+        app.subject_keys.prefetch(chunk)
         stored = app.event_recorder.events_of(chunk)
         by_lead: dict[UUID, list[Lead.Event]] = {}
         for record in stored:
