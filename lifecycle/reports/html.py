@@ -117,7 +117,9 @@ def _cell(cell: Cell, tag: str, classes: list[str]) -> str:
     return f"<{tag}{attr}>{html_text(cell.text)}</{tag}>"
 
 
-def _table_html(table: Table) -> str:
+def _table_html(table: Table, *, fold: bool = False) -> str:
+    """A table; with ``fold``, a long list's rows after the first :data:`LIMIT` go in a
+    ``<details>`` element below it."""
     numeric = [c.numeric for c in table.columns]
     head = "".join(
         ('<th class="n">' if c.numeric else "<th>")
@@ -138,7 +140,7 @@ def _table_html(table: Table) -> str:
             for row in rows)
 
     # A long list: its first rows in view, every other one a click away (same columns).
-    shown, rest = table.rows[:LIMIT], table.rows[LIMIT:]
+    shown, rest = (table.rows[:LIMIT], table.rows[LIMIT:]) if fold else (table.rows, ())
     more = ""
     if rest:
         more = (f"<details><summary>show the other {len(rest):,} of {len(table.rows):,} "
@@ -155,9 +157,10 @@ def _table_html(table: Table) -> str:
             f"{note}</div>")
 
 
-def _blocks_html(blocks: list[Block], charts_after: dict[str, list[str]], top: str) -> str:
+def _blocks_html(blocks: list[Block], charts_after: dict[str, list[str]], top: str, *,
+                 fold: bool = False) -> str:
     """The blocks as HTML: ``top`` goes after the leading notes, ``charts_after[key]``
-    after the heading with that key."""
+    after the heading with that key; ``fold``: the tables are lists of leads."""
     out: list[str] = []
     items: list[str] = []
 
@@ -183,7 +186,7 @@ def _blocks_html(blocks: list[Block], charts_after: dict[str, list[str]], top: s
             out.append(f'<p class="{tone}">{html_text(block.text)}</p>' if tone
                        else f"<p>{html_text(block.text)}</p>")
         else:
-            out.append(_table_html(block))
+            out.append(_table_html(block, fold=fold))
     flush()
     if top:
         out.append(top)
@@ -221,7 +224,7 @@ def _section(name: str, data: dict[str, Any], chart: Charts) -> str:
         top = _figures([chart(partial(forecast_chart, data, c), description)
                         for c, description in forecast_charts(data)], single=True)
     title = REPORT_TITLES.get(name, name)
-    body = _blocks_html(blocks, per_key, top)
+    body = _blocks_html(blocks, per_key, top, fold=full is not None)
     return f'<section id="{html_text(name)}">\n<h2>{html_text(title)}</h2>\n{body}\n</section>'
 
 
