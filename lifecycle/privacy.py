@@ -140,6 +140,19 @@ class SubjectKeys:
         self._remember(lead_id, cipher)
         return cipher
 
+    def prefetch(self, lead_ids: Iterable[UUID]) -> None:
+        """Reads the keys of many leads in a few queries (one per 500 ids), so that
+        decrypting their events asks the database nothing more: one query per lead cost
+        more than half of naming 1,000 leads on PostgreSQL. Creates no key; a lead found
+        without one is asked for again when its events are decrypted."""
+        now = time.monotonic()
+        wanted = [lid for lid in dict.fromkeys(lead_ids)
+                  if (entry := self._cache.get(lid, _UNKNOWN)) is _UNKNOWN
+                  or (entry is not None and entry[1] <= now)]
+        if wanted:
+            for lid, key in self._store.fetch(wanted).items():
+                self._remember(lid, AESGCM(key))
+
     def ensure(self, lead_ids: Iterable[UUID]) -> None:
         """Makes sure each lead has a key, creating (and committing) missing ones."""
         now = time.monotonic()

@@ -18,6 +18,7 @@ from lifecycle import scoring
 from lifecycle.channels import channel_groups
 from lifecycle.cli.core import open_app, print_json
 from lifecycle.cli.params import AMOUNT, AS_OF, AT
+from lifecycle.people import people_reader
 from lifecycle.projections import ProjectionStore, build_runner
 from lifecycle.reports import (
     BY_REPORTS,
@@ -158,9 +159,11 @@ def collect_reports(names: tuple[str, ...] | list[str], *, as_of: datetime | Non
         runner = build_runner(app, store)
         if app.settings.mode == "embedded":
             runner.run()  # distributed: the workers' projector agents keep them current
+        people = people_reader(app)
         return {name: build_report(name, store, app.templates, app.scoring, as_of=as_of,
                                    at=at, target=target, rates=rates, by=by,
-                                   channel_groups=groups, unmatched=_unmatched())
+                                   channel_groups=groups, unmatched=_unmatched(),
+                                   people=people)
                 for name in names}
     finally:
         store.close()

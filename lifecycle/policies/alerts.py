@@ -4,11 +4,17 @@ Each rule (the scoring file's ``[alerts]`` section) says when an alert opens (a 
 passed without the expected event) and when it resolves (that event arrived, or the lead
 closed), so the open alerts at ``T`` follow the events and can be asked for any past
 moment: nothing is raised or cleared on a timer.
+
+Stuck in stage is a salesperson's alert: it watches the sales-side stages only (``mql``,
+``sql`` and the template's opportunity stages; :data:`MARKETING_STAGES` are automated
+marketing care, and the cooling report covers their leads), and a stage only once its
+template has :attr:`~lifecycle.scoring.AlertConfig.stuck_min_samples` completed visits
+to measure a p90 dwell from. Alerts are listed most urgent first (:func:`by_urgency`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -20,9 +26,19 @@ from lifecycle.projections.store import ProjectionStore
 from lifecycle.scoring import AlertConfig
 from lifecycle.templates import CLOSED_STAGES
 
-__all__ = ["Alert", "AlertKind", "alerts_at", "decide_alerts"]
+__all__ = ["MARKETING_STAGES", "URGENCY", "Alert", "AlertKind", "alerts_at", "by_urgency",
+           "decide_alerts"]
 
 AlertKind = Literal["hot_not_contacted", "quote_no_reply", "terms_revised", "stuck_in_stage"]
+
+URGENCY: tuple[AlertKind, ...] = ("hot_not_contacted", "quote_no_reply", "terms_revised",
+                                  "stuck_in_stage")
+"""The rules, most urgent first: a Hot lead waiting for its first call goes cold within
+days; an unanswered quote is a deal at risk; revised terms and a long stay are slower."""
+
+MARKETING_STAGES = frozenset({"captured", "nurturing"})
+"""Open stages that marketing automation tends (nurture steps, regrading): never
+"stuck" for sales. Imported history leaves thousands of leads there for years."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +111,16 @@ def decide_alerts(facts: AlertFacts, history: History,
                                      revisions=len(revisions)))
         visit = history.visits[lead_id][-1]
         limit = p90.get((lead.template, stage))
-        if limit is not None and stage not in ("captured", "nurturing"):
+        if limit is not None and stage not in MARKETING_STAGES:
             deadline = visit.entered_at + limit
             if deadline <= at:
                 alerts.append(open_alert(kind="stuck_in_stage", opened_at=deadline,
                                          since=visit.entered_at, p90_seconds=limit))
     return tuple(alerts)
+
+
+def by_urgency(alerts: Iterable[Alert]) -> list[Alert]:
+    """The alerts most urgent first: by rule (:data:`URGENCY`), then open longest first
+    (for stuck in stage: furthest past its stage's p90), then by lead id."""
+    rank = {kind: i for i, kind in enumerate(URGENCY)}
+    return sorted(alerts, key=lambda a: (rank[a.kind], a.opened_at, a.lead_id))

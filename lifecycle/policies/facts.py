@@ -28,6 +28,7 @@ __all__ = [
     "alert_facts",
     "engagement",
     "latest_grades",
+    "owners",
     "scoring_inputs",
 ]
 
@@ -179,6 +180,19 @@ def alert_facts(store: ProjectionStore, rules: AlertConfig, at: float) -> AlertF
         "SELECT lead_id, occurred_at, grade FROM lc_grades WHERE occurred_at <= ? "
         "ORDER BY lead_id, version", [at],
     )))
+
+
+def owners(store: ProjectionStore, at: float) -> dict[str, str]:
+    """Per lead, who owns it at ``at``: the actor of its latest ``SalesAccepted`` (an
+    ``sql_accepted`` move of ``lc_transitions``) by then. A lead qualified for sales by a
+    rule alone (``sql_auto``), or never accepted, has no owner."""
+    owner: dict[str, str] = {}
+    for lead_id, actor in store.query(
+        "SELECT lead_id, actor FROM lc_transitions WHERE kind = 'sql_accepted' "
+        "AND occurred_at <= ? ORDER BY lead_id, version", [at],
+    ):
+        owner[lead_id] = actor
+    return owner
 
 
 def _hot_since(grades: Iterable[Any]) -> dict[str, float]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lifecycle.projections.queries import load_history
 from lifecycle.projections.store import ProjectionStore
@@ -24,6 +24,9 @@ from lifecycle.reports.pipeline import forecast_report, losses_report
 from lifecycle.reports.quality import Unmatched, quality_report
 from lifecycle.scoring import ScoringConfig
 from lifecycle.templates import TemplateRegistry
+
+if TYPE_CHECKING:
+    from lifecycle.people import People
 
 __all__ = ["BY_REPORTS", "REPORTS", "Dimension", "Rates", "Unmatched", "build_report",
            "load_rates", "parse_dimension"]
@@ -47,17 +50,21 @@ def build_report(
     by: Dimension | None = None,
     channel_groups: Mapping[str, str] | None = None,
     unmatched: Unmatched | None = None,
+    people: People | None = None,
 ) -> dict[str, Any]:
     """One report as data. ``as_of`` cuts history by business time (funnel views);
     ``at`` is the moment decaying scores and alerts are evaluated; ``rates`` converts
     money into one reporting currency (amounts are otherwise totalled per currency);
     ``by`` groups the leads of the funnel, channels and losses reports (others ignore
     it), with ``channel_groups`` for ``channel_group``; ``unmatched`` tells the quality
-    report which profile values match nothing (``lifecycle.scoring.unmatched``).
+    report which profile values match nothing (``lifecycle.scoring.unmatched``);
+    ``people`` names the leads the cooling and alerts lists show
+    (:func:`lifecycle.people.people_reader`).
 
     Every time in the result is an ISO 8601 string (``as_of`` included)."""
     data = _build(name, store, templates, config, as_of=as_of, at=at, target=target,
-                  rates=rates, by=by, channel_groups=channel_groups, unmatched=unmatched)
+                  rates=rates, by=by, channel_groups=channel_groups, unmatched=unmatched,
+                  people=people)
     if "as_of" in data:
         data["as_of"] = None if as_of is None else as_of.astimezone(UTC).isoformat()
     return data
@@ -67,7 +74,7 @@ def _build(name: str, store: ProjectionStore, templates: TemplateRegistry,
            config: ScoringConfig, *, as_of: datetime | None, at: datetime,
            target: float | None, rates: Rates | None, by: Dimension | None,
            channel_groups: Mapping[str, str] | None,
-           unmatched: Unmatched | None) -> dict[str, Any]:
+           unmatched: Unmatched | None, people: People | None) -> dict[str, Any]:
     cut = as_of.timestamp() if as_of is not None else None
     moment = at.timestamp() if as_of is None else min(at.timestamp(), as_of.timestamp())
     # Cooling and alerts are evaluated at ``moment``: the leads' stages (closed or not,
@@ -92,7 +99,7 @@ def _build(name: str, store: ProjectionStore, templates: TemplateRegistry,
         return forecast_report(history, templates, target=target, rates=rates)
     if name == "cooling":
         return cooling_report(store, history, config,
-                              at=at if as_of is None else min(at, as_of))
+                              at=at if as_of is None else min(at, as_of), people=people)
     if name == "alerts":
-        return alerts_report(store, history, config, at=moment)
+        return alerts_report(store, history, config, at=moment, people=people)
     raise ValueError(f"unknown report {name!r}; reports: {', '.join(REPORTS)}")

@@ -9,6 +9,12 @@ shown as symbols), and a chart whose numbers are beyond drawing is replaced by a
 
 The file needs nothing else to open: CSS is inline, text uses the reader's own fonts,
 charts carry their glyphs as paths, and there are no scripts, links or external URLs.
+
+Lists of leads are shown whole (:data:`~lifecycle.reports.blocks.activity.FULL_LISTS`):
+the first :data:`~lifecycle.reports.layout.LIMIT` rows of a table, the others in a
+``<details>`` element that opens on a click. That keeps the page one self-contained
+file (a CSV beside it would be lost when the page is mailed or archived) without any
+script; a CSV of every lead is ``lifecycle leads export``'s job.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lifecycle.reports.blocks import report_blocks
+from lifecycle.reports.blocks.activity import FULL_LISTS
 from lifecycle.reports.charts import (
     channel_chart,
     dwell_chart,
@@ -29,6 +36,7 @@ from lifecycle.reports.charts import (
 )
 from lifecycle.reports.drawing import Charts, charts, drawable, num, short_money
 from lifecycle.reports.layout import (
+    LIMIT,
     REPORT_TITLES,
     Block,
     Cell,
@@ -88,6 +96,8 @@ tfoot td{font-weight:650;border-top:2px solid #d1d5db;border-bottom:0}
 th.n,td.n{text-align:right}
 td.id{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:11.5px}
 .note{color:#6b7280;font-size:12px;margin:4px 0 0}
+details{margin:2px 0 0}
+summary{cursor:pointer;color:#1e40af;font-size:12.5px;padding:2px 0}
 .good{color:#15803d}.bad{color:#b91c1c}.muted{color:#9ca3af}
 .strong{font-weight:650}
 .nodata{color:#6b7280;font-style:italic}
@@ -107,7 +117,9 @@ def _cell(cell: Cell, tag: str, classes: list[str]) -> str:
     return f"<{tag}{attr}>{html_text(cell.text)}</{tag}>"
 
 
-def _table_html(table: Table) -> str:
+def _table_html(table: Table, *, fold: bool = False) -> str:
+    """A table; with ``fold``, a long list's rows after the first :data:`LIMIT` go in a
+    ``<details>`` element below it."""
     numeric = [c.numeric for c in table.columns]
     head = "".join(
         ('<th class="n">' if c.numeric else "<th>")
@@ -122,9 +134,18 @@ def _table_html(table: Table) -> str:
             return ["id"]
         return ["wrap"] if i == len(table.columns) - 1 else []
 
-    body = "".join(
-        "<tr>" + "".join(_cell(c, "td", classes(i)) for i, c in enumerate(row)) + "</tr>"
-        for row in table.rows)
+    def body(rows: tuple[tuple[Cell, ...], ...]) -> str:
+        return "".join(
+            "<tr>" + "".join(_cell(c, "td", classes(i)) for i, c in enumerate(row)) + "</tr>"
+            for row in rows)
+
+    # A long list: its first rows in view, every other one a click away (same columns).
+    shown, rest = (table.rows[:LIMIT], table.rows[LIMIT:]) if fold else (table.rows, ())
+    more = ""
+    if rest:
+        more = (f"<details><summary>show the other {len(rest):,} of {len(table.rows):,} "
+                f"rows</summary><table><thead><tr>{head}</tr></thead>"
+                f"<tbody>{body(rest)}</tbody></table></details>")
     foot = ""
     if table.footer is not None:
         foot = "<tfoot><tr>" + "".join(
@@ -132,12 +153,14 @@ def _table_html(table: Table) -> str:
         ) + "</tr></tfoot>"
     note = f'<p class="note">{html_text(table.note)}</p>' if table.note else ""
     return (f'<div class="table"><table><caption>{html_text(table.title)}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody>{foot}</table>{note}</div>")
+            f"<thead><tr>{head}</tr></thead><tbody>{body(shown)}</tbody>{foot}</table>{more}"
+            f"{note}</div>")
 
 
-def _blocks_html(blocks: list[Block], charts_after: dict[str, list[str]], top: str) -> str:
+def _blocks_html(blocks: list[Block], charts_after: dict[str, list[str]], top: str, *,
+                 fold: bool = False) -> str:
     """The blocks as HTML: ``top`` goes after the leading notes, ``charts_after[key]``
-    after the heading with that key."""
+    after the heading with that key; ``fold``: the tables are lists of leads."""
     out: list[str] = []
     items: list[str] = []
 
@@ -163,7 +186,7 @@ def _blocks_html(blocks: list[Block], charts_after: dict[str, list[str]], top: s
             out.append(f'<p class="{tone}">{html_text(block.text)}</p>' if tone
                        else f"<p>{html_text(block.text)}</p>")
         else:
-            out.append(_table_html(block))
+            out.append(_table_html(block, fold=fold))
     flush()
     if top:
         out.append(top)
@@ -179,7 +202,8 @@ def _figures(svgs: list[str | None], *, single: bool = False) -> str:
 
 
 def _section(name: str, data: dict[str, Any], chart: Charts) -> str:
-    blocks = report_blocks(name, data)
+    full = FULL_LISTS.get(name)
+    blocks = full(data) if full is not None else report_blocks(name, data)
     top = ""
     per_key: dict[str, list[str]] = {}
     if name == "funnel":
@@ -200,7 +224,7 @@ def _section(name: str, data: dict[str, Any], chart: Charts) -> str:
         top = _figures([chart(partial(forecast_chart, data, c), description)
                         for c, description in forecast_charts(data)], single=True)
     title = REPORT_TITLES.get(name, name)
-    body = _blocks_html(blocks, per_key, top)
+    body = _blocks_html(blocks, per_key, top, fold=full is not None)
     return f'<section id="{html_text(name)}">\n<h2>{html_text(title)}</h2>\n{body}\n</section>'
 
 

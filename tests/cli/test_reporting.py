@@ -113,7 +113,8 @@ FINDING = {"count": int, "leads": int,
            "examples": Many(MapOf((str, int, float, type(None))), min=0)}
 
 AMOUNTS = Many({"currency": Opt(str), "amount": Num}, min=0)
-COOLING_ROW = {"lead_id": str, "grade": frozenset({"hot", "warm"}), "grade_now": GRADES,
+WHO = {"name": Opt(str), "company": Opt(str), "owner": Opt(str), "in_stage_days": Opt(Num)}
+COOLING_ROW = {**WHO, "lead_id": str, "grade": frozenset({"hot", "warm"}), "grade_now": GRADES,
                "total_now": Num, "threshold": Num, "behaviour_now": Num,
                "last_touch": Opt(ISO), "idle_days": Opt(Num), "stage": str,
                "template": TEMPLATES}
@@ -159,10 +160,11 @@ SHAPES: dict[str, Any] = {
                             "gap_measured": Opt(Num), "note": Opt(str)}},
     "cooling": {"at": ISO, "count": int, "leads": Many({
         **COOLING_ROW, "reasons": Many(frozenset({"score_below_threshold", "no_touch"}))},
-        min=0), "idle": Many(COOLING_ROW, min=0)},
-    "alerts": {"at": ISO, "count": int, "by_rule": MapOf(int), "alerts": Many({
-        "lead_id": str, "rule": RULES, "opened_at": ISO, "open_hours": Num, "detail": str,
-        "stage": str, "template": TEMPLATES, "channel": str})},
+        min=0), "idle": Many(COOLING_ROW, min=0), "order": str, "idle_order": str},
+    "alerts": {"at": ISO, "count": int, "by_rule": MapOf(int), "order": str,
+               "stuck_min_samples": int, "alerts": Many({
+        **WHO, "grade": Opt(GRADES), "lead_id": str, "rule": RULES, "opened_at": ISO,
+        "open_hours": Num, "detail": str, "stage": str, "template": TEMPLATES, "channel": str})},
     "quality": {"as_of": Opt(ISO), "leads": int,
                 "without_contact": {"count": int, "share": Opt(Num), "leads": Many(str, min=0)},
                 "screens": {"disqualified": int, "disqualified_now": int,

@@ -17,6 +17,8 @@ from lifecycle.policies import (
     nurture_due,
     regrades_due,
 )
+from lifecycle.policies.alerts import by_urgency
+from lifecycle.policies.dwell import stage_p90_seconds
 from lifecycle.policies.facts import DAY, HOUR, AlertFacts, HeldGrade, ScoringInputs
 from lifecycle.projections.queries import History, LeadRow, Visit
 from lifecycle.scoring import BantAssessment, ScoringConfig
@@ -123,3 +125,46 @@ def test_only_nurturing_leads_are_due_a_nurture_step() -> None:
     h = history({"n1": ("nurturing", 0.0), "m": ("mql", 0.0), "n2": ("nurturing", 0.0)})
     assert nurture_due(h) == (Due(UUID(lead_id("n1")), "send_nurture"),
                               Due(UUID(lead_id("n2")), "send_nurture"))
+
+
+def test_stuck_in_stage_watches_sales_stages_only(scoring: ScoringConfig) -> None:
+    """Captured and nurturing leads are marketing's: however long they stay and whatever
+    their stage's p90, they are never stuck; MQL, SQL and opportunity stages are."""
+    t0 = T0.timestamp()
+    at = t0 + 400 * DAY
+    stages = ("captured", "nurturing", "mql", "sql", "demo")
+    h = history({stage: (stage, t0) for stage in stages})
+    p90 = {("saas", stage): DAY for stage in stages}
+    no_facts = AlertFacts(touches={}, sales={}, hot_since={})
+
+    stuck = decide_alerts(no_facts, h, p90, scoring.alerts, at=at)
+
+    assert {(a.kind, a.stage) for a in stuck} == {
+        ("stuck_in_stage", "mql"), ("stuck_in_stage", "sql"), ("stuck_in_stage", "demo")}
+
+
+def test_a_stage_measures_stuck_only_once_it_has_enough_completed_stays() -> None:
+    t0 = T0.timestamp()
+    h = History(as_of=None)
+    for i in range(5):
+        lid = lead_id(f"done-{i}")
+        h.leads[lid] = LeadRow(lid, "saas", "web", "form", t0, "2025-03")
+        h.visits[lid].extend([Visit(lid, "mql", t0, t0 + (i + 1) * DAY, "sql_accepted",
+                                    "sql", None),
+                              Visit(lid, "sql", t0 + (i + 1) * DAY, None, None, None, None)])
+    # Five completed MQL stays (1..5 days), no completed SQL stay.
+    assert stage_p90_seconds(h, min_samples=6) == {}
+    assert stage_p90_seconds(h, min_samples=5) == {("saas", "mql"): 397_440.0}  # 4.6 d
+
+
+def test_alerts_are_listed_most_urgent_rule_first_then_longest_open() -> None:
+    def alert(kind: AlertKind, name: str, opened: float) -> Alert:
+        return Alert(kind, lead_id(name), opened, opened, "mql", "saas", "web")
+
+    found = [alert("stuck_in_stage", "s-old", 1.0), alert("terms_revised", "t", 5.0),
+             alert("hot_not_contacted", "h-new", 9.0), alert("quote_no_reply", "q", 7.0),
+             alert("hot_not_contacted", "h-old", 3.0), alert("stuck_in_stage", "s-new", 8.0)]
+    assert [(a.kind, a.lead_id) for a in by_urgency(found)] == [
+        ("hot_not_contacted", lead_id("h-old")), ("hot_not_contacted", lead_id("h-new")),
+        ("quote_no_reply", lead_id("q")), ("terms_revised", lead_id("t")),
+        ("stuck_in_stage", lead_id("s-old")), ("stuck_in_stage", lead_id("s-new"))]
