@@ -51,9 +51,9 @@ COMMAND_GROUP = "lifecycle.commands"
 
 
 def _register() -> None:
-    from lifecycle.cli import audit, core, distributed, reporting
+    from lifecycle.cli import audit, core, distributed, importing, reporting
 
-    for module in (core, reporting, distributed, audit):
+    for module in (core, reporting, distributed, audit, importing):
         for command in module.COMMANDS:
             cli.add_command(command)
     _register_entry_points()
