@@ -158,22 +158,22 @@ def map_row(mapping: Mapping, row: CsvRow, *, limits: Limits) -> MappedRow:
         inputs.append(_win(r, f"{prefix}:won", at["won"], common))
     elif "lost" in at:
         inputs.append(_loss(r, f"{prefix}:lost", at["lost"], common, sold="sql" in at,
-                            status_only=dates["lost"] is None))
+                            status=None if dates["lost"] else reached.get("lost")))
     lead = f"external:{external_id}" if external_id else f"email:{email}"
     planned = tuple(_validated(item, limits, mapping) for item in inputs)
     return MappedRow(row.number, lead, created or min(known), planned)
 
 
-def _status(r: _Row) -> set[Stage]:
-    """The stages the row's status columns name (the stages before one are implied by
-    the engine's rules, not invented here: see the module docstring)."""
-    reached: set[Stage] = set()
+def _status(r: _Row) -> dict[Stage, str]:
+    """The stages the row's status columns name, each with what said so ("Status: Closed -
+    Not Converted"). The stages before one are implied by the engine's rules, not
+    invented here (see the module docstring)."""
+    reached: dict[Stage, str] = {}
     for status in r.mapping.status:
         value = r.text(status.column)
         stage = status.stages.get(token(value)) if value else None
-        if stage is None:
-            continue
-        reached.add(stage)
+        if stage is not None:
+            reached.setdefault(stage, f"{status.column}: {value}")
     return reached
 
 
@@ -240,7 +240,7 @@ def _win(r: _Row, action_id: str, at: datetime, common: dict[str, Any]) -> dict[
 
 
 def _loss(r: _Row, action_id: str, at: datetime, common: dict[str, Any], *, sold: bool,
-          status_only: bool) -> dict[str, Any]:
+          status: str | None) -> dict[str, Any]:
     lost = r.mapping.lost
     said = r.text(lost.reason)
     reason = lost.reasons.get(token(said)) if said else None
@@ -255,8 +255,8 @@ def _loss(r: _Row, action_id: str, at: datetime, common: dict[str, Any], *, sold
         reason_value = "other"  # the taxonomy needs the competitor's name
     if reason_value == "other" and said is not None:
         text = f"{said}: {text}" if text else said
-    if status_only and text is None:
-        text = "imported: closed per the status column"
+    if text is None:
+        text = status  # lost by a status column alone: which one said so
     loss: dict[str, Any] = {"action_id": action_id, "action": "lose" if sold else "disqualify",
                             "occurred_at": at, "reason": reason_value, **common}
     if competitor is not None and reason_value == "competitor_won":
