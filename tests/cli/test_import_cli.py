@@ -15,8 +15,9 @@ import csv
 import io
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.cli.test_cli import run
+from tests.harness.postgres import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -167,10 +169,10 @@ def csv_text(leads: list[History]) -> str:
 
 def jsonl_text(leads: list[History]) -> str:
     """The same history as a backend system would publish it, written by hand."""
-    lines = []
+    lines: list[dict[str, Any]] = []
     for h in leads:
         keys = {k: v for k, v in (("external_id", h.external_id), ("email", h.email)) if v}
-        acts = {"actor": h.owner, **keys}
+        acts: dict[str, Any] = {"actor": h.owner, **keys}
         lines.append({
             "touchpoint_id": f"tp-{h.n}", "source": "crm", "channel": h.source,
             "kind": "form_submit", "occurred_at": h.created.isoformat(), **keys,
@@ -180,9 +182,10 @@ def jsonl_text(leads: list[History]) -> str:
         if h.mql:
             lines.append({"action_id": f"q-{h.n}", "action": "qualify", "rule": "import",
                           "occurred_at": h.mql.isoformat(), **acts})
-        if h.sql or h.won:
+        accepted = h.sql or h.won
+        if accepted:
             accept = {"action_id": f"a-{h.n}", "action": "accept",
-                      "occurred_at": (h.sql or h.won).isoformat(), **acts}  # type: ignore[union-attr]
+                      "occurred_at": accepted.isoformat(), **acts}
             if not h.mql:
                 accept["skip_reason"] = "no MQL date"
             lines.append(accept)
@@ -217,24 +220,22 @@ def summary(args: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def two_databases(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+def two_databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two empty databases of one backend: one for the CSV, one for the JSONL."""
     if request.param == "sqlite":
-        return (f"sqlite:///{tmp_path / 'csv.db'}", f"sqlite:///{tmp_path / 'jsonl.db'}")
+        yield (f"sqlite:///{tmp_path / 'csv.db'}", f"sqlite:///{tmp_path / 'jsonl.db'}")
+        return
     base: str = request.getfixturevalue("postgres_url")
-    from tests.harness.postgres import fresh_database
-
-    stack = [fresh_database(base), fresh_database(base)]
-    urls = tuple(ctx.__enter__() for ctx in stack)
-    for ctx in stack:
-        request.addfinalizer(lambda ctx=ctx: ctx.__exit__(None, None, None))  # type: ignore[misc]
-    return urls  # type: ignore[return-value]
+    with fresh_database(base) as first, fresh_database(base) as second:
+        yield first, second
 
 
 def test_a_csv_through_a_mapping_reports_as_the_equivalent_jsonl(
     tmp_path: Path, two_databases: tuple[str, str]
 ) -> None:
     leads = generate(300)
-    assert sum(1 for h in leads if h.won) > 20 and sum(1 for h in leads if h.lost) > 20
+    assert sum(1 for h in leads if h.won) > 20
+    assert sum(1 for h in leads if h.lost) > 20
     (tmp_path / "leads.csv").write_text(csv_text(leads), encoding="utf-8")
     (tmp_path / "leads.jsonl").write_text(jsonl_text(leads), encoding="utf-8")
     (tmp_path / "map.toml").write_text(MAPPING, encoding="utf-8")
@@ -246,7 +247,8 @@ def test_a_csv_through_a_mapping_reports_as_the_equivalent_jsonl(
     real = summary(imported, tmp_path, csv_env)
     ingested = summary(["ingest", "leads.jsonl"], tmp_path, jsonl_env)
 
-    assert dry["rows"] == real["rows"] == 300 and dry["rows_rejected"] == 0
+    assert dry["rows"] == real["rows"] == 300
+    assert dry["rows_rejected"] == 0
     assert dry["inputs"] == real["received"] == ingested["received"]
     assert (dry["touchpoints"], dry["actions"]) == (real["touchpoints"], real["actions"])
     assert real["accepted"] == ingested["accepted"]
@@ -291,9 +293,11 @@ def test_rejects_name_the_csv_row_and_the_accounting_balances(tmp_path: Path) ->
     data = summary(["import", "leads.csv", "--mapping", "map.toml", "--rejects", "out.jsonl"],
                    tmp_path, {})
     rejects = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert rejects[0]["line"] == 4 and rejects[0]["code"] == "schema"
+    assert rejects[0]["line"] == 4
+    assert rejects[0]["code"] == "schema"
     assert "profile.name (column 'Name')" in rejects[0]["reason"]
-    assert data["rows_rejected"] == 1 and data["rejected"] >= 1
+    assert data["rows_rejected"] == 1
+    assert data["rejected"] >= 1
 
 
 def test_a_mapping_error_names_the_file_and_the_key(tmp_path: Path) -> None:
@@ -302,5 +306,6 @@ def test_a_mapping_error_names_the_file_and_the_key(tmp_path: Path) -> None:
                                                        'timezone = "Mars/Olympus"'))
     result = run(["import", "leads.csv", "--mapping", "map.toml"], cwd=tmp_path)
     assert result.returncode == 2
-    assert "map.toml" in result.stderr and "time.timezone" in result.stderr
+    assert "map.toml" in result.stderr
+    assert "time.timezone" in result.stderr
     assert "Mars/Olympus" in result.stderr

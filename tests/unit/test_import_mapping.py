@@ -35,9 +35,12 @@ def error(path: Path | None, **kwargs: str) -> str:
 def test_a_minimal_mapping_takes_the_documented_defaults(tmp_path: Path) -> None:
     mapping = load_mapping(write(tmp_path, MINIMAL))
     assert mapping.key.record == "Email"
-    assert mapping.capture.kind.value == "imported" and mapping.capture.channel.value == "other"
-    assert mapping.time.formats == ("iso",) and mapping.time.timezone == "UTC"
-    assert mapping.csv.fallback_encoding == "cp1252" and mapping.mql.rule == "import"
+    assert mapping.capture.kind.value == "imported"
+    assert mapping.capture.channel.value == "other"
+    assert mapping.time.formats == ("iso",)
+    assert mapping.time.timezone == "UTC"
+    assert mapping.csv.fallback_encoding == "cp1252"
+    assert mapping.mql.rule == "import"
     assert mapping.import_.actor.value == "import"
 
 
@@ -84,8 +87,10 @@ phone = ""
 industry = "Branche"
 """)
     mapping = load_mapping(path)
-    assert mapping.time.timezone == "Europe/Berlin" and mapping.time.formats == ("iso",)
-    assert mapping.profile.phone is None and mapping.profile.industry == "Branche"
+    assert mapping.time.timezone == "Europe/Berlin"
+    assert mapping.time.formats == ("iso",)
+    assert mapping.profile.phone is None
+    assert mapping.profile.industry == "Branche"
     assert mapping.profile.first_name == "First Name"  # kept from the preset
     assert mapping.key.external_id == "Record ID"
 
@@ -96,7 +101,8 @@ def test_extends_a_mapping_file_relative_to_the_extending_one(tmp_path: Path) ->
           "common.toml")
     path = write(tmp_path, 'extends = "base/common.toml"\n[import]\nname = "eu"\nsource = "crm"\n')
     mapping = load_mapping(path)
-    assert mapping.import_.name == "eu" and mapping.capture.kind.value == "form_submit"
+    assert mapping.import_.name == "eu"
+    assert mapping.capture.kind.value == "form_submit"
     loop = write(tmp_path, 'extends = "map.toml"\n', "loop.toml")
     write(tmp_path, 'extends = "loop.toml"\n')
     assert "which extends it back" in error(loop)
@@ -105,7 +111,8 @@ def test_extends_a_mapping_file_relative_to_the_extending_one(tmp_path: Path) ->
 def test_a_preset_option_is_extends_and_cannot_be_both(tmp_path: Path) -> None:
     path = write(tmp_path, '[time]\ntimezone = "America/New_York"\n')
     mapping = load_mapping(path, preset="hubspot")
-    assert mapping.import_.name == "hubspot" and mapping.time.timezone == "America/New_York"
+    assert mapping.import_.name == "hubspot"
+    assert mapping.time.timezone == "America/New_York"
     both = write(tmp_path, 'extends = "salesforce"\n', "both.toml")
     assert "give --preset hubspot or extends, not both" in error(both, preset="hubspot")
 
@@ -113,4 +120,5 @@ def test_a_preset_option_is_extends_and_cannot_be_both(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_preset_loads_alone(name: str) -> None:
     mapping = load_mapping(None, preset=name)
-    assert mapping.import_.source == name and mapping.status
+    assert mapping.import_.source == name
+    assert mapping.status

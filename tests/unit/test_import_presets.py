@@ -61,19 +61,22 @@ def test_hubspot_contacts_become_leads_with_their_history() -> None:
     assert capture["touchpoint_id"] == "import:hubspot:51:created"
     assert capture["occurred_at"] == "2024-03-04T09:15:00+00:00"  # the preset's zone: UTC
     assert (capture["external_id"], capture["email"]) == ("51", "ada@analytical.example")
-    assert capture["channel"] == "Organic Search" and capture["kind"] == "imported"
+    assert capture["channel"] == "Organic Search"
+    assert capture["kind"] == "imported"
     assert capture["profile"] == {"name": "Ada Lovelace", "company": "Analytical Engines",
                                   "industry": "Financial Services", "title": "CTO",
                                   "country": "United Kingdom", "phone": "+44 20 7946 0000"}
     assert capture["properties"] == {"source_detail": "google", "lifecycle_stage": "Customer"}
-    assert ada[1]["rule"] == "hubspot" and ada[1]["actor"] == "Jane Doe"
+    assert ada[1]["rule"] == "hubspot"
+    assert ada[1]["actor"] == "Jane Doe"
     assert "skip_reason" not in ada[2]  # qualified first: no override needed
     assert ada[3]["occurred_at"] == "2024-04-20T16:00:00+00:00"
 
 
 def test_hubspot_id_only_and_stage_only_rows() -> None:
     rows = planned("hubspot", HUBSPOT)
-    assert len(rows[3]) == 1 and "email" not in rows[3][0]  # id only, a lead: nothing more
+    assert len(rows[3]) == 1
+    assert "email" not in rows[3][0]
     assert rows[3][0]["profile"] == {"country": "Germany"}
     # A customer without dates: accepted (sales override) and won at its one date.
     customer = rows[4]
@@ -106,9 +109,11 @@ def test_salesforce_leads_by_api_names() -> None:
     assert len(ada) == 1
     assert ada[0]["touchpoint_id"] == "import:salesforce:00Q5e00000AbCdEAAV:created"
     assert ada[0]["occurred_at"] == "2024-03-04T09:15:00+00:00"
-    assert ada[0]["channel"] == "Web" and ada[0]["properties"] == {
+    assert ada[0]["channel"] == "Web"
+    assert ada[0]["properties"] == {
         "lead_status": "Working - Contacted"}
-    assert ada[0]["profile"]["employees"] == 1200 and ada[0]["profile"]["industry"] == "Banking"
+    assert ada[0]["profile"]["employees"] == 1200
+    assert ada[0]["profile"]["industry"] == "Banking"
     converted = rows[3]
     assert converted[1] == {
         "action_id": "import:salesforce:00Q5e00000AbCdFAAV:sql", "action": "accept",
@@ -120,10 +125,12 @@ def test_salesforce_leads_by_api_names() -> None:
 def test_salesforce_id_only_closed_and_converted_without_a_date() -> None:
     rows = planned("salesforce", SALESFORCE)
     anonymous = rows[4]
-    assert len(anonymous) == 1 and "email" not in anonymous[0]
+    assert len(anonymous) == 1
+    assert "email" not in anonymous[0]
     assert anonymous[0]["profile"] == {"name": "Doe", "company": "[not provided]"}
     closed = rows[5]
-    assert closed[1]["action"] == "disqualify" and closed[1]["reason"] == "other"
+    assert closed[1]["action"] == "disqualify"
+    assert closed[1]["reason"] == "other"
     assert closed[1]["text"] == "Status: Closed - Not Converted"
     assert closed[0]["profile"]["country"] == "DEU"  # the contract makes it DE
     no_date = rows[6]

@@ -87,8 +87,10 @@ def test_a_row_is_its_capture_and_history_with_ids_from_the_row(tmp_path: Path) 
         "Webinar", "Events", "saas")
     assert capture["profile"] == {"name": "Ann Lee", "employees": 200}
     assert capture["properties"] == {"visits": 12, "zip": "01234"}
-    assert accept["action_id"] == "import:crm:7:sql" and accept["actor"] == "Zoé"
-    assert win["amount"] == 1500.5 and win["currency"] == "usd"
+    assert accept["action_id"] == "import:crm:7:sql"
+    assert accept["actor"] == "Zoé"
+    assert win["amount"] == 1500.5
+    assert win["currency"] == "usd"
     assert win["skip_reason"] == "imported"
     counts = p.counts()
     assert counts["touchpoints"] == {"webinar": 1}
@@ -99,7 +101,8 @@ def test_a_row_is_its_capture_and_history_with_ids_from_the_row(tmp_path: Path) 
 
 def test_a_win_without_an_sql_date_is_accepted_first_at_its_date(tmp_path: Path) -> None:
     _, accept, win = inputs(plan(tmp_path, "8,,,,,,,,,,,01/03/2024,,20/03/2024,,,,,,"))
-    assert accept["action"] == "accept" and accept["skip_reason"] == "imported: no MQL date"
+    assert accept["action"] == "accept"
+    assert accept["skip_reason"] == "imported: no MQL date"
     assert accept["occurred_at"] == win["occurred_at"] == "2024-03-19T23:00:00+00:00"
     assert "amount" not in win
 
@@ -124,8 +127,9 @@ def test_a_loss_reason_goes_through_the_mapping_table(
 
 
 def test_a_lead_lost_before_sql_is_disqualified(tmp_path: Path) -> None:
-    capture, loss = inputs(plan(tmp_path, "10,,,,,,,,,,,01/03/2024,,,,,10/03/2024,Too expensive,,"))
-    assert loss["action"] == "disqualify" and loss["reason"] == "no_budget"
+    _, loss = inputs(plan(tmp_path, "10,,,,,,,,,,,01/03/2024,,,,,10/03/2024,Too expensive,,"))
+    assert loss["action"] == "disqualify"
+    assert loss["reason"] == "no_budget"
 
 
 def test_rows_of_one_lead_are_recorded_in_business_time_order(tmp_path: Path) -> None:
@@ -142,7 +146,8 @@ def test_rows_of_one_lead_are_recorded_in_business_time_order(tmp_path: Path) ->
     ("13,,,,lots,,,,,,,01/03/2024,,,,,,,,", "column 'Size': 'lots' is not a number"),
     ("13,,,,,,,,,,,01/03/2024,,05/03/2024,-5,,,,,", "column 'Amount': '-5' is negative"),
     ("13,,,,,,,,,,,01/03/2024,,05/03/2024,,,06/03/2024,,,", "both won and lost"),
-    ("13,not-an-email,,,,,,,,,,01/03/2024,,,,,,,,", "email (column 'Email'): Value error, not an email address"),
+    ("13,not-an-email,,,,,,,,,,01/03/2024,,,,,,,,",
+     "email (column 'Email'): Value error, not an email address"),
     ("13,,,,,,,,,,,01/03/2024,,05/03/2024,5,XYZ,,,,", "currency (column 'Currency')"),
     ("13,,,,,,,,,,,01/03/2024,,,,,,,,,surplus", "the row has 21 cells, the header 20"),
     ("13,,,,,,,Not A Template!,,,,01/03/2024,,,,,,,,", None),

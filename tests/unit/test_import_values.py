@@ -46,7 +46,7 @@ def test_a_local_time_a_clock_change_repeats_is_its_first_meaning() -> None:
 
 @pytest.mark.parametrize("text", ["31.02.2024", "yesterday", "2024-13-01", "", "12"])
 def test_a_cell_no_format_reads_is_rejected_with_the_value(text: str) -> None:
-    with pytest.raises(BadValue, match="is not a time in the formats iso, %d.%m.%Y"):
+    with pytest.raises(BadValue, match=r"is not a time in the formats iso, %d\.%m\.%Y"):
         parse_time(text, ("iso", "%d.%m.%Y"), UTC)
 
 
@@ -88,7 +88,8 @@ def test_an_amount_that_is_none_is_rejected(text: str) -> None:
 ])
 def test_a_property_is_a_number_only_when_plainly_one(text: str, expected: object) -> None:
     value = parse_property(text, "auto")
-    assert value == expected and type(value) is type(expected)
+    assert value == expected
+    assert type(value) is type(expected)
 
 
 def test_a_property_can_be_typed_by_the_mapping() -> None:
