@@ -107,7 +107,7 @@ def _show(report: dict[str, Any], plan: ImportPlan, as_json: bool) -> None:
     for example in report["examples"]:
         console.print(literal(f"row {example['row']}:", "bold"))
         for item in example["inputs"]:
-            console.print(literal(f"  {json.dumps(item, ensure_ascii=False)}"))
+            console.print(literal(f"  {json.dumps(item, ensure_ascii=False)}"), soft_wrap=True)
     if report["rejects"]:
         rejects = Table(title=f"rows that would be rejected ({len(report['rejects'])})",
                         show_header=True, title_justify="left")

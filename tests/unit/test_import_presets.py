@@ -6,6 +6,7 @@ is: the quality report shows it)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from lifecycle.contracts import DEFAULT_LIMITS
@@ -146,3 +147,31 @@ def test_a_preset_on_an_export_without_some_of_its_columns_warns() -> None:
     assert plan.warnings == ["columns not in the file, read as empty: 'NumberOfEmployees' "
                              "(profile.employees)"]
     assert len(plan.mapped) == 5
+
+
+def test_the_documented_example_maps_every_row() -> None:
+    folder = Path(__file__).parents[2] / "examples" / "import"
+    plan = plan_import((folder / "leads.csv").read_bytes(),
+                       load_mapping(folder / "mapping.toml"), limits=DEFAULT_LIMITS)
+    assert plan.rejects() == []
+    assert plan.warnings == []
+    counts = plan.counts()
+    assert (counts["rows"], counts["leads"]) == (6, 6)
+    assert counts["actions"] == {"accept": 3, "disqualify": 1, "lose": 1, "qualify": 3,
+                                 "win": 2}
+    rows = {row.number: [json.loads(i.text) for i in row.inputs] for row in plan.mapped}
+    ada = rows[2]
+    assert ada[0]["occurred_at"] == "2024-03-04T08:15:00+00:00"  # Berlin, winter time
+    assert ada[0]["profile"]["employees"] == 1200 and ada[-1]["amount"] == 48000.0
+    assert rows[3][0]["properties"] == {"segment": "smb", "seconds_on_site": 35,
+                                        "postal_code": "01067"}
+    lost = rows[4][-1]
+    assert (lost["action"], lost["reason"], lost["competitor"]) == (
+        "lose", "competitor_won", "Globex")
+    assert lost["text"] == "Chose Globex after the second demo.\nPrice was not the issue."
+    assert [i.get("action") for i in rows[5]] == [None, "qualify"]  # by its stage alone
+    assert rows[7][-1] == {
+        "action_id": "import:example-crm:L-1006:lost", "action": "disqualify",
+        "occurred_at": "2024-03-19T23:00:00+00:00", "reason": "other",
+        "external_id": "L-1006", "email": "eve@example.org", "actor": "import",
+        "text": "Budget freeze"}
