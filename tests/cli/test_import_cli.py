@@ -309,3 +309,44 @@ def test_a_mapping_error_names_the_file_and_the_key(tmp_path: Path) -> None:
     assert "map.toml" in result.stderr
     assert "time.timezone" in result.stderr
     assert "Mars/Olympus" in result.stderr
+
+
+def test_a_later_export_adds_what_is_new_and_rejects_rewritten_facts(tmp_path: Path) -> None:
+    leads = generate(20, seed=8)
+    (tmp_path / "map.toml").write_text(MAPPING, encoding="utf-8")
+    (tmp_path / "leads.csv").write_text(csv_text(leads), encoding="utf-8")
+    first = summary(["import", "leads.csv", "--mapping", "map.toml"], tmp_path, {})
+    leads[0].company = "Renamed GmbH"
+    leads.append(generate(21, seed=9)[20])
+    (tmp_path / "leads.csv").write_text(csv_text(leads), encoding="utf-8")
+    second = summary(["import", "leads.csv", "--mapping", "map.toml", "--rejects", "r.jsonl"],
+                     tmp_path, {})
+    assert second["received"] == first["received"] + len(jsonl_text(leads[20:]).splitlines())
+    rejects = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    conflicts = [r for r in rejects if r["code"] == "id_conflict"]
+    assert [(r["line"], r["input_id"].rsplit(":", 1)[1]) for r in conflicts] == [(2, "created")]
+    assert "profile" in conflicts[0]["reason"]
+
+
+def test_a_hostile_file_is_imported_row_by_row_and_balances(tmp_path: Path) -> None:
+    (tmp_path / "map.toml").write_text(MAPPING, encoding="utf-8")
+    rows = [
+        "\ufeff" + ";".join(HEADER),
+        "L-1;a@b.example;Zoë;Acme;12;DE;Web;smb;5;Anna;04.03.2024 09:00;;;;;;;",
+        'L-2;;"Multi\nLine";"Quote ""d""";1,200;FR;Web;smb;;Ben;04.03.2024 10:00;;;;;;;',
+        "L-3;;Bad\x07Bell;Acme;12;DE;Web;smb;;Ben;04.03.2024 11:00;;;;;;;",
+        "L-4;;Ragged;Acme;12;DE;Web;smb;;Ben;04.03.2024 12:00;;;;;;;;extra",
+        "L-5;;Short;Acme",
+        "",
+        "L-6;;" + "x" * 300 + ";Acme;12;DE;Web;smb;;Ben;04.03.2024 13:00;;;;;;;",
+    ]
+    latin = "L-7;;Ren\xe9;Acme;;;;;;;05.03.2024 09:00;;;;;;;\r\n".encode("cp1252")
+    data = "\r\n".join(rows).encode("utf-8") + b"\r\n" + latin
+    (tmp_path / "hostile.csv").write_bytes(data)
+    result = summary(["import", "hostile.csv", "--mapping", "map.toml"], tmp_path, {})
+    assert (result["rows"], result["rows_rejected"], result["blank_rows"]) == (7, 4, 1)
+    assert any("are not utf-8: read as cp1252" in w for w in result["warnings"])
+    rejects = [json.loads(x)
+               for x in (tmp_path / "hostile.csv.rejects.jsonl").read_text().splitlines()]
+    assert sorted(r["line"] for r in rejects if r["code"] in ("mapping", "schema")) == [
+        4, 5, 6, 8]
