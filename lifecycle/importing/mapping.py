@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import tomllib
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -79,6 +80,7 @@ class Csv(_Section):
     delimiter: Literal["auto", ",", ";", "\t", "|"] = "auto"
     encoding: str = "utf-8"
     fallback_encoding: Column = "cp1252"
+    blank: frozenset[str] = frozenset()
 
     @field_validator("encoding", "fallback_encoding")
     @classmethod
@@ -130,9 +132,22 @@ class Time(_Section):
 
 class Capture(_Section):
     date: Column = None
+    default_date: str | None = None
     kind: Spec = Spec(value="imported")
     channel: Spec = Spec(value="other")
     template: Spec | None = None
+
+
+    @field_validator("default_date")
+    @classmethod
+    def _iso(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an ISO 8601 date or time "
+                                 "(e.g. 2024-01-01)") from None
+        return value
 
 
 class Profile(_Section):

@@ -15,7 +15,8 @@ What the engine needs to be told is added, never invented silently:
 - a lost date on a lead that never reached SQL is a ``disqualify`` (a lead lost before
   sales accepted it), on one that did a ``lose``;
 - a stage that only a status column says was reached (no date) is dated by the row's
-  latest date; a row with no created date is captured at its earliest date.
+  latest date; a row with no created date is captured at the mapping's
+  ``capture.default_date`` (a dataset without dates), else at its earliest date.
 
 Dates that contradict each other (a win before the creation) are imported as they are:
 ``report quality`` shows them. Every input is validated by the contract here, so a row
@@ -79,6 +80,7 @@ class _Row:
     def __init__(self, mapping: Mapping, row: CsvRow) -> None:
         self.mapping = mapping
         self.cells = row.cells
+        self.blank = mapping.csv.blank
 
     def text(self, column: str | None, *, free: bool = False) -> str | None:
         """The cell, trimmed; runs of white space (line breaks too) as one space unless
@@ -87,7 +89,7 @@ class _Row:
             return None
         value = self.cells.get(column, "")
         value = value.strip() if free else " ".join(value.split())
-        return value or None
+        return value if value and value not in self.blank else None
 
     def spec(self, spec: Spec | None) -> str | None:
         if spec is None:
@@ -127,10 +129,13 @@ def map_row(mapping: Mapping, row: CsvRow, *, limits: Limits) -> MappedRow:
     keys = {"external_id": external_id, "email": email}
     dates = {name: r.time(getattr(mapping, name).date) for name in ("mql", "sql", "won", "lost")}
     created = r.time(mapping.capture.date)
+    if created is None and mapping.capture.default_date is not None:
+        created = parse_time(mapping.capture.default_date, ("iso",), mapping.time.zone)
     known = [d for d in (created, *dates.values()) if d is not None]
     if not known:
         raise RowRejected("no date: the row's created date "
-                          f"({mapping.capture.date!r}) and lifecycle dates are empty")
+                          f"({mapping.capture.date!r}) and lifecycle dates are empty, and "
+                          "the mapping gives no capture.default_date")
     latest = max(known)
     reached = _status(r)
     if ("won" in reached and "lost" in reached) or (dates["won"] and dates["lost"]):

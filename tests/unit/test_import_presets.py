@@ -128,7 +128,7 @@ def test_salesforce_id_only_closed_and_converted_without_a_date() -> None:
     anonymous = rows[4]
     assert len(anonymous) == 1
     assert "email" not in anonymous[0]
-    assert anonymous[0]["profile"] == {"name": "Doe", "company": "[not provided]"}
+    assert anonymous[0]["profile"] == {"name": "Doe"}  # "[not provided]" is no company
     closed = rows[5]
     assert closed[1]["action"] == "disqualify"
     assert closed[1]["reason"] == "other"
@@ -176,3 +176,30 @@ def test_the_documented_example_maps_every_row() -> None:
         "occurred_at": "2024-03-19T23:00:00+00:00", "reason": "other",
         "external_id": "L-1006", "email": "eve@example.org", "actor": "import",
         "text": "Budget freeze"}
+
+
+def test_the_public_dataset_examples_map_every_row() -> None:
+    folder = Path(__file__).parents[2] / "examples" / "import"
+
+    def example(name: str) -> dict[int, list[dict[str, Any]]]:
+        plan = plan_import((folder / f"{name}.csv").read_bytes(),
+                           load_mapping(folder / f"{name}.toml"), limits=DEFAULT_LIMITS)
+        assert plan.rejects() == []
+        assert plan.warnings == []
+        return {row.number: [json.loads(i.text) for i in row.inputs] for row in plan.mapped}
+
+    mqls = example("olist-mqls")
+    assert all([i.get("action") for i in inputs] == [None, "qualify"]
+               for inputs in mqls.values())
+    assert mqls[5][0]["channel"] == "unknown"  # origin left empty
+    deals = example("olist-closed-deals")
+    assert [i.get("action") for i in deals[2]] == [None, "accept", "win"]
+    assert deals[2][0]["external_id"] == mqls[2][0]["external_id"]  # the same leads
+    assert deals[2][0]["properties"]["declared_monthly_revenue"] == 0.0
+    students = example("x-education")
+    assert all("email" not in inputs[0] for inputs in students.values())  # ids only
+    assert {inputs[0]["occurred_at"] for inputs in students.values()} == {
+        "2019-12-31T18:30:00+00:00"}  # the default date, in Kolkata
+    assert [i.get("action") for i in students[4]] == [None, "accept", "win"]  # converted
+    assert "specialization" not in students[2][0]["properties"]  # "Select": not answered
+    assert students[3][0]["properties"]["seconds_on_site"] == 674

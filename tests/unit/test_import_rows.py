@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lifecycle.contracts import DEFAULT_LIMITS
+from lifecycle.errors import ConfigError
 from lifecycle.importing import ImportPlan, load_mapping, plan_import
 
 MAPPING = """\
@@ -170,3 +171,23 @@ def test_an_empty_status_or_unknown_value_maps_nothing(tmp_path: Path) -> None:
              "15,,,,,Open,,,,,,01/03/2024,,,,,,,,", mapping=mapping)
     assert [[i.get("action") for i in map(json.loads, (x.text for x in r.inputs))]
             for r in p.mapped] == [[None, "accept", "win"], [None]]
+
+
+def test_a_dataset_without_dates_is_captured_at_the_default_date(tmp_path: Path) -> None:
+    mapping = MAPPING.replace('template = { column = "Product" }',
+                              'template = { column = "Product" }\ndefault_date = "2020-01-01"')
+    mapping += '[[status]]\ncolumn = "Form"\nstages = { "1" = "won" }\n'
+    p = plan(tmp_path, "16,,,,,1,,,,,,,,,,,,,,", "17,,,,,0,,,,,,,,,,,,,,",
+             "18,,,,,,,,,,,02/03/2024,,,,,,,,", mapping=mapping)
+    assert not p.rejected
+    got = [[(i.get("action"), i["occurred_at"]) for i in (json.loads(x.text) for x in r.inputs)]
+           for r in p.mapped]
+    assert got == [
+        [(None, "2019-12-31T23:00:00+00:00"), ("accept", "2019-12-31T23:00:00+00:00"),
+         ("win", "2019-12-31T23:00:00+00:00")],
+        [(None, "2019-12-31T23:00:00+00:00")],
+        [(None, "2024-03-01T23:00:00+00:00")]]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(MAPPING.replace('[capture]', '[capture]\ndefault_date = "soon"'))
+    with pytest.raises(ConfigError, match=r"capture\.default_date: .*'soon' is not an ISO"):
+        load_mapping(bad)
