@@ -121,9 +121,9 @@ def map_row(mapping: Mapping, row: CsvRow, *, limits: Limits) -> MappedRow:
     key = mapping.key
     external_id, email = r.text(key.external_id), r.text(key.email)
     if external_id is None and email is None:
-        columns = " and ".join(repr(c) for c in (key.external_id, key.email) if c)
-        raise RowRejected(f"no lead key: {columns} {'is' if ' and ' not in columns else 'are'}"
-                          " empty")
+        names = [repr(c) for c in (key.external_id, key.email) if c]
+        raise RowRejected(f"no lead key: {' and '.join(names)} "
+                          f"{'is' if len(names) == 1 else 'are'} empty")
     record = r.text(key.record) or external_id or email
     assert record is not None
     keys = {"external_id": external_id, "email": email}
@@ -152,7 +152,7 @@ def map_row(mapping: Mapping, row: CsvRow, *, limits: Limits) -> MappedRow:
     if "mql" in at:
         inputs.append({"action_id": f"{prefix}:mql", "action": "qualify",
                        "occurred_at": at["mql"], "rule": mapping.mql.rule, **common})
-    sql_at = at.get("sql") or (at.get("won") if "won" in at else None)
+    sql_at = at.get("sql") or at.get("won")  # a win needs an SQL: accepted at the win
     if sql_at is not None:
         accept: dict[str, Any] = {"action_id": f"{prefix}:sql", "action": "accept",
                                   "occurred_at": sql_at, **common}

@@ -26,6 +26,7 @@ import pytest
 
 from tests.cli.test_cli import run
 from tests.harness.postgres import fresh_database
+from tests.unit.test_import_presets import HUBSPOT
 
 pytestmark = pytest.mark.integration
 
@@ -350,3 +351,18 @@ def test_a_hostile_file_is_imported_row_by_row_and_balances(tmp_path: Path) -> N
                for x in (tmp_path / "hostile.csv.rejects.jsonl").read_text().splitlines()]
     assert sorted(r["line"] for r in rejects if r["code"] in ("mapping", "schema")) == [
         4, 5, 6, 8]
+
+
+def test_a_preset_alone_and_a_reject_file_that_is_the_input(tmp_path: Path) -> None:
+    (tmp_path / "contacts.csv").write_text(HUBSPOT, encoding="utf-8")
+    result = run(["import", "contacts.csv", "--preset", "hubspot", "--dry-run", "--json"],
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["rows"], data["leads"], data["rows_rejected"]) == (5, 5, 0)
+    assert data["actions"] == {"accept": 3, "qualify": 2, "win": 3}
+    same = run(["import", "contacts.csv", "--preset", "hubspot", "--rejects", "contacts.csv"],
+               cwd=tmp_path)
+    assert same.returncode == 2
+    assert "is the input itself" in same.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["contacts.csv"]
