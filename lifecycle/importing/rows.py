@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lifecycle.contracts import Limits, parse_inbound_json
+from lifecycle.contracts import Limits, normalized_email, parse_inbound_json
 from lifecycle.errors import InvalidInput
 from lifecycle.importing.mapping import Mapping, Spec, Stage
 from lifecycle.importing.reading import CsvRow
@@ -126,6 +126,10 @@ def map_row(mapping: Mapping, row: CsvRow, *, limits: Limits) -> MappedRow:
                           f"{'is' if len(names) == 1 else 'are'} empty")
     record = r.text(key.record) or external_id or email
     assert record is not None
+    if record == email:
+        # As the engine records it ("Ada@X.example" is ada@x.example): a later export
+        # that spells it otherwise still names the same inputs.
+        record = normalized_email(email) or email
     keys = {"external_id": external_id, "email": email}
     dates = {name: r.time(getattr(mapping, name).date) for name in ("mql", "sql", "won", "lost")}
     created = r.time(mapping.capture.date)
@@ -164,7 +168,7 @@ def map_row(mapping: Mapping, row: CsvRow, *, limits: Limits) -> MappedRow:
     elif "lost" in at:
         inputs.append(_loss(r, f"{prefix}:lost", at["lost"], common, sold="sql" in at,
                             status=None if dates["lost"] else reached.get("lost")))
-    lead = f"external:{external_id}" if external_id else f"email:{email}"
+    lead = f"external:{external_id}" if external_id else f"email:{record}"
     planned = tuple(_validated(item, limits, mapping) for item in inputs)
     return MappedRow(row.number, lead, created or min(known), planned)
 
@@ -293,6 +297,7 @@ def _columns(reason: str, item: dict[str, Any], mapping: Mapping) -> str:
     p = mapping.profile
     columns: dict[str, str | None] = {
         "external_id": mapping.key.external_id, "email": mapping.key.email,
+        "touchpoint_id": mapping.key.record, "action_id": mapping.key.record,
         "occurred_at": date, "channel": mapping.capture.channel.column,
         "kind": mapping.capture.kind.column, "actor": mapping.import_.actor.column,
         "amount": mapping.won.amount, "competitor": mapping.lost.competitor,

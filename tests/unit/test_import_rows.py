@@ -191,3 +191,16 @@ def test_a_dataset_without_dates_is_captured_at_the_default_date(tmp_path: Path)
     bad.write_text(MAPPING.replace('[capture]', '[capture]\ndefault_date = "soon"'))
     with pytest.raises(ConfigError, match=r"capture\.default_date: .*'soon' is not an ISO"):
         load_mapping(bad)
+
+
+def test_an_email_record_id_is_named_as_the_engine_records_it(tmp_path: Path) -> None:
+    mapping = MAPPING.replace('external_id = "Id"\n', "")
+    upper = inputs(plan(tmp_path, ",Ada@Example.ORG,,,,,,,,,,01/03/2024,,,,,,,,",
+                        mapping=mapping))
+    lower = inputs(plan(tmp_path, ",ada@example.org,,,,,,,,,,01/03/2024,,,,,,,,",
+                        mapping=mapping))
+    assert upper[0]["touchpoint_id"] == lower[0]["touchpoint_id"] == (
+        "import:crm:ada@example.org:created")
+    long_id = "x" * 190
+    p = plan(tmp_path, f"{long_id},,,,,,,,,,,01/03/2024,,,,,,,,")
+    assert "touchpoint_id (column 'Id')" in str(p.rejected[0][1])
