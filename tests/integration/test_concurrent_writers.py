@@ -110,7 +110,7 @@ def test_concurrent_ingest_processes_on_a_fresh_database_all_finish_with_exact_c
         assert summary["received"] == len(items)
         assert summary["accepted"] + summary["duplicate"] + summary["rejected"] == len(items)
         assert summary["rejected"] == 1
-        totals.update(summary)
+        totals.update(counts(summary))
     # Each shared input is accepted by exactly one writer, a duplicate for the others.
     own = sum(len(items) - len(shared) - 1 for _, items in files)
     assert totals["accepted"] == own + len(shared)

@@ -14,6 +14,7 @@ from lifecycle.aggregates.lead import Lead
 from lifecycle.errors import ConfigError
 from lifecycle.scoring import ScoringConfig, fit_score, grade, load_scoring
 from lifecycle.templates import TemplateRegistry
+from lifecycle.views import lead_summary
 from tests.support import T0, event_names, hours, lead_events, touchpoint
 from tests.unit.test_lead_transitions import Driver
 
@@ -88,6 +89,9 @@ def test_a_consumer_lead_with_no_company_reaches_hot_on_behaviour(
     assert "Disqualified" not in event_names(lead_events(lead))
     rules = [e.rule for e in lead_events(lead) if isinstance(e, Lead.MarketingQualified)]
     assert rules == ["thresholds"]  # behaviour alone: 40 points and no minimum fit
+    # lead show explains it by the same configuration (the file's own would say Warm)
+    shown = lead_summary(lead, lead_events(lead), scoring, at=T0 + hours(8))["scores"]
+    assert (shown["grade_now"], shown["fit"]["score"]) == ("hot", 0.0)
 
 
 def test_a_file_overrides_what_it_names_and_keeps_the_rest(tmp_path: Path) -> None:
