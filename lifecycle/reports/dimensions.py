@@ -11,9 +11,10 @@
 Every value is as of the report's cut (business time). ``NAME`` is the property's
 top-level key exactly as sent (case and spaces matter); a value is its text (numbers as
 JSON: ``42``, ``1.5``; objects and arrays as compact JSON). A lead without a value is in
-the group ``(none)`` (as is a value sent as that very text, and likewise ``(other)``). Only the :data:`TOP` largest groups (by leads) are shown on their
-own; the others are pooled as ``(other)``, so a dimension with thousands of values (an
-id put in a property) still gives a report a person can read.
+the group ``(none)`` (as is a value sent as that very text, and likewise ``(other)``).
+Only the :data:`TOP` largest groups (by leads) are shown on their own; the others are
+pooled as ``(other)``, so a dimension with thousands of values (an id put in a
+property) still gives a report a person can read.
 """
 
 from __future__ import annotations
