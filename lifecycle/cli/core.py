@@ -135,14 +135,20 @@ def _print_summary(summary: IngestSummary, rejects_path: Path) -> None:
         table.add_column(column, justify="right")
     table.add_row(*(str(v) for v in summary.as_dict().values()))
     console.print(table)
+    print_findings(console, summary)
+    if summary.rejected:
+        console.print(Text.assemble("rejected lines appended to ",
+                                    literal(rejects_path, "bold")))
+
+
+def print_findings(console: Console, summary: IngestSummary) -> None:
+    """What a run's accepted inputs held that scores nothing (unknown kinds, unmatched
+    values), and the warning when most of its new leads were troubled."""
     data = summary.as_json()
     if data["unknown_kinds"]:
         console.print(_counts("unknown kinds (0 points)", "kind", {"": data["unknown_kinds"]}))
     if data["unmatched"]:
         console.print(_counts("unmatched values (0 points)", "value", data["unmatched"]))
-    if summary.rejected:
-        console.print(Text.assemble("rejected lines appended to ",
-                                    literal(rejects_path, "bold")))
     if data["warning"]:
         console.print(Text.assemble(("warning: ", "bold yellow"), literal(data["warning"])))
 

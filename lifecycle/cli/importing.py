@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from lifecycle.cli.core import opened_app, print_json
+from lifecycle.cli.core import opened_app, print_findings, print_json
 from lifecycle.importing import PRESETS, ImportPlan, load_mapping, plan_import, run_import
 from lifecycle.ingest import RejectWriter, same_file
 from lifecycle.projections import build_runner
@@ -68,8 +68,10 @@ def import_(file: Path, mapping_path: Path | None, preset: str | None, dry_run: 
             runner.run()
         finally:
             runner.store.close()
-    report.update(summary.as_dict())
+    report.update(summary.as_json())
     _show(report, plan, as_json)
+    if not as_json:
+        print_findings(Console(), summary)
     if summary.rejected and not as_json:
         Console().print(Text.assemble("rejected rows and inputs appended to ",
                                       literal(rejects_path, "bold")))

@@ -170,11 +170,9 @@ def collect_reports(names: tuple[str, ...] | list[str], *, as_of: datetime | Non
         app.close()
 
 
-def _unmatched() -> Unmatched | None:
-    """The scoring's test of unmatched profile values, where the engine has one
-    (``lifecycle.scoring.unmatched``, issue 11's scoring part)."""
-    found: Unmatched | None = getattr(scoring, "unmatched", None)
-    return found
+def _unmatched() -> Unmatched:
+    """The scoring's test of unmatched profile values."""
+    return scoring.unmatched
 
 
 @click.group(invoke_without_command=True)

@@ -63,7 +63,7 @@ def quality_report(store: ProjectionStore, history: History, config: ScoringConf
                             "leads": without[:EXAMPLES]},
         "screens": _screens(store, history, cut, params),
         "unknown_kinds": _unknown_kinds(store, leads, config, cut, params),
-        "unmatched_values": None if unmatched is None else _unmatched(profiles, config,
+        "unmatched_values": None if unmatched is None else _unmatched(profiles, leads, config,
                                                                       unmatched),
         "before_capture": _before_capture(store, history, cut, params),
         "recorded_before_business_time": _skews(store, leads, cut, params),
@@ -136,24 +136,28 @@ def _screens(store: ProjectionStore, history: History, cut: str,
 
 def _unknown_kinds(store: ProjectionStore, leads: dict[str, Any], config: ScoringConfig,
                    cut: str, params: list[Any]) -> list[dict[str, Any]]:
-    known = config.behaviour.weights
+    # Each lead's kinds are known or not by its template's configuration.
+    known = {lead_id: config.for_template(lead.template).behaviour.weights
+             for lead_id, lead in leads.items()}
     touches: Counter[str] = Counter()
     who: dict[str, set[str]] = defaultdict(set)
     for lead_id, kind in store.query(
             f"SELECT x.lead_id, x.kind FROM lc_touches x WHERE 1 = 1{cut}", params):
-        if lead_id in leads and kind not in known:
+        if lead_id in known and kind not in known[lead_id]:
             touches[str(kind)] += 1
             who[str(kind)].add(lead_id)
     return [{"kind": k, "touches": n, "leads": len(who[k])}
             for k, n in sorted(touches.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def _unmatched(profiles: dict[str, dict[str, Any]], config: ScoringConfig,
-               unmatched: Unmatched) -> list[dict[str, Any]]:
+def _unmatched(profiles: dict[str, dict[str, Any]], leads: dict[str, Any],
+               config: ScoringConfig, unmatched: Unmatched) -> list[dict[str, Any]]:
     values: dict[str, Counter[str]] = defaultdict(Counter)
-    for profile in profiles.values():
+    for lead_id, profile in profiles.items():
+        lead = leads.get(lead_id)
+        fit = (config if lead is None else config.for_template(lead.template)).fit
         given = {k: v for k, v in profile.items() if k in ("industry", "title", "country")}
-        for name in unmatched(given, config.fit):
+        for name in unmatched(given, fit):
             values[name][str(given.get(name))] += 1
     return [{"field": name, "leads": sum(counter.values()),
              "values": [{"value": v, "leads": n} for v, n in sorted(
