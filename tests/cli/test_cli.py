@@ -55,7 +55,7 @@ MALFORMED = {
     3: ("schema", "not JSON: "),
     4: ("schema", "touchpoint_id: Input should be a valid string"),
     6: ("schema", "colour: Extra inputs are not permitted"),
-    7: ("schema", "action: Input should be 'accept', 'advance', 'bant'"),
+    7: ("schema", "action: Input should be 'qualify', 'accept', 'advance'"),
     8: ("unknown_lead", "no lead is known by 'email:nobody@nowhere.org'"),
     9: ("illegal_transition", "cannot win a lead in stage 'mql': only a sales-qualified lead"),
     12: ("schema", "an input must be a JSON object, got list"),

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from lifecycle.adapters.postgres.events import CONNECT_TIMEOUT
 from tests.support import EMAIL, T0, action_data, hours, touchpoint_data
 
 pytestmark = pytest.mark.integration
@@ -256,9 +257,14 @@ def _closed_port() -> int:
 
 
 @pytest.mark.parametrize("args", [["report", "funnel"], ["ingest", "-"], ["lead", "show", EMAIL]])
-def test_an_unreachable_postgresql_is_reported_within_5_seconds(
+def test_an_unreachable_postgresql_is_reported_within_its_connect_timeout(
     tmp_path: Path, args: list[str]
 ) -> None:
+    # Against the same command on SQLite, timed in the same run: the machine's load (and
+    # Python's start-up under it) is in both, what PostgreSQL adds is the connect timeout.
+    started = time.monotonic()
+    run(args, cwd=tmp_path, stdin="")
+    baseline = time.monotonic() - started
     with _silent_server() as silent:
         for port, why in ((_closed_port(), "Connection refused"),
                           (silent, "timeout expired")):
@@ -272,7 +278,10 @@ def test_an_unreachable_postgresql_is_reported_within_5_seconds(
             assert why in line
             assert "fix LIFECYCLE_DATABASE_URL" in line
             assert "secret" not in line  # the password is not printed
-            assert elapsed < 5, f"{elapsed:.1f} s"
+            # libpq gives up after CONNECT_TIMEOUT seconds; without it the silent server
+            # holds a connect for minutes (the kernel's TCP retries).
+            assert elapsed - baseline < 2 * CONNECT_TIMEOUT + 2, (
+                f"{elapsed:.1f} s, the same command on SQLite {baseline:.1f} s")
 
 
 def test_a_missing_postgresql_database_is_named(postgres_url: str, tmp_path: Path) -> None:
