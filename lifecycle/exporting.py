@@ -57,7 +57,8 @@ external id or an email), ``keys`` all of them; ``grade`` is the grade the lead 
 ``grade_now`` the one regrading at the moment would give; ``fit``, ``behaviour`` and
 ``total`` are scored at that moment; ``owner`` is who last accepted it for sales;
 ``channel`` and ``source`` are its first touch's; ``properties`` holds each property's
-earliest value (by business time). In CSV, ``keys`` and ``properties`` are JSON text."""
+first value (the one recorded first, as ``lead show`` and ``--by property:NAME`` take
+it). In CSV, ``keys`` and ``properties`` are JSON text."""
 
 _TIMES = frozenset({"last_touch", "captured_at"})
 _OPS = ("!=", ">=", "<=", "=", ">", "<", "~")
@@ -235,12 +236,6 @@ def lead_row(lead: Lead, events: list[Lead.Event], app: LeadLifecycle, *,
     scores = summary["scores"]
     person = person_of(lead)
     profile = lead.profile
-    properties: dict[str, Any] = {}
-    # Earliest by business time; the sort is stable, so ties keep the recorded order.
-    for event in sorted(events, key=lambda e: e.occurred_at):
-        for name, value in (getattr(event, "properties", None) or {}).items():
-            properties.setdefault(name, value)
-    phone = profile.get("phone")
     return {
         "key": lead.keys[0] if lead.keys else None,
         "keys": list(lead.keys),
@@ -255,7 +250,7 @@ def lead_row(lead: Lead, events: list[Lead.Event], app: LeadLifecycle, *,
         "fit": scores["fit"]["score"],
         "behaviour": scores["behaviour"]["score"],
         "total": scores["total"],
-        "contactable": not lead.erased and bool(lead.email or phone),
+        "contactable": lead.contactable,
         "last_touch": summary["last_touch_at"],
         "captured_at": summary["captured_at"],
         "channel": lead.first_channel,
@@ -264,7 +259,7 @@ def lead_row(lead: Lead, events: list[Lead.Event], app: LeadLifecycle, *,
         "industry": profile.get("industry"),
         "employees": profile.get("employees"),
         "title": profile.get("title"),
-        "properties": properties,
+        "properties": dict(lead.properties),
     }
 
 

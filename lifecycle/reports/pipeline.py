@@ -168,8 +168,18 @@ def losses_report(store: ProjectionStore, *, as_of: float | None = None, top: in
                   grouping: Grouping | None = None) -> dict[str, Any]:
     """Losses and disqualifications by reason × stage × channel × template × competitor
     × month, with amounts per currency, and the top reasons per stage; with a
-    ``grouping``, also per group (``groups``: count, amounts and top reasons of each)."""
-    clause, params = ("", []) if as_of is None else (" WHERE l.occurred_at <= ?", [as_of])
+    ``grouping``, also per group (``groups``: count, amounts and top reasons of each).
+
+    A disqualification a screen made and a later ``Reinstated`` reversed (new evidence
+    cleared it, or a person acted on the lead) is not a loss: it is left out (``report
+    quality`` counts reinstatements)."""
+    cut = "" if as_of is None else " AND t.occurred_at <= ?"
+    clause = (" WHERE NOT EXISTS (SELECT 1 FROM lc_transitions t WHERE t.lead_id = l.lead_id"
+              f" AND t.kind = 'reinstated' AND t.version > l.version{cut})")
+    params: list[Any] = []
+    if as_of is not None:
+        clause += " AND l.occurred_at <= ?"
+        params = [as_of, as_of]
     # Summed here, not by SQL: PostgreSQL raises on a float sum that overflows, and a
     # sum across currencies is what this report must never print.
     groups: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0.0])

@@ -30,17 +30,8 @@ HOUR = timedelta(hours=1)
 @pytest.fixture
 def app(database_url: str, templates: TemplateRegistry,
         scoring: ScoringConfig) -> Iterator[LeadLifecycle]:
-    # A lead with neither email nor phone is still screened out by the built-in file
-    # until screens judge only positive evidence (issue 11, item 1): switched off here,
-    # in the file's own screen and in the consumer's (made from it when it loaded).
-    def contact_not_required(config: ScoringConfig) -> ScoringConfig:
-        return config.model_copy(update={
-            "screen": config.screen.model_copy(update={"require_contact": False})})
-
-    config = contact_not_required(scoring).model_copy(update={"templates": {
-        "consumer": contact_not_required(scoring.for_template("consumer"))}})
     app = LeadLifecycle(Settings(database_url=database_url), templates=templates,
-                        scoring=config, clock=lambda: NOW)
+                        scoring=scoring, clock=lambda: NOW)
     yield app
     app.close()
 
@@ -96,6 +87,11 @@ def test_id_only_consumer_leads_are_scored_graded_and_counted(
     # the consumer's industry does not count (weight 0); India is a country, no target
     assert summary.unmatched == {"country": {"Narnia": 1}, "industry": {"fintechs": 1},
                                  "title": {"Data Wrangler": 1}}
+    # Nobody is disqualified for want of contact details; stu-1 and stu-3 (id only) are
+    # flagged not contactable, stu-3 unscored too: 2 of 5, not most, so no warning.
+    new = summary.new_leads
+    assert (new.created, new.disqualified, new.not_contactable, new.troubled) == (5, 0, 2, 2)
+    assert new.warning is None
 
     def lead(key: str) -> Any:
         return app.get_lead(app.find_lead(key))

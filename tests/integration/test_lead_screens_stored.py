@@ -19,6 +19,7 @@ from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.audit import history
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.projections import ProjectionStore, build_runner
+from lifecycle.reports.pipeline import losses_report
 from lifecycle.whatif import what_if
 from tests.integration.audit_story import ICP, T0, RawEvents, open_app
 
@@ -124,8 +125,13 @@ def test_personal_fields_are_encrypted_and_the_funnel_records_reinstatements(
     try:
         moves = store.query("SELECT from_stage, to_stage, kind, actor FROM lc_transitions "
                             "WHERE kind = 'reinstated'")
+        disqualified = store.query("SELECT COUNT(*) FROM lc_losses")
+        losses = losses_report(store)
     finally:
         store.close()
+    # Both leads were disqualified by a screen and reinstated: no loss in the report.
+    assert disqualified == [(2,)]
+    assert losses["total"] == 0, losses
     assert sorted(tuple(m) for m in moves) == sorted([
         ("disqualified", "nurturing", "reinstated", "policy:screen"),
         ("disqualified", "captured", "reinstated", "marketing:mia")])
