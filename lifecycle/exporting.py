@@ -26,7 +26,6 @@ A row without the value never satisfies an ordering. Examples: ``stage=mql``,
 from __future__ import annotations
 
 import csv
-import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ import orjson
 
 from lifecycle.aggregates.lead import Lead
 from lifecycle.people import leads_with_events, person_of, uuids
+from lifecycle.reports.layout import as_number
 from lifecycle.views import lead_summary
 
 if TYPE_CHECKING:
@@ -87,9 +87,9 @@ class Condition:
             want = self.value.casefold()
             if self.op == "~":
                 return want in text
-            same = text == want or (self.number is not None and _number(have) == self.number)
+            same = text == want or (self.number is not None and as_number(have) == self.number)
             return same if self.op == "=" else not same
-        left = _moment(have) if self.field in _TIMES else _number(have)
+        left = _moment(have) if self.field in _TIMES else as_number(have)
         if left is None or self.number is None:
             return False
         if self.op == ">":
@@ -167,12 +167,12 @@ def _value(text: str, start: int) -> tuple[str, int]:
 def _condition(field: str, op: str, value: str) -> Condition:
     number: float | None = None
     if op in (">", ">=", "<", "<="):
-        number = _moment(value) if field in _TIMES else _number(value)
+        number = _moment(value) if field in _TIMES else as_number(value)
         if number is None:
             what = "an ISO 8601 date or time" if field in _TIMES else "a number"
             raise WhereError(f"{field}{op}{value!r}: {op} needs {what}")
     elif op != "~":
-        number = _number(value)
+        number = as_number(value)
     return Condition(field, op, value, number)
 
 
@@ -191,16 +191,6 @@ def _as_text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return " ".join(_as_text(v) for v in value)
     return str(value)
-
-
-def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _moment(value: Any) -> float | None:
