@@ -53,12 +53,29 @@ def country_code(value: str) -> str | None:
     return str(found.alpha_2) if found is not None else None
 
 
+_COMMON_NAMES = {
+    "uae": "AE", "emirates": "AE", "russia": "RU", "turkey": "TR", "uk": "GB",
+    "great_britain": "GB", "britain": "GB", "england": "GB", "scotland": "GB",
+    "wales": "GB", "northern_ireland": "GB", "holland": "NL", "ivory_coast": "CI",
+    "macau": "MO", "palestine": "PS", "swaziland": "SZ", "burma": "MM", "cape_verde": "CV",
+    "brunei": "BN", "micronesia": "FM", "vatican": "VA", "america": "US",
+    "united_states_of_america": "US", "korea": "KR", "south_korea": "KR",
+    "north_korea": "KP", "dr_congo": "CD", "drc": "CD", "congo_kinshasa": "CD",
+    "congo_brazzaville": "CG", "east_timor": "TL", "macedonia": "MK",
+}
+"""Everyday English names a CRM export uses that ISO's names (pycountry) do not hold."""
+
+
 @lru_cache(maxsize=1)
 def _by_name() -> dict[str, Any]:
-    names: dict[str, Any] = {}
+    names: dict[str, Any] = {
+        name: pycountry.countries.get(alpha_2=code) for name, code in _COMMON_NAMES.items()}
     for country in pycountry.countries:
         for attribute in ("name", "official_name", "common_name"):
             name = getattr(country, attribute, None)
             if isinstance(name, str):
                 names.setdefault(token(name), country)
+    for country in pycountry.countries:  # "Bolivia, Plurinational State of": "bolivia"
+        short = getattr(country, "name", "").split(",")[0]
+        names.setdefault(token(short), country)
     return names

@@ -144,7 +144,8 @@ def test_channels_and_kinds_are_the_users_own_words_as_tokens(given: str, record
 @pytest.mark.parametrize(
     ("given", "recorded"),
     [("de", "DE"), ("USA", "US"), ("United States", "US"), ("germany", "DE"),
-     ("Viet Nam", "VN"), ("Deutschland", "Deutschland"), ("ZZ", "ZZ")],
+     ("Viet Nam", "VN"), ("UAE", "AE"), ("Russia", "RU"), ("UK", "GB"), ("Bolivia", "BO"),
+     ("Deutschland", "Deutschland"), ("ZZ", "ZZ")],
 )
 def test_countries_are_read_as_codes_or_names_and_kept_when_unknown(given: str,
                                                                     recorded: str) -> None:
