@@ -1,5 +1,5 @@
-"""What several benchmarks share: quantiles, the load average, throwaway databases and
-the goal lines they print."""
+"""What several benchmarks share: quantiles, the load average, throwaway databases, the
+goal lines they print and the CPU a local PostgreSQL server spends."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["database", "loadavg", "percentile", "print_goals"]
+__all__ = ["ServerCpu", "database", "loadavg", "percentile", "print_goals"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -55,3 +56,48 @@ def print_goals(console: Any, goals: Mapping[str, Mapping[str, Any]]) -> None:
     for goal, g in goals.items():
         console.print(f"goal {goal}: {g['value']:,} (goal {g['goal']:,}) "
                       f"{'met' if g['met'] else 'NOT met'}")
+
+
+class ServerCpu:
+    """CPU seconds of the PostgreSQL backends of one database, read from ``/proc``.
+
+    Only when the server is a process on this machine (a backend's pid must be a
+    ``postgres`` process here); otherwise :meth:`snapshot` gives nothing and the
+    figure is reported as null.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.local = urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def _cpu(self, pid: int) -> float | None:
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if not f.read().startswith("postgres"):
+                    return None
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / self._tick
+
+    def snapshot(self) -> dict[int, float] | None:
+        if not self.local:
+            return None
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()").fetchall()
+        cpu = {int(pid): self._cpu(int(pid)) for (pid,) in rows}
+        if not cpu or any(v is None for v in cpu.values()):
+            return None
+        return {pid: v for pid, v in cpu.items() if v is not None}
+
+    @staticmethod
+    def used(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+        if before is None or after is None:
+            return None
+        return sum(v - before.get(pid, 0.0) for pid, v in after.items())

@@ -59,13 +59,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 if __package__ in (None, ""):  # run as a plain script: make ``lifecycle``/``tests`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-from bench._common import database, loadavg, percentile, print_goals
+from bench._common import ServerCpu, database, loadavg, percentile, print_goals
 from bench._projections_naive import run_baseline
 from demo import generate
 from lifecycle.application import LeadLifecycle
@@ -80,54 +79,6 @@ from lifecycle.settings import Settings
 __all__ = ["main"]
 
 GOAL_POSTGRES_EVENTS_PER_S = 50_000.0
-
-# --------------------------------------------------------------------------- helpers
-
-
-class ServerCpu:
-    """CPU seconds of the PostgreSQL backends of one database, read from ``/proc``.
-
-    Only when the server is a process on this machine (a backend's pid must be a
-    ``postgres`` process here); otherwise :meth:`snapshot` gives nothing and the
-    figure is reported as null.
-    """
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.local = urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
-        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-    def _cpu(self, pid: int) -> float | None:
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if not f.read().startswith("postgres"):
-                    return None
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / self._tick
-
-    def snapshot(self) -> dict[int, float] | None:
-        if not self.local:
-            return None
-        import psycopg
-
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()").fetchall()
-        cpu = {int(pid): self._cpu(int(pid)) for (pid,) in rows}
-        if not cpu or any(v is None for v in cpu.values()):
-            return None
-        return {pid: v for pid, v in cpu.items() if v is not None}
-
-    @staticmethod
-    def used(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
-        if before is None or after is None:
-            return None
-        return sum(v - before.get(pid, 0.0) for pid, v in after.items())
-
 
 # --------------------------------------------------------------------------- phases
 
