@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -21,10 +21,10 @@ from eventsourcing.domain import Aggregate
 
 from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.values import Key, LossReason, Touch, lead_id_for
+from lifecycle.business_time import check_business_time
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.errors import (
     IdConflict,
-    ImplausibleTime,
     InputRejected,
     InvalidInput,
     LeadNotFound,
@@ -36,7 +36,6 @@ from lifecycle.templates import FunnelTemplate
 
 if TYPE_CHECKING:
     from lifecycle.application import LeadLifecycle
-    from lifecycle.settings import Settings
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -233,27 +232,6 @@ def handle(
                       "nothing of it was recorded; please report it with the input")
 
 
-def check_business_time(settings: Settings, item: Inbound, recorded_at: datetime) -> None:
-    """Rejects business times outside [earliest, recorded time + skew].
-
-    Raises:
-        ImplausibleTime: naming the window.
-    """
-    earliest = settings.earliest_business_time
-    try:
-        latest = recorded_at + settings.max_future_skew
-    except OverflowError:
-        latest = datetime.max.replace(tzinfo=UTC)
-    if earliest <= item.occurred_at <= latest:
-        return
-    skew = settings.max_future_skew
-    raise ImplausibleTime(
-        f"occurred_at {item.occurred_at.isoformat()} is outside the plausible window "
-        f"{earliest.isoformat()} .. {latest.isoformat()} (recorded time plus "
-        f"{_duration(skew)}); fix the source's clock or the value, or widen "
-        "LIFECYCLE_EARLIEST_BUSINESS_TIME / LIFECYCLE_MAX_FUTURE_SKEW")
-
-
 def _apply(app: LeadLifecycle, item: Inbound, batch: Batch, recorded_at: datetime) -> Result:
     cause = cause_of(item)
     known = batch.recorded.get(cause)
@@ -410,10 +388,3 @@ def run_policy(
         app._forget(batch)
         raise
     return changed
-
-
-def _duration(value: timedelta) -> str:
-    if value % timedelta(days=1) == timedelta(0):
-        days = value // timedelta(days=1)
-        return f"{days} day" + ("" if days == 1 else "s")
-    return f"{value.total_seconds():g} s"
