@@ -30,27 +30,10 @@ from lifecycle.scoring import BantAssessment, Contribution
 if TYPE_CHECKING:
     from lifecycle.aggregates.lead import Lead
 
-__all__ = [
-    "BantAssessed",
-    "Captured",
-    "Disqualified",
-    "Erased",
-    "Graded",
-    "LeadEvent",
-    "Lost",
-    "MarketingQualified",
-    "NoteAdded",
-    "NurtureStepSent",
-    "PropertiesNoted",
-    "Recycled",
-    "Reinstated",
-    "Reopened",
-    "SalesAccepted",
-    "SalesQualified",
-    "StageAdvanced",
-    "TouchpointRecorded",
-    "Won",
-]
+__all__ = ["BantAssessed", "Captured", "Disqualified", "Erased", "Graded", "LeadEvent",
+           "Lost", "MarketingQualified", "NoteAdded", "NurtureStepSent", "PropertiesNoted",
+           "Recycled", "Reinstated", "Reopened", "SalesAccepted", "SalesQualified",
+           "StageAdvanced", "TouchpointRecorded", "Won"]
 
 PersonalFields = tuple[tuple[str, str], ...]
 
@@ -396,8 +379,7 @@ def _note_properties(lead: Lead, properties: dict[str, Any]) -> None:
     """The first value given for a property wins: later ones are history, not state."""
     held = lead.properties
     for name, value in properties.items():
-        if name not in held:
-            held[name] = value
+        held.setdefault(name, value)
 
 
 def _enter(lead: Lead, stage: str, at: datetime) -> None:
