@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from eventsourcing.application import (
@@ -59,6 +59,10 @@ from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.settings import Settings
 from lifecycle.templates import TemplateRegistry, load_templates
 from lifecycle.writing import ChainedWriting
+
+if TYPE_CHECKING:
+    from lifecycle.scoring.learned.model import Model
+    from lifecycle.scoring.learned.registry import ModelRegistry
 
 # An input's outcome (Outcome, Result and the two internal outcome codes) is defined with
 # the handling of inputs (lifecycle.handling) and is part of what the application returns.
@@ -358,6 +362,30 @@ class LeadLifecycle(LeadFinding, ChainedWriting, Application[UUID]):
         """Empties the caches (another process may have written)."""
         self._leads.clear()
         self._keys.clear()
+
+    # -- learned models ---------------------------------------------------------------
+
+    @property
+    def models(self) -> ModelRegistry:
+        """The stored models (imported on first use: numpy and LightGBM load only then)."""
+        registry = self.__dict__.get("_models")
+        if registry is None:
+            from lifecycle.scoring.learned.registry import ModelRegistry
+
+            registry = self.__dict__["_models"] = ModelRegistry(self)
+        return registry
+
+    @property
+    def active_model(self) -> Model | None:
+        """The active model, loaded once per application (``reload_model`` after
+        ``lifecycle model activate`` in another process); None when no model is active."""
+        if "_active_model" not in self.__dict__:
+            self.__dict__["_active_model"] = self.models.active()
+        model: Model | None = self.__dict__["_active_model"]
+        return model
+
+    def reload_model(self) -> None:
+        self.__dict__.pop("_active_model", None)
 
     # -- privacy ----------------------------------------------------------------------
 

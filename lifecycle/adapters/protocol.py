@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
@@ -116,6 +117,31 @@ class KeyStore(Protocol):
     def close(self) -> None: ...
 
 
+class ModelStore(Protocol):
+    """Learned models (:mod:`lifecycle.scoring.learned.registry`): table
+    ``lifecycle_models`` in the event store's database. Rows are never updated except
+    the ``active`` flag; bytes are returned as stored (the registry verifies them)."""
+
+    def put(self, model_id: str, content_hash: str, created_at: datetime,
+            stored_at: datetime, artifact: bytes) -> bool:
+        """Stores a model; False when the id was stored already (nothing changes)."""
+        ...
+
+    def get(self, model_id: str) -> tuple[str, bytes] | None:
+        """(content_hash, artifact) of the model, or None."""
+        ...
+
+    def rows(self) -> list[tuple[str, str, datetime, datetime, bool, bytes]]:
+        """(model_id, content_hash, created_at, stored_at, active, artifact), oldest first."""
+        ...
+
+    def activate(self, model_id: str | None) -> None:
+        """The one active model (None: none), in one transaction."""
+        ...
+
+    def active_id(self) -> str | None: ...
+
+
 class EventStorage(Protocol):
     """One backend's event side: the recorder, raw reads, the key store, the schema.
 
@@ -152,6 +178,10 @@ class EventStorage(Protocol):
     ) -> AbstractContextManager[ChainRead]:
         """The raw rows of the events ``table`` (one lead's, those whose id in 32 hex
         digits is in ``[lo, hi)``, or all), with the heads, in one snapshot."""
+
+    def model_store(self) -> ModelStore:
+        """The learned models' table (created on first use)."""
+        ...
 
     def key_store(self) -> KeyStore:
         """A key store on a connection of its own (opened on first use)."""

@@ -161,6 +161,12 @@ class Graded(LeadEvent):
     bant: float | None
     fit_parts: dict[str, float]
     trigger: str
+    # A grade a learned model made (trigger "model"): which model, its probability and
+    # the top factors. Stored only on those events (class defaults for the others, so a
+    # rules grade is stored as before).
+    model_id: str | None = None
+    probability: float | None = None
+    factors: list[dict[str, Any]] | None = None
 
     def _apply(self, lead: Lead) -> None:
         lead.grade = self.grade  # type: ignore[assignment]

@@ -237,7 +237,36 @@ class BehaviourConfig(_Strict):
     signals: tuple[Signal, ...] = ()
 
 
+class ModelGrading(_Strict):
+    """How a learned model's probability becomes a grade (``[grading.model]``): by
+    probability thresholds (``hot``, ``warm``, both or neither), else by the model's
+    training distribution (``hot_decile`` 9: the top 10 % are hot; ``warm_decile`` 7:
+    the next 20 % warm)."""
+
+    hot: float | None = Field(default=None, gt=0, le=1)
+    warm: float | None = Field(default=None, gt=0, le=1)
+    hot_decile: int = Field(default=9, ge=1, le=9)
+    warm_decile: int = Field(default=7, ge=1, le=9)
+    top_factors: int = Field(default=3, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ModelGrading:
+        if (self.hot is None) != (self.warm is None):
+            raise ValueError("grading.model: give both hot and warm probabilities, or neither "
+                             "(then the deciles decide)")
+        if self.hot is not None and self.warm is not None and self.warm > self.hot:
+            raise ValueError(f"grading.model.warm ({self.warm}) must not exceed hot ({self.hot})")
+        if self.warm_decile > self.hot_decile:
+            raise ValueError(f"grading.model.warm_decile ({self.warm_decile}) must not exceed "
+                             f"hot_decile ({self.hot_decile})")
+        return self
+
+
 class GradingConfig(_Strict):
+    by: Literal["rules", "model"] = "rules"
+    """``model``: with a model active (``lifecycle model activate``), grades follow its
+    predicted probability (:class:`ModelGrading`); without one, the rules grade."""
+    model: ModelGrading = ModelGrading()
     fit_weight: float = Field(ge=0)
     behaviour_weight: float = Field(ge=0)
     bant_weight: float = Field(ge=0)
