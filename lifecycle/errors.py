@@ -11,6 +11,8 @@ the message is built from it, so it is worded the same wherever the error is rai
     ├── ConfigError                 a setting, template, scoring or rates file is invalid
     ├── ErasureIncomplete           a key is deleted, but a copy may remain: erase again
     ├── EngineError                 the worker's engine process failed a request, or died
+    ├── ModelTampered               stored or imported model bytes fail their hash: refused
+    ├── NotEnoughOutcomes           too few won or not-won leads to train a model
     ├── PublishError                the broker did not take a message
     └── InputRejected               an input cannot be applied: kept as a reject  (code)
         ├── InvalidInput            it does not match the contract          schema
@@ -63,6 +65,8 @@ __all__ = [
     "LeadErased",
     "LeadNotFound",
     "LifecycleError",
+    "ModelTampered",
+    "NotEnoughOutcomes",
     "PublishError",
     "UnknownTemplate",
 ]
@@ -94,6 +98,16 @@ class EngineError(LifecycleError):
 
 class ErasureIncomplete(LifecycleError):
     """A lead's key was deleted, but a copy of it may remain on disk; erase again."""
+
+
+class ModelTampered(LifecycleError):
+    """Stored or imported model bytes whose hash is not the one they were stored under,
+    or that are no model artifact: refused, never loaded."""
+
+
+class NotEnoughOutcomes(LifecycleError):
+    """Too few closed leads of a class to train a model (the message says how many
+    there are, how many are needed, and why)."""
 
 
 class InputRejected(LifecycleError):

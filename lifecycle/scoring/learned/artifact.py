@@ -14,18 +14,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from lifecycle.errors import LifecycleError
+from lifecycle.errors import ModelTampered
 from lifecycle.scoring.learned.features import FeatureSpec
 
 __all__ = ["FORMAT", "Artifact", "Baseline", "Calibration", "ModelTampered", "content_hash",
            "decode", "encode", "model_id_of"]
 
 FORMAT = "lifecycle-model/1"
-
-
-class ModelTampered(LifecycleError):
-    """Stored or imported model bytes whose hash is not the one they were stored under,
-    or that are no model artifact: refused, never loaded."""
 
 
 class Calibration(BaseModel):

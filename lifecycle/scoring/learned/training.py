@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from lifecycle.errors import LifecycleError
+from lifecycle.errors import NotEnoughOutcomes
 from lifecycle.scoring.learned.artifact import Artifact
 from lifecycle.scoring.learned.facts import LeadFacts
 
@@ -40,10 +40,6 @@ tests each fold on at least 10 of each, below which a fold's AUC varies by more 
 conversions, Adobe for 10, Odoo for 1 of each)."""
 
 TIME_SPLIT_MONTHS = 3
-
-
-class NotEnoughOutcomes(LifecycleError):
-    """Too few closed leads of a class to train (the message says how many and why)."""
 
 
 @dataclass(frozen=True, slots=True)
