@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -93,15 +93,27 @@ class FeatureSpec(BaseModel):
             values[f"profile:{f}"] = Counter()
         having: Counter[str] = Counter()  # field → leads with a value
         numbers: Counter[str] = Counter()  # property field → leads giving a number
+        memo: dict[tuple[bool, str], tuple[str, ...]] = {}
+
+        def tokens_of(value: Any, country: bool = False) -> tuple[str, ...]:
+            # A string's tokens once per call: token() normalises Unicode (~2 µs).
+            if type(value) is not str:
+                return _country_tokens(value) if country else _tokens(value)
+            found = memo.get((country, value))
+            if found is None:
+                found = memo[country, value] = (
+                    _country_tokens(value) if country else _tokens(value))
+            return found
+
         for lead in facts:
             kinds.update({k for _, k, _ in lead.touches})
-            channels.update(_tokens(lead.channel))
-            values["source"].update(_tokens(lead.source))
-            values["template"].update(_tokens(lead.template))
+            channels.update(tokens_of(lead.channel))
+            values["source"].update(tokens_of(lead.source))
+            values["template"].update(tokens_of(lead.template))
             for name, value in lead.profile.items():
                 if _profile_field(name, value):
                     field = f"profile:{name}"
-                    tokens = _profile_tokens(name, value)
+                    tokens = tokens_of(value, name == "country")
                     if tokens:
                         having[field] += 1
                         values.setdefault(field, Counter()).update(tokens)
@@ -115,9 +127,9 @@ class FeatureSpec(BaseModel):
                         continue
                     field = prefix + name
                     having[field] += 1
-                    if _number(value) is not None:
+                    if not math.isnan(_number(value)):
                         numbers[field] += 1
-                    values.setdefault(field, Counter()).update(_tokens(value))
+                    values.setdefault(field, Counter()).update(tokens_of(value))
         categorical: dict[str, tuple[str, ...]] = {}
         numeric: list[str] = []
         for field in sorted(values):
@@ -141,31 +153,6 @@ def group_of(name: str) -> str:
     if field.endswith(":sum") and field.startswith("property:"):
         return field[:-4]
     return field
-
-
-def matrix(spec: FeatureSpec, facts: Sequence[LeadFacts],
-           at: Sequence[datetime]) -> np.ndarray:
-    """One float64 row per lead (``facts[i]`` at ``at[i]``), columns ``spec.names``."""
-    names, defaults = _layout(spec)
-    if len(facts) != len(at):
-        raise ValueError(f"{len(facts)} leads but {len(at)} moments")
-    index = {n: i for i, n in enumerate(names)}
-    out = np.tile(np.asarray(defaults, dtype=np.float64), (len(facts), 1))
-    if not facts:
-        return out
-    # Rows are scattered in one vectorised assignment at the end: setting numpy items one
-    # by one costs ~100 ns each, more than the rest of a lead's work.
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    fill = _Filler(spec, index, cols, vals)
-    for i, (lead, when) in enumerate(zip(facts, at, strict=True)):
-        before = len(cols)
-        fill(lead, when)
-        rows.extend([i] * (len(cols) - before))
-    out[np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)] = \
-        np.asarray(vals, dtype=np.float64)
-    return out
 
 
 # -- the layout ----------------------------------------------------------------------------
@@ -215,173 +202,181 @@ def _layout(spec: FeatureSpec) -> tuple[tuple[str, ...], list[float]]:
     return tuple(names), defaults
 
 
-class _Filler:
-    """Writes one lead's non-default cells as (column, value) pairs; the column indices
-    and the token lookups are prepared once per :func:`matrix` call."""
+def matrix(spec: FeatureSpec, facts: Sequence[LeadFacts],
+           at: Sequence[datetime]) -> np.ndarray:
+    """One float64 row per lead (``facts[i]`` at ``at[i]``), columns ``spec.names``."""
+    names, defaults = _layout(spec)
+    n = len(facts)
+    if n != len(at):
+        raise ValueError(f"{n} leads but {len(at)} moments")
+    out = np.tile(np.asarray(defaults, dtype=np.float64), (n, 1))
+    if n == 0:
+        return out
+    # Column by column over all leads, not lead by lead: a comprehension per field and
+    # numpy per column cost ~5 µs a lead where a loop of method calls per lead cost ~50.
+    # Each row still depends on its own lead only (nothing is summed across leads, and
+    # exp is math.exp per touch, never a vectorised one whose last bit may differ).
+    index = {name: i for i, name in enumerate(names)}
+    _activity(spec, index, facts, at, out)
+    _who(spec, index, facts, out)
+    _properties(spec, index, facts, out)
+    if spec.sales:
+        _sales(spec, index, facts, out)
+    return out
 
-    def __init__(self, spec: FeatureSpec, index: dict[str, int], cols: list[int],
-                 vals: list[float]) -> None:
-        self.cols, self.vals = cols, vals
-        self.base = [index[n] for n in ACTIVITY]
-        self.kind_col = {k: index[f"count:{k}"] for k in spec.kinds}
-        self.kind_other = index[f"count:{OTHER}"]
-        self.channel_col = _value_columns(index, "first_channel", spec.channels)
-        self.who = [(f, _value_columns(index, f, spec.categorical[f]))
-                    for f in sorted(spec.categorical)
-                    if not f.startswith(("property:", SALES_PREFIX))]
-        self.employees = index["employees"]
-        self.contactable = index["contactable"]
-        self.has_company = index["has_company"]
-        self.numeric = [(n, index[f"property:{n}"], index[f"property:{n}:sum"])
-                        for n in spec.numeric if not n.startswith(SALES_PREFIX)]
-        self.props = [(f[9:], _value_columns(index, f, spec.categorical[f]))
-                      for f in spec.categorical if f.startswith("property:")]
-        self.sales = spec.sales
-        if spec.sales:
-            self.sales_base = [index[n] for n in SALES]
-            self.sales_numeric = [(n[len(SALES_PREFIX) - 9:], index[n])
-                                  for n in spec.numeric if n.startswith(SALES_PREFIX)]
-            self.sales_props = [(f[len(SALES_PREFIX) - 9:],
-                                 _value_columns(index, f, spec.categorical[f]))
-                                for f in spec.categorical if f.startswith(SALES_PREFIX)]
-        self.decay = math.log(2) / (spec.half_life_days * _DAY)
-        self.tokens: dict[Any, tuple[str, ...]] = {}  # value → its tokens, this call
 
-    def __call__(self, lead: LeadFacts, at: datetime) -> None:
-        self._activity(lead, at)
-        self._who(lead)
-        self._properties(lead)
-        if self.sales:
-            self._sales(lead.sales)
+def _activity(spec: FeatureSpec, index: dict[str, int], facts: Sequence[LeadFacts],
+              at: Sequence[datetime], out: np.ndarray) -> None:
+    """The activity columns, from the touches dated at or before ``at`` (live facts may
+    hold later ones)."""
+    n = len(facts)
+    now = np.array([a.timestamp() for a in at], dtype=np.float64)
+    since = (now - np.array([f.captured_at.timestamp() for f in facts])) / _DAY
+    touches = [f.touches for f in facts]
+    lead = np.repeat(np.arange(n), [len(ts) for ts in touches])
+    stamps = np.array([t.timestamp() for ts in touches for t, _, _ in ts], dtype=np.float64)
+    kind_ids: dict[str, int] = {}
+    kinds = np.array([kind_ids.setdefault(k, len(kind_ids)) for ts in touches
+                      for _, k, _ in ts], dtype=np.intp)
+    channel_ids: dict[str, int] = {}
+    channels = np.array([channel_ids.setdefault(c, len(channel_ids)) for ts in touches
+                         for _, _, c in ts], dtype=np.intp)
+    keep = stamps <= now[lead]
+    if not keep.all():
+        lead, stamps, kinds, channels = lead[keep], stamps[keep], kinds[keep], channels[keep]
+    age = now[lead] - stamps
+    count = np.bincount(lead, minlength=n).astype(np.float64)
+    weights = (age * -(math.log(2) / (spec.half_life_days * _DAY))).tolist()
+    decayed = np.bincount(lead, [math.exp(w) for w in weights], minlength=n)
+    last = np.full(n, -np.inf)
+    np.maximum.at(last, lead, stamps)
+    columns = {
+        "touches": count,
+        "kinds": _distinct(lead, kinds, len(kind_ids), n),
+        "channels": _distinct(lead, channels, len(channel_ids), n),
+        "touches_7d": np.bincount(lead[age < 7 * _DAY], minlength=n),
+        "touches_30d": np.bincount(lead[age < 30 * _DAY], minlength=n),
+        "decayed_touches": decayed,
+        "days_since_capture": since,
+        "days_since_last_touch": np.where(count > 0, (now - last) / _DAY, np.nan),
+        "touches_per_week": count * 7.0 / np.maximum(since, 1.0),
+    }
+    for name, values in columns.items():
+        out[:, index[name]] = values
+    other = index[f"count:{OTHER}"]
+    column_of = np.array([index.get(f"count:{k}", other) for k in kind_ids], dtype=np.intp)
+    if len(lead):
+        np.add.at(out, (lead, column_of[kinds]), 1.0)
 
-    def _activity(self, lead: LeadFacts, at: datetime) -> None:
-        """The touches dated at or before ``at`` (live facts may hold later ones)."""
-        cols, vals = self.cols, self.vals
-        now = at.timestamp()
-        week, month = now - 7 * _DAY, now - 30 * _DAY
-        decay = self.decay
-        n = n7 = n30 = 0
-        decayed = 0.0
-        last = -math.inf
-        kinds: dict[str, int] = {}
-        channels: set[str] = set()
-        for t, kind, channel in lead.touches:
-            ts = t.timestamp()
-            if ts > now:
-                continue
-            n += 1
-            if ts > week:
-                n7 += 1
-            if ts > month:
-                n30 += 1
-            decayed += math.exp((ts - now) * decay)
-            if ts > last:
-                last = ts
-            kinds[kind] = kinds.get(kind, 0) + 1
-            channels.add(channel)
-        since = (now - lead.captured_at.timestamp()) / _DAY
-        b = self.base
-        cols.extend(b)
-        vals.extend((n, len(kinds), len(channels), n7, n30, decayed, since,
-                     (now - last) / _DAY if n else math.nan, n * 7.0 / max(since, 1.0)))
-        kind_col, other = self.kind_col, self.kind_other
-        others = 0
-        for kind, count in kinds.items():
-            c = kind_col.get(kind)
-            if c is None:
-                others += count
-            else:
-                cols.append(c)
-                vals.append(count)
-        if others:
-            cols.append(other)
-            vals.append(others)
 
-    def _who(self, lead: LeadFacts) -> None:
-        put_col, put_val = self.cols.append, self.vals.append
-        self._one_hot(self.channel_col, self._tokens(lead.channel))
-        profile = lead.profile
-        for field, columns in self.who:
-            if field == "source":
-                value: Any = lead.source
-            elif field == "template":
-                value = lead.template
-            else:
-                value = profile.get(field[8:])
-                if value is None:
-                    continue
-                if field == "profile:country":
-                    self._one_hot(columns, self._country(value))
-                    continue
-            self._one_hot(columns, self._tokens(value))
-        employees = _number(profile.get("employees"))
-        if employees is None and isinstance(profile.get("employees"), str):
-            employees = _parse(profile["employees"])
-        if employees is not None:
-            put_col(self.employees)
-            put_val(employees)
-        phone = profile.get("phone")
-        if lead.has_email or (phone and phone != ERASED):
-            put_col(self.contactable)
-            put_val(1.0)
-        if profile.get("company"):
-            put_col(self.has_company)
-            put_val(1.0)
+def _distinct(lead: np.ndarray, codes: np.ndarray, size: int, n: int) -> np.ndarray:
+    """How many distinct codes each lead has."""
+    # Sorted, then the first of each run: np.unique (hashing, numpy 2.4) was 30x slower.
+    key = np.sort(lead * size + codes)
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    return np.bincount(key[first] // size, minlength=n)
 
-    def _properties(self, lead: LeadFacts) -> None:
-        put_col, put_val = self.cols.append, self.vals.append
-        props, sums = lead.properties, lead.sums
-        for name, latest, total in self.numeric:
-            x = _number(props.get(name))
-            if x is not None:
-                put_col(latest)
-                put_val(x)
-            s = sums.get(name)
-            if s is not None:
-                put_col(total)
-                put_val(s)
-        for name, columns in self.props:
-            value = props.get(name)
-            if value is not None:
-                self._one_hot(columns, self._tokens(value))
 
-    def _sales(self, sales: dict[str, Any]) -> None:
-        actions, stage, bant = self.sales_base
-        self.cols.extend((actions, stage))
-        self.vals.extend((sales.get("actions", 0), sales.get("stage", 0)))
-        if "bant" in sales:
-            self.cols.append(bant)
-            self.vals.append(sales["bant"])
-        for key, column in self.sales_numeric:
-            x = _number(sales.get(key))
-            if x is not None:
-                self.cols.append(column)
-                self.vals.append(x)
-        for key, columns in self.sales_props:
-            value = sales.get(key)
-            if value is not None:
-                self._one_hot(columns, self._tokens(value))
+def _who(spec: FeatureSpec, index: dict[str, int], facts: Sequence[LeadFacts],
+         out: np.ndarray) -> None:
+    _one_hot(out, [f.channel for f in facts], _value_columns(index, "first_channel",
+                                                             spec.channels), _tokens)
+    profiles = [f.profile for f in facts]
+    for field in sorted(spec.categorical):
+        if field == "source":
+            values: list[Any] = [f.source for f in facts]
+        elif field == "template":
+            values = [f.template for f in facts]
+        elif field.startswith("profile:"):
+            name = field[8:]
+            values = [p.get(name) for p in profiles]
+        else:
+            continue
+        tokens_of = _country_tokens if field == "profile:country" else _tokens
+        _one_hot(out, values, _value_columns(index, field, spec.categorical[field]), tokens_of)
+    out[:, index["employees"]] = [_employees(p.get("employees")) for p in profiles]
+    out[:, index["contactable"]] = [
+        f.has_email or _given(f.profile.get("phone")) for f in facts]
+    out[:, index["has_company"]] = [bool(p.get("company")) for p in profiles]
 
-    def _one_hot(self, columns: dict[str, int], tokens: Iterable[str]) -> None:
-        other = columns[OTHER]
-        for t in tokens:
-            self.cols.append(columns.get(t, other))
-            self.vals.append(1.0)
 
-    def _tokens(self, value: Any) -> tuple[str, ...]:
-        # The type too: True == 1 == 1.0 as keys, yet their tokens differ.
-        key = (type(value), value if isinstance(value, str | int | float) else repr(value))
-        found = self.tokens.get(key)
-        if found is None:
-            found = self.tokens[key] = _tokens(value)
-        return found
+def _properties(spec: FeatureSpec, index: dict[str, int], facts: Sequence[LeadFacts],
+                out: np.ndarray) -> None:
+    held = [f.properties for f in facts]
+    sums = [f.sums for f in facts]
+    for name in spec.numeric:
+        if name.startswith(SALES_PREFIX):
+            continue
+        out[:, index[f"property:{name}"]] = _numbers([p.get(name) for p in held])
+        out[:, index[f"property:{name}:sum"]] = _numbers([s.get(name) for s in sums])
+    for field, kept in spec.categorical.items():
+        if field.startswith("property:"):
+            name = field[9:]
+            _one_hot(out, [p.get(name) for p in held], _value_columns(index, field, kept),
+                     _tokens)
 
-    def _country(self, value: Any) -> tuple[str, ...]:
-        key = ("country", value if isinstance(value, str) else repr(value))
-        found = self.tokens.get(key)
-        if found is None:
-            found = self.tokens[key] = _profile_tokens("country", value)
-        return found
+
+def _sales(spec: FeatureSpec, index: dict[str, int], facts: Sequence[LeadFacts],
+           out: np.ndarray) -> None:
+    sales = [f.sales for f in facts]
+    out[:, index["sales:actions"]] = [s.get("actions", 0) for s in sales]
+    out[:, index["sales:stage"]] = [s.get("stage", 0) for s in sales]
+    out[:, index["sales:bant"]] = [s.get("bant", math.nan) for s in sales]
+    skip = len(SALES_PREFIX) - len("property:")  # "sales:property:x" → "property:x"
+    for name in spec.numeric:
+        if name.startswith(SALES_PREFIX):
+            out[:, index[name]] = _numbers([s.get(name[skip:]) for s in sales])
+    for field, kept in spec.categorical.items():
+        if field.startswith(SALES_PREFIX):
+            key = field[skip:]
+            _one_hot(out, [s.get(key) for s in sales], _value_columns(index, field, kept),
+                     _tokens)
+
+
+def _one_hot(out: np.ndarray, values: list[Any], columns: dict[str, int],
+             tokens_of: Callable[[Any], tuple[str, ...]]) -> None:
+    """Sets a 1 in the column of each lead's value (each of its tokens, for a list); an
+    absent value leaves the field's columns 0."""
+    other = columns[OTHER]
+    # Strings (nearly every value) by comprehensions over the distinct ones: a loop with
+    # a branch per lead cost three times as much.
+    column_of: dict[Any, int] = {}
+    for value in {v for v in values if type(v) is str}:
+        tokens = tokens_of(value)
+        if tokens:
+            column_of[value] = columns.get(tokens[0], other)
+    get = column_of.get
+    try:
+        found = [get(v, -1) for v in values]
+    except TypeError:  # a list of tags is no key
+        found = [get(v, -1) if type(v) is str else -1 for v in values]
+    idx = np.array(found, dtype=np.intp)
+    rows = np.flatnonzero(idx >= 0)
+    out[rows, idx[rows]] = 1.0
+    rest = [i for i, v in enumerate(values) if v is not None and type(v) is not str]
+    if not rest:
+        return
+    # A number, a boolean, a list of tags: by (type, value) or the list's items as key.
+    cache: dict[Any, list[int]] = {}
+    rows_: list[int] = []
+    cols_: list[int] = []
+    for i in rest:
+        value = values[i]
+        hit: list[int] | None
+        try:
+            key: Any = (type(value), tuple((type(x), x) for x in value)
+                        if type(value) is list else value)
+            hit = cache.get(key)
+        except TypeError:  # unhashable items (a list in a list)
+            key, hit = None, None
+        if hit is None:
+            hit = sorted({columns.get(t, other) for t in tokens_of(value)})
+            if key is not None:
+                cache[key] = hit
+        rows_.extend([i] * len(hit))
+        cols_.extend(hit)
+    out[rows_, cols_] = 1.0
 
 
 def _value_columns(index: dict[str, int], field: str, kept: Iterable[str]) -> dict[str, int]:
@@ -391,22 +386,42 @@ def _value_columns(index: dict[str, int], field: str, kept: Iterable[str]) -> di
 # -- values --------------------------------------------------------------------------------
 
 
-def _number(value: Any) -> float | None:
-    """A number the value gives (a boolean as 0/1), else None. A non-finite one is none:
+def _number(value: Any) -> float:
+    """The number a value gives (a boolean as 0/1), else NaN. A non-finite one is none:
     NaN means "missing" in the matrix, and infinity breaks the models."""
     kind = type(value)
     if kind is int or kind is float or kind is bool:
-        x = float(value)
-        return x if math.isfinite(x) else None
-    return None
+        try:
+            x = float(value)
+        except OverflowError:  # an integer beyond 1e308
+            return math.nan
+        return x if math.isfinite(x) else math.nan
+    return math.nan
 
 
-def _parse(text: str) -> float | None:
+def _numbers(values: list[Any]) -> np.ndarray:
+    """:func:`_number` of each value; numpy converts a list of numbers and Nones at once
+    (~20 ns each, a call per value ~150 ns), the rest (a string, a list) by the slow way."""
+    nan = math.nan
     try:
-        x = float(text.strip().replace(",", ""))
-    except ValueError:
-        return None
-    return x if math.isfinite(x) else None
+        x = np.array([nan if v is None else v for v in values], dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return np.array([_number(v) for v in values], dtype=np.float64)
+    x[~np.isfinite(x)] = nan
+    return x
+
+
+def _employees(value: Any) -> float:
+    if type(value) is str:
+        try:
+            return _number(float(value.strip().replace(",", "")))
+        except ValueError:
+            return math.nan
+    return _number(value)
+
+
+def _given(value: Any) -> bool:
+    return bool(value) and value != ERASED
 
 
 def _tokens(value: Any) -> tuple[str, ...]:
@@ -431,8 +446,9 @@ def _profile_field(name: str, value: Any) -> bool:
     return isinstance(value, str) and name not in IDENTIFIERS and name != "employees"
 
 
-def _profile_tokens(name: str, value: Any) -> tuple[str, ...]:
-    if name == "country" and isinstance(value, str):
+def _country_tokens(value: Any) -> tuple[str, ...]:
+    """A country as its ISO code when it names one (``Germany``, ``deu`` → ``DE``)."""
+    if isinstance(value, str):
         code = country_code(value)
         if code is not None:
             return (code,)
