@@ -16,8 +16,6 @@ from lifecycle.scoring.learned.features import group_of
 
 __all__ = ["Factor", "Groups", "Model"]
 
-OTHER = "(other)"
-
 
 @dataclass(frozen=True, slots=True)
 class Factor:
@@ -60,20 +58,18 @@ class Groups:
         return summed
 
     def value(self, row: np.ndarray, group_index: int) -> Any:
-        """The row's value of a group: the category whose one-hot column is set (else
-        ``(other)``, or None when the row has none), else the group's number."""
+        """The row's value of a group: the category whose one-hot column is set (the
+        pooled ``(other)`` included; None when none is: the lead gave no value), else the
+        group's number (its own column, e.g. a property's latest value, not its sum)."""
         group = self.groups[group_index]
         columns = self.columns[group_index]
         prefix = group + "="
         onehot = [i for i in columns if self.names[i].startswith(prefix)]
         if onehot:
-            values = row[onehot]
-            if np.all(np.isnan(values)):
-                return None
             for i in onehot:
                 if row[i] == 1.0:
                     return self.names[i][len(prefix):]
-            return OTHER
+            return None
         own = [i for i in columns if self.names[i] == group] or list(columns)
         return _number(float(row[own[0]]))
 
