@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lifecycle.aggregates.lead import Lead
 from lifecycle.scoring import ScoringConfig, bant_part, behaviour_at, evaluate, grade
 
-__all__ = ["DETAIL_FIELDS", "describe_event", "lead_summary"]
+if TYPE_CHECKING:
+    from lifecycle.application import LeadLifecycle
+
+__all__ = ["DETAIL_FIELDS", "describe_event", "lead_summary", "predicted"]
 
 DETAIL_FIELDS = ("kind", "channel", "grade", "previous", "total", "from_stage", "to_stage",
                  "reason", "competitor", "rule", "content", "track", "amount", "currency",
@@ -72,6 +76,24 @@ def lead_summary(
         "events": len(events),
         "history": [describe_event(e) for e in events[-history:]],
     }
+
+
+def predicted(app: LeadLifecycle, leads: Sequence[Lead], at: datetime
+              ) -> list[dict[str, Any] | None]:
+    """Per lead, the active model's ``predicted`` object at ``at`` (``model_id``,
+    ``probability``, ``at``, ``factors``: the top ``grading.model.top_factors``), from
+    the facts of all its inputs (``lead.facts``); None for each without an active model.
+
+    The leads are scored together (one prediction call for all). numpy and LightGBM
+    load only when a model is active.
+    """
+    model = app.active_model
+    if model is None:
+        return [None] * len(leads)
+    from lifecycle.scoring.learned.predicted import predictions
+
+    return list(predictions(model, [lead.facts for lead in leads], [at] * len(leads),
+                            top=app.scoring.grading.model.top_factors))
 
 
 def describe_event(event: Lead.Event) -> dict[str, Any]:
