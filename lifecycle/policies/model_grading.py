@@ -75,7 +75,7 @@ def grade_batch(app: LeadLifecycle, aggregates: Iterable[Any], recorded_at: date
     for lead in aggregates:
         if not isinstance(lead, Lead) or lead.erased or lead.stage in CLOSED_STAGES:
             continue
-        pending = lead.pending_events
+        pending: list[Lead.Event] = lead.pending_events  # type: ignore[assignment]
         if not pending or scoring.for_template(lead.template).grading.by != "model":
             continue
         if any(isinstance(e, _INPUTS) or (sales and e.cause_id.startswith("action:"))
