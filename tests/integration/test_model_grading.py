@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from copy import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -25,12 +26,12 @@ from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.cli import _register, cli
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.scoring import ScoringConfig, load_scoring
+from lifecycle.scoring.learned.model import Model
 from lifecycle.scoring.learned.replay import replay_grades
 from lifecycle.settings import Settings
 from lifecycle.templates import CLOSED_STAGES
 from lifecycle.whatif import graded_by_model, replay_steps, what_if
-from tests.integration import model_standin
-from tests.integration.model_standin import KINDS, Registry, StandInModel, stand_in_model
+from tests.integration.learned_model import CHANNELS, KINDS, PROFILES, Registry, trained
 
 pytestmark = pytest.mark.integration
 
@@ -38,14 +39,6 @@ T0 = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
 BATCHES = (1, 7, 60, 250)
 """Batch sizes the inputs are recorded in, in turn (the rest in the last size)."""
 
-PROFILES = ({"industry": "software", "employees": 300, "title": "CTO", "country": "US"},
-            {"industry": "retail", "employees": 40, "title": "Manager", "country": "DE"},
-            {"industry": "education", "employees": 5, "title": "Student", "country": "BR"})
-
-
-@pytest.fixture(autouse=True)
-def _stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
-    model_standin.install(monkeypatch)
 
 
 def inputs(leads: int, seed: int = 7) -> list[Touchpoint | SalesAction]:
@@ -60,7 +53,7 @@ def inputs(leads: int, seed: int = 7) -> list[Touchpoint | SalesAction]:
             kind = rng.choice(KINDS) if n else "page_view"
             data: dict[str, Any] = {
                 "touchpoint_id": f"tp-{j}-{n}", "source": rng.choice(("website", "crm")),
-                "channel": rng.choice(("seo", "paid_search", "email")), "kind": kind,
+                "channel": rng.choice(CHANNELS), "kind": kind,
                 "occurred_at": t.isoformat(), "email": email}
             if n == 0:
                 data["profile"] = rng.choice(PROFILES)
@@ -93,11 +86,11 @@ def record(app: LeadLifecycle, items: list[Touchpoint | SalesAction]) -> None:
         start, turn = start + size, turn + 1
 
 
-def open_app(url: str, scoring: ScoringConfig, model: StandInModel | None,
-             *more: StandInModel) -> LeadLifecycle:
+def open_app(url: str, scoring: ScoringConfig, model: Model | None, *more: Model,
+             ids: dict[str, Model] | None = None) -> LeadLifecycle:
     app = LeadLifecycle(Settings(database_url=url), scoring=scoring)
     app.__dict__["_active_model"] = model
-    app.__dict__["_models"] = Registry(*(m for m in (model, *more) if m is not None))
+    app.__dict__["_models"] = Registry(*(m for m in (model, *more) if m is not None), ids=ids)
     return app
 
 
@@ -116,7 +109,7 @@ def lead_history(app: LeadLifecycle) -> dict[UUID, list[Lead.Event]]:
 def test_model_grades_are_stored_with_their_inputs_and_replayed(
     database_url: str, by_model: ScoringConfig
 ) -> None:
-    model = stand_in_model()
+    model = trained()
     app = open_app(database_url, by_model, model)
     try:
         record(app, inputs(120))
@@ -166,13 +159,12 @@ def test_model_grades_are_stored_with_their_inputs_and_replayed(
 def test_replay_notices_another_model_or_other_thresholds(
     database_url: str, by_model: ScoringConfig
 ) -> None:
-    model = stand_in_model()
+    model = trained()
     app = open_app(database_url, by_model, model)
     record(app, inputs(30))
     app.close()
-    # The same id, other weights: the probabilities are not reproduced.
-    other = stand_in_model(model.model_id, bias=-1.0)
-    replayed = open_app(database_url, by_model, None, other)
+    # Another model stored under its id: the probabilities are not reproduced.
+    replayed = open_app(database_url, by_model, None, ids={model.model_id: trained(1)})
     report = replay_grades(replayed)
     assert report.checked > 0
     assert report.reproduced == 0
@@ -189,16 +181,14 @@ def test_replay_notices_another_model_or_other_thresholds(
     thresholds = open_app(database_url, hot, None, model)
     report = replay_grades(thresholds)
     assert report.mismatches
-    assert all(m["replayed"]["grade"] == "hot"
-                                     for m in report.mismatches)
+    assert all(m["replayed"]["grade"] == "hot" for m in report.mismatches)
     assert report.reproduced == report.checked - len(report.mismatches) > 0
     thresholds.close()
     # A model the store does not have.
     unknown = open_app(database_url, by_model, None)
     report = replay_grades(unknown)
     assert report.checked > 0
-    assert all("cannot be loaded" in m["error"]
-                                      for m in report.mismatches)
+    assert all("cannot be loaded" in m["error"] for m in report.mismatches)
     unknown.close()
 
 
@@ -223,7 +213,7 @@ def test_grading_by_rules_never_loads_a_model(database_url: str) -> None:
 def test_a_model_that_fails_grades_nothing_and_stops_nothing(
     database_url: str, by_model: ScoringConfig
 ) -> None:
-    model = stand_in_model()
+    model = copy(trained())
 
     def broken(rows: Any) -> Any:
         raise RuntimeError("the booster is broken")
@@ -249,19 +239,31 @@ def small_store(sqlite_database_url: str) -> Iterator[LeadLifecycle]:
 
 
 def test_whatif_under_a_model_compares_both_funnels(small_store: LeadLifecycle) -> None:
-    model = stand_in_model(bias=1.0)  # calls most leads hot
+    model = copy(trained())
+    rows: list[int] = []
+    predict = model.predict
+
+    def counted(x: Any) -> Any:
+        rows.append(len(x))
+        return predict(x)
+
+    model.predict = counted  # type: ignore[method-assign,assignment]
     data = what_if(small_store, model=model)
     now, other = data["current"], data["what_if"]
     assert now["leads"] == other["leads"] == 40
     assert data["replay"]["rejected"] == 0
-    assert model.predicted > 0  # the shadow graded by the model
+    assert sum(rows) >= 40  # the shadow graded every lead by the model
     assert now["by_grade"]
     assert other["by_grade"]
-    # Live grades are the rules'; under the model more MQLs are handed off hot.
-    assert (other["by_grade"].get("hot", {}).get("mql", 0)
-            >= now["by_grade"].get("hot", {}).get("mql", 0))
     # Replayed again under the same model, the what-if is the same.
     assert what_if(small_store, model=model)["what_if"] == other
+    # Thresholds that call every lead hot once the model graded it: the MQLs handed
+    # off after their lead's first batch are all hot.
+    hot = load_scoring().model_copy(deep=True)
+    hot.grading.model.__dict__.update(hot=0.001, warm=0.001)
+    everyone = what_if(small_store, scoring=hot, model=model)["what_if"]
+    assert everyone["by_grade"]["hot"]["mql"] >= now["by_grade"].get("hot", {}).get("mql", 0)
+    assert set(everyone["by_grade"]) <= {"hot", "warm", "cold", "ungraded"}
 
 
 def test_whatif_cli_takes_a_model(small_store: LeadLifecycle) -> None:
