@@ -54,6 +54,7 @@ from lifecycle.identity import LRU as _LRU
 from lifecycle.identity import KeyIndex, LeadFinding
 from lifecycle.inputs import Recorded, cause_of
 from lifecycle.persistence import FastMapper
+from lifecycle.policies.model_grading import grade_batch
 from lifecycle.privacy import PersonalData, PersonalProperties, SubjectKeys
 from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.settings import Settings
@@ -223,6 +224,9 @@ class LeadLifecycle(LeadFinding, ChainedWriting, Application[UUID]):
                         failed[index] = result
                         raise _Redo
                     outcomes.append(result)
+                # The active model grades the leads that took new inputs, one call for
+                # the batch (nothing happens unless a template grades by model).
+                grade_batch(self, batch.aggregates.values(), recorded_at)
                 if before_commit is not None:
                     before_commit(outcomes)
                 processing = ProcessingEvent[UUID](tracking=trackings[0] if trackings else None)
