@@ -14,9 +14,12 @@ What the engine needs to be told is added, never invented silently:
   a win carries ``skip_reason`` "imported" (the opportunity stages it skips);
 - a lost date on a lead that never reached SQL is a ``disqualify`` (a lead lost before
   sales accepted it), on one that did a ``lose``;
-- a stage that only a status column says was reached (no date) is dated by the row's
-  latest date; a row with no created date is captured at the mapping's
-  ``capture.default_date`` (a dataset without dates), else at its earliest date.
+- a stage that only a status column says was reached (no date) is dated ONE SECOND
+  after the row's latest date (never after a later stage's own date): at the latest
+  date itself, an outcome tied with the capture of a dataset without dates, and
+  training, which reads only inputs dated before the outcome, would see none of them;
+- a row with no created date is captured at the mapping's ``capture.default_date`` (a
+  dataset without dates), else at its earliest date.
 
 Dates that contradict each other (a win before the creation) are imported as they are:
 ``report quality`` shows them. Every input is validated by the contract here, so a row
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from lifecycle.contracts import Limits, normalized_email, parse_inbound_json
@@ -44,6 +47,9 @@ from lifecycle.importing.values import (
 from lifecycle.vocabulary import token
 
 __all__ = ["MappedRow", "Planned", "RowRejected", "map_row"]
+
+_AFTER = timedelta(seconds=1)
+"""How long after the row's latest date a stage known only by its status happened."""
 
 class RowRejected(Exception):
     """A row that cannot be mapped (``code`` ``mapping``) or whose input the contract
@@ -145,8 +151,12 @@ def map_row(mapping: Mapping, row: CsvRow, *, limits: Limits) -> MappedRow:
     if ("won" in reached and "lost" in reached) or (dates["won"] and dates["lost"]):
         raise RowRejected("the row says the lead was both won and lost")
     at: dict[str, datetime] = {}
-    for stage in ("mql", "sql", "won", "lost"):
-        moment = dates[stage] or (latest if stage in reached else None)
+    order = ("mql", "sql", "won", "lost")
+    for no, stage in enumerate(order):
+        moment = dates[stage]
+        if moment is None and stage in reached:
+            later = [d for s in order[no + 1:] if (d := dates[s]) is not None]
+            moment = min([latest + _AFTER, *later])
         if moment is not None:
             at[stage] = moment
     prefix = f"import:{mapping.import_.name}:{record}"

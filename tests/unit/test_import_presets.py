@@ -79,14 +79,16 @@ def test_hubspot_id_only_and_stage_only_rows() -> None:
     assert len(rows[3]) == 1
     assert "email" not in rows[3][0]
     assert rows[3][0]["profile"] == {"country": "Germany"}
-    # A customer without dates: accepted (sales override) and won at its one date.
+    # A customer without dates: accepted (sales override) and won a second after its
+    # one date (its capture), so the capture comes before the outcome.
     customer = rows[4]
     assert [i.get("action") for i in customer[1:]] == ["accept", "win"]
     assert customer[1]["skip_reason"] == "imported: no MQL date"
-    assert {i["occurred_at"] for i in customer} == {"2024-05-01T12:00:00+00:00"}
-    # An MQL by its stage alone: qualified at its created date.
+    assert [i["occurred_at"] for i in customer] == [
+        "2024-05-01T12:00:00+00:00", "2024-05-01T12:00:01+00:00", "2024-05-01T12:00:01+00:00"]
+    # An MQL by its stage alone: qualified a second after its created date.
     assert [(i.get("action"), i["occurred_at"]) for i in rows[6][1:]] == [
-        ("qualify", "2024-07-01T09:00:00+00:00")]
+        ("qualify", "2024-07-01T09:00:01+00:00")]
 
 
 def test_hubspot_a_win_before_the_creation_is_imported_as_it_is() -> None:
@@ -136,7 +138,8 @@ def test_salesforce_id_only_closed_and_converted_without_a_date() -> None:
     assert closed[0]["profile"]["country"] == "DEU"  # the contract makes it DE
     no_date = rows[6]
     assert no_date[1]["action"] == "accept"
-    assert no_date[1]["occurred_at"] == "2024-03-07T08:00:00+00:00"  # its only date
+    assert no_date[0]["occurred_at"] == "2024-03-07T08:00:00+00:00"  # its only date
+    assert no_date[1]["occurred_at"] == "2024-03-07T08:00:01+00:00"  # a second after it
 
 
 def test_a_preset_on_an_export_without_some_of_its_columns_warns() -> None:
@@ -201,5 +204,10 @@ def test_the_public_dataset_examples_map_every_row() -> None:
     assert {inputs[0]["occurred_at"] for inputs in students.values()} == {
         "2019-12-31T18:30:00+00:00"}  # the default date, in Kolkata
     assert [i.get("action") for i in students[4]] == [None, "accept", "win"]  # converted
+    assert students[4][-1]["occurred_at"] == "2019-12-31T18:30:01+00:00"  # after capture
+    # not converted: disqualified by the import (a negative example for training)
+    assert [(i.get("action"), i.get("actor")) for i in students[2]] == [
+        (None, None), ("disqualify", "import")]
+    assert students[2][-1]["occurred_at"] == "2019-12-31T18:30:01+00:00"
     assert "specialization" not in students[2][0]["properties"]  # "Select": not answered
     assert students[3][0]["properties"]["seconds_on_site"] == 674

@@ -182,15 +182,38 @@ def test_a_dataset_without_dates_is_captured_at_the_default_date(tmp_path: Path)
     assert not p.rejected
     got = [[(i.get("action"), i["occurred_at"]) for i in (json.loads(x.text) for x in r.inputs)]
            for r in p.mapped]
+    # Won by its status alone: one second after the capture, so that the capture's
+    # inputs come before the outcome (training reads only inputs dated before it).
     assert got == [
-        [(None, "2019-12-31T23:00:00+00:00"), ("accept", "2019-12-31T23:00:00+00:00"),
-         ("win", "2019-12-31T23:00:00+00:00")],
+        [(None, "2019-12-31T23:00:00+00:00"), ("accept", "2019-12-31T23:00:01+00:00"),
+         ("win", "2019-12-31T23:00:01+00:00")],
         [(None, "2019-12-31T23:00:00+00:00")],
         [(None, "2024-03-01T23:00:00+00:00")]]
     bad = tmp_path / "bad.toml"
     bad.write_text(MAPPING.replace('[capture]', '[capture]\ndefault_date = "soon"'))
     with pytest.raises(ConfigError, match=r"capture\.default_date: .*'soon' is not an ISO"):
         load_mapping(bad)
+
+
+def test_a_stage_known_by_its_status_alone_is_a_second_after_the_latest_date(
+    tmp_path: Path
+) -> None:
+    mapping = MAPPING + ('[[status]]\ncolumn = "Form"\n'
+                         'stages = { "Deal" = "sql", "No" = "lost", "Yes" = "won" }\n')
+    p = plan(tmp_path,
+             "21,,,,,No,,,,,,01/03/2024,,,,,,,,",  # lost by status: after the capture
+             "22,,,,,Yes,,,,,,01/03/2024,05/03/2024,,,,,,,",  # won: after the SQL date
+             "23,,,,,Deal,,,,,,01/03/2024,,09/03/2024,,,,,,",  # SQL by status, dated win
+             mapping=mapping)
+    got = [[(i.get("action"), i["occurred_at"]) for i in (json.loads(x.text) for x in r.inputs)]
+           for r in p.mapped]
+    assert got == [
+        [(None, "2024-02-29T23:00:00+00:00"), ("disqualify", "2024-02-29T23:00:01+00:00")],
+        [(None, "2024-02-29T23:00:00+00:00"), ("accept", "2024-03-04T23:00:00+00:00"),
+         ("win", "2024-03-04T23:00:01+00:00")],
+        # never after a later stage's own date: the accept comes with the win, not after
+        [(None, "2024-02-29T23:00:00+00:00"), ("accept", "2024-03-08T23:00:00+00:00"),
+         ("win", "2024-03-08T23:00:00+00:00")]]
 
 
 def test_an_email_record_id_is_named_as_the_engine_records_it(tmp_path: Path) -> None:
