@@ -22,12 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lifecycle.aggregates.lead import Lead
+from lifecycle.aggregates.values import Touch
 from lifecycle.contracts import SalesAction, Touchpoint
 from lifecycle.errors import InputRejected
 from lifecycle.handling import apply_input
 from lifecycle.persistence import FastMapper
 from lifecycle.scoring import ScoringConfig
-from lifecycle.scoring.learned.facts import LeadFacts, facts_as_of
+from lifecycle.scoring.learned.facts import facts_as_of
 from lifecycle.scoring.learned.features import FeatureSpec, matrix
 from lifecycle.templates import FunnelTemplate, TemplateRegistry
 from tests.support import FIT45, T0, action, hours, hypothesis_budget, touchpoint
@@ -108,15 +109,15 @@ def test_the_capture_and_touchpoints_fold_into_facts(
     assert facts.sales == {}
 
 
-def test_an_integer_beyond_any_float_does_not_break_the_fold() -> None:
-    facts = LeadFacts("t", T0, "seo", "web", {}, False, T0)
-    facts.add(Lead.TouchpointRecorded(
-        originator_id=LEAD_ID, originator_version=2, timestamp=RECORDED_AT,
-        occurred_at=T0, source="web", actor="web", cause_id="x", channel="seo",
-        kind="page_view", points=0.0, behaviour=0.0, behaviour_at=T0, profile=None,
-        fit=None, fit_parts=None, properties={"n": 10**400}))
-    assert facts.properties == {"n": 10**400}
-    assert facts.sums == {"n": float("inf")}
+def test_an_integer_beyond_any_float_does_not_break_the_fold(
+    template: FunnelTemplate, scoring: ScoringConfig
+) -> None:
+    story = Story(template, scoring, tp(0))
+    huge = Touch("tp-1", T0 + hours(1), "web", "seo", "page_view", None, {"n": 10**400})
+    story.lead.record_touchpoint(huge, template=template, config=scoring,
+                                 recorded_at=RECORDED_AT)
+    assert story.lead.facts.properties == {"n": 10**400}
+    assert story.lead.facts.sums == {"n": float("inf")}
 
 
 def test_sales_actions_count_and_reach_stages(
