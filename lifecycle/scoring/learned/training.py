@@ -245,7 +245,12 @@ def _enough(won: int, not_won: int, minimum: int) -> None:
 
 def evaluate(model: Any, data: Examples) -> dict[str, Any]:
     """How ``model`` (a :class:`~.model.Model`) ranks the given examples: n, n_positive,
-    auc, pr_auc, rules_auc, calibration and lift by decile (``model evaluate``)."""
+    auc, pr_auc, rules_auc, calibration and lift by decile (``model evaluate``).
+
+    Keys: ``model_id``, ``n``, ``n_positive``, ``base_rate``, ``auc``, ``pr_auc``,
+    ``rules_auc``, ``rules_pr_auc``, ``calibration``, ``lift``, ``skipped`` and, with any
+    example, ``first_outcome`` / ``last_outcome`` (ISO); None where a figure needs both
+    classes."""
     items = data.items
     y = [e.label for e in items]
     facts = [e.facts for e in items]
