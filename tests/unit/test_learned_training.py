@@ -101,11 +101,11 @@ def test_the_blend_is_at_least_the_baseline_and_the_trees(artifact: Artifact) ->
     assert m["cv_auc"] >= m["booster_auc"]
     assert m["blend_weight"] in BLEND_WEIGHTS
     assert artifact.blend == m["blend_weight"] == artifact.params["blend"]["chosen"]
-    # On these 600 leads the trees alone fall short of the baseline (0.794 vs 0.829):
-    # the choice is not the trees alone, and it lifts the served AUC over the trees'.
+    # On these 600 leads the trees alone fall short of the baseline (0.819 vs 0.829):
+    # a mixture ranks better than either (0.831 at w = 0.25).
     assert m["booster_auc"] < m["baseline_auc"]
-    assert artifact.blend < 1
-    assert m["cv_auc"] > m["booster_auc"] + 0.02
+    assert 0 < artifact.blend < 1
+    assert m["cv_auc"] > max(m["booster_auc"], m["baseline_auc"])
 
 
 def test_the_blend_weight_is_chosen_by_auc_ties_to_the_trees() -> None:
