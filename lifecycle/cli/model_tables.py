@@ -122,7 +122,7 @@ def models_table(rows: Sequence[Mapping[str, Any]]) -> Table:
                           literal("refused: its stored bytes fail their hash"),
                           *([""] * 6))
             continue
-        window = (f"{r['first_outcome']:%Y-%m-%d} – {r['last_outcome']:%Y-%m-%d}"
+        window = (f"{r['first_outcome']:%Y-%m-%d}–{r['last_outcome']:%Y-%m-%d}"
                   if "first_outcome" in r else "–")
         table.add_row("*" if r["active"] else "", r["model_id"], _cell(r["created_at"]),
                       window, *(_cell(r.get(k)) for k in (

@@ -74,9 +74,11 @@ def inputs(start: int, count: int) -> str:
     return jsonl(*items)
 
 
-def run(args: list[str], *, cwd: Path) -> Run:
-    """``lifecycle ARGS`` on the database in ``cwd``, in this process."""
-    env = {"LIFECYCLE_DATABASE_URL": f"sqlite:///{cwd / 'lifecycle.db'}", "COLUMNS": "250"}
+def run(args: list[str], *, cwd: Path, url: str | None = None) -> Run:
+    """``lifecycle ARGS`` on the database ``url`` (default: the SQLite file in ``cwd``),
+    in this process."""
+    env = {"LIFECYCLE_DATABASE_URL": url or f"sqlite:///{cwd / 'lifecycle.db'}",
+           "COLUMNS": "250"}
     with CliRunner().isolation(env=env) as (out, err, _):
         argv, sys.argv = sys.argv, ["lifecycle", *args]
         try:
@@ -91,10 +93,10 @@ def run(args: list[str], *, cwd: Path) -> Run:
         return Run(args, code, out.getvalue().decode(), err.getvalue().decode())
 
 
-def ingest(directory: Path, text: str) -> None:
+def ingest(directory: Path, text: str, url: str | None = None) -> None:
     source = directory / f"inputs-{len(list(directory.glob('inputs-*')))}.jsonl"
     source.write_text(text, encoding="utf-8")
-    result = run(["ingest", str(source), "--json"], cwd=directory)
+    result = run(["ingest", str(source), "--json"], cwd=directory, url=url)
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(result.stdout)
     assert summary["rejected"] == 0, summary
@@ -218,18 +220,25 @@ def test_export_has_the_predicted_columns(store: dict[str, Any],
     assert 0 < len(chosen) < len(rows)
 
 
+@pytest.mark.postgres
 def test_a_model_moved_to_another_database_scores_its_leads_identically(
-    store: dict[str, Any], active: dict[str, Run], tmp_path: Path,
+    store: dict[str, Any], active: dict[str, Run], tmp_path: Path, pg_database_url: str,
 ) -> None:
+    # Trained on SQLite, imported into PostgreSQL that holds the same inputs.
     ok(active["export"])
     model_id = store["train"]["model_id"]
-    ingest(tmp_path, inputs(0, FIRST))  # the same inputs, another database
-    imported = ok(run(["model", "import", str(store["dir"] / "model.json"), "--activate"],
-                      cwd=tmp_path))
+    ingest(tmp_path, inputs(0, FIRST), pg_database_url)
+    file = str(store["dir"] / "model.json")
+    imported = ok(run(["model", "import", file, "--activate"], cwd=tmp_path,
+                      url=pg_database_url))
     assert imported.stdout.strip() == model_id
-    again = ok(run(["model", "import", str(store["dir"] / "model.json")], cwd=tmp_path))
+    again = ok(run(["model", "import", file], cwd=tmp_path, url=pg_database_url))
     assert again.stdout.strip() == model_id  # the same artifact, the same id
-    there = ok(run(["leads", "export", "--at", AT], cwd=tmp_path)).stdout.splitlines()
+    listed = json.loads(ok(run(["model", "list", "--json"], cwd=tmp_path,
+                               url=pg_database_url)).stdout)
+    assert [(m["model_id"], m["active"]) for m in listed] == [(model_id, True)]
+    there = ok(run(["leads", "export", "--at", AT], cwd=tmp_path,
+                   url=pg_database_url)).stdout.splitlines()
     here = ok(active["jsonl"]).stdout.splitlines()
 
     def predictions(lines: list[str]) -> dict[str, Any]:
@@ -303,3 +312,29 @@ def test_an_altered_stored_model_is_refused(store: dict[str, Any], active: dict[
     assert f"model {model_id} is refused" in results["lead"].stderr
     [listed] = json.loads(ok(results["list"]).stdout)
     assert "tampered" in listed
+
+
+def test_a_view_of_an_earlier_moment_predicts_from_the_inputs_known_then(
+    store: dict[str, Any], active: dict[str, Run], tmp_path: Path,
+) -> None:
+    # The same lead in a database that holds only its inputs until that moment gets the
+    # same prediction at that moment.
+    ok(active["export"])
+    rng = random.Random(0)
+    stories = [story(n, rng) for n in range(FIRST)]
+    n, items = next((n, s) for n, s in enumerate(stories)
+                    if sum("touchpoint_id" in item for item in s) >= 4)
+    email, moment = f"lead{n}@example.com", items[1]["occurred_at"]  # the second touch
+    ingest(tmp_path, jsonl(*items[:2]))
+    ok(run(["model", "import", str(store["dir"] / "model.json"), "--activate"], cwd=tmp_path))
+    shown = {where: json.loads(ok(run(["lead", "show", email, "--json", "--at", moment],
+                                      cwd=where)).stdout)["predicted"]
+             for where in (store["dir"], tmp_path)}
+    assert shown[store["dir"]] == shown[tmp_path]
+    now = json.loads(ok(run(["lead", "show", email, "--json", "--at", AT],
+                            cwd=tmp_path)).stdout)["predicted"]
+    later = json.loads(ok(run(["lead", "show", email, "--json", "--at", AT],
+                              cwd=store["dir"])).stdout)["predicted"]
+    assert now["probability"] != later["probability"]  # the later touches count there
+    before = run(["lead", "show", email, "--json", "--at", "2020-01-01"], cwd=store["dir"])
+    assert json.loads(ok(before).stdout)["predicted"] is None  # not captured by then
