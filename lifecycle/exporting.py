@@ -222,7 +222,8 @@ def lead_rows(app: LeadLifecycle, store: ProjectionStore, *, at: datetime,
     # The model scores a batch of leads in one call (a call per lead costs most of the time).
     while batch := list(islice(leads, BATCH)):
         rows = [lead_row(lead, events, app, at=at) for lead, events in batch]
-        for row, p in zip(rows, predicted(app, [lead for lead, _ in batch], at), strict=True):
+        scored = predicted(app, [lead for lead, _ in batch], at, [e for _, e in batch])
+        for row, p in zip(rows, scored, strict=True):
             row["predicted"] = None if p is None else p["probability"]
             row["predicted_model"] = None if p is None else p["model_id"]
             row["predicted_factors"] = None if p is None else p["factors"]

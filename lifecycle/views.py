@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from lifecycle.aggregates.lead import Lead
@@ -78,22 +78,35 @@ def lead_summary(
     }
 
 
-def predicted(app: LeadLifecycle, leads: Sequence[Lead], at: datetime
+def predicted(app: LeadLifecycle, leads: Sequence[Lead], at: datetime,
+              events: Sequence[Sequence[Lead.Event]] | None = None,
               ) -> list[dict[str, Any] | None]:
     """Per lead, the active model's ``predicted`` object at ``at`` (``model_id``,
-    ``probability``, ``at``, ``factors``: the top ``grading.model.top_factors``), from
-    the facts of all its inputs (``lead.facts``); None for each without an active model.
+    ``probability``, ``at``, ``factors``: the top ``grading.model.top_factors``); None
+    for each without an active model.
 
-    The leads are scored together (one prediction call for all). numpy and LightGBM
-    load only when a model is active.
+    Features come from the facts of the lead's inputs (``lead.facts``); for a moment
+    before its newest input, from those dated up to ``at`` (given its ``events``), as the
+    view's behaviour counts only the touches up to then (None: not captured by then).
+    The leads are scored together (one prediction call for all); numpy and LightGBM load
+    only when a model is active.
     """
     model = app.active_model
     if model is None:
         return [None] * len(leads)
+    from lifecycle.scoring.learned.facts import LeadFacts, facts_as_of
     from lifecycle.scoring.learned.predicted import predictions
 
-    return list(predictions(model, [lead.facts for lead in leads], [at] * len(leads),
-                            top=app.scoring.grading.model.top_factors))
+    facts: list[LeadFacts | None] = []
+    for i, lead in enumerate(leads):
+        if events is None or at >= lead.facts.newest_at:
+            facts.append(lead.facts)
+        else:  # inputs dated at ``at`` count, as the view's behaviour counts them
+            facts.append(facts_as_of(events[i], at + timedelta(microseconds=1)))
+    known = [f for f in facts if f is not None]
+    scored = iter(predictions(model, known, [at] * len(known),
+                              top=app.scoring.grading.model.top_factors))
+    return [None if f is None else next(scored) for f in facts]
 
 
 def describe_event(event: Lead.Event) -> dict[str, Any]:

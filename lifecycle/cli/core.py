@@ -189,9 +189,9 @@ def lead_show(key: str, at_moment: datetime | None, history: int, as_json: bool)
     with opened_app() as app:
         lead_id = app.find_lead(key)
         lead_obj = app.get_lead(lead_id)
-        summary = lead_summary(lead_obj, app.lead_events(lead_id), app.scoring, at=at,
-                               history=history)
-        summary["predicted"] = predicted(app, [lead_obj], at)[0]
+        events = app.lead_events(lead_id)
+        summary = lead_summary(lead_obj, events, app.scoring, at=at, history=history)
+        summary["predicted"] = predicted(app, [lead_obj], at, [events])[0]
     if as_json:
         print_json(summary)
         return

@@ -86,7 +86,7 @@ def model_train(target: str, folds: int, as_of: datetime | None, min_per_class: 
     out = {"model_id": model_id, "activated": make_active,
            "created_at": artifact.created_at, "as_of": artifact.as_of,
            "first_outcome": artifact.first_outcome, "last_outcome": artifact.last_outcome,
-           **artifact.metrics, "skipped": dict(data.skipped)}
+           **artifact.metrics}
     if as_json:
         print_json(out)
         return
@@ -137,19 +137,23 @@ def model_show(model_id: str, as_json: bool) -> None:
         return
     console = Console()
     console.print(f"model [bold]{model_id}[/bold]" + (" (active)" if active else "")
-                  + f": {len(out['features'])} features, trained on outcomes from "
+                  + f": {len(out['feature_names'])} features, trained on outcomes from "
                   f"{out['first_outcome']:%Y-%m-%d} to {out['last_outcome']:%Y-%m-%d}")
     for table in metrics_tables(out):
         console.print(table)
 
 
 def _describe(loaded: Model, active: bool) -> dict[str, Any]:
+    """The model's identity and training window, then its metrics (a metric never
+    replaces one of the first fields)."""
     artifact = loaded.artifact
-    return {"model_id": loaded.model_id, "active": active, "target": artifact.target,
-            "created_at": artifact.created_at, "as_of": artifact.as_of,
-            "first_outcome": artifact.first_outcome, "last_outcome": artifact.last_outcome,
-            "sales": artifact.spec.sales, "features": list(artifact.spec.names),
-            "params": artifact.params, **artifact.metrics}
+    out: dict[str, Any] = {
+        "model_id": loaded.model_id, "active": active, "target": artifact.target,
+        "created_at": artifact.created_at, "as_of": artifact.as_of,
+        "first_outcome": artifact.first_outcome, "last_outcome": artifact.last_outcome,
+        "sales": artifact.spec.sales, "feature_names": list(artifact.spec.names),
+        "params": artifact.params}
+    return out | {k: v for k, v in artifact.metrics.items() if k not in out}
 
 
 @model.command("activate")

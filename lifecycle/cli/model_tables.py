@@ -22,7 +22,7 @@ TOP_FACTORS = 10
 """Factors (feature groups by mean |contribution|) a model's terminal view lists."""
 
 _ACCURACY = (("model (cross-validated)", "cv_auc"), ("model", "auc"),
-             ("model, trained on the earlier 80 %", "time_auc"),
+             ("model on the latest 20 % of outcomes, trained on the rest", "time_auc"),
              ("logistic-regression baseline", "baseline_auc"), ("rules (total score)",
                                                                  "rules_auc"))
 
@@ -49,11 +49,11 @@ def metrics_tables(m: Mapping[str, Any], *, auc_key: str = "cv_auc") -> list[Tab
     summary.add_column("ranking by")
     summary.add_column("AUC", justify="right")
     for label, key in _ACCURACY:
-        if key in m and (key != "auc" or auc_key == "auc"):
+        if m.get(key) is not None and (key != "auc" or auc_key == "auc"):
             summary.add_row(label, _cell(m[key]))
     for label, key in (("PR-AUC (model)", "pr_auc"), ("leads", "n_train"), ("leads", "n"),
                        ("of them won", "n_positive")):
-        if key in m:
+        if m.get(key) is not None:
             summary.add_row(label, _cell(m[key]))
     tables = [summary]
     for key, title in (("calibration", "calibration by decile (highest scores first)"),
@@ -96,7 +96,7 @@ def _factors_table(importance: Any) -> Table:
         for item in importance:
             if isinstance(item, Mapping):
                 name = item.get("feature", item.get("group"))
-                weight = item.get("importance", item.get("mean_abs", item.get("value")))
+                weight = item.get("weight", item.get("importance", item.get("value")))
                 pairs.append((name, weight))
             else:
                 pairs.append((item[0], item[1]))
@@ -122,7 +122,7 @@ def models_table(rows: Sequence[Mapping[str, Any]]) -> Table:
                           literal("refused: its stored bytes fail their hash"),
                           *([""] * 6))
             continue
-        window = (f"{r['first_outcome']:%Y-%m-%d} – {r['last_outcome']:%Y-%m-%d}"
+        window = (f"{r['first_outcome']:%Y-%m-%d}–{r['last_outcome']:%Y-%m-%d}"
                   if "first_outcome" in r else "–")
         table.add_row("*" if r["active"] else "", r["model_id"], _cell(r["created_at"]),
                       window, *(_cell(r.get(k)) for k in (

@@ -2,7 +2,13 @@
 built by the real ingest: train, refuse, list, show, activate, score leads in ``lead
 show`` and ``leads export``, move a model to a second database that scores the same leads
 identically, evaluate it on leads that closed later, and refuse altered bytes (in the
-database and in a file)."""
+database and in a file).
+
+The commands run in this process (:func:`lifecycle.cli.main`, its failures explained and
+its exit status taken as a new process would): a new Python process per command cost
+about 1.5 s of CPU (importing the engine, numpy, scikit-learn and LightGBM) and this file
+runs some thirty commands.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +18,25 @@ import json
 import random
 import sqlite3
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+import sys
 from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
-from tests.cli.test_cli import jsonl, run
+from lifecycle.cli import main
+from tests.cli.test_cli import jsonl
 from tests.support import T0, action_data, touchpoint_data
 
 pytestmark = pytest.mark.integration
 
 Run = subprocess.CompletedProcess[str]
-AT = "2025-01-01T00:00:00+00:00"
-"""The moment every prediction compared across databases is made at."""
+AT = "2024-06-15T00:00:00+00:00"
+"""The moment every prediction compared across databases is made at: after every
+capture, before some outcomes."""
 FIRST, LATER = 120, 30
 """Closed leads ingested before training, and after it (for ``model evaluate``)."""
 MIN = 20
@@ -48,7 +57,9 @@ def story(n: int, rng: random.Random) -> list[dict[str, Any]]:
         kind = rng.choice(["demo_requested", "pricing_viewed", "webinar_attended"])
         items.append(touchpoint_data(f"t{n}-{k + 1}", kind, at=t + timedelta(hours=k + 1),
                                      email=email, properties={"seconds": rng.randint(30, 600)}))
-    close = t + timedelta(days=3)
+    # Closed after 1 to 40 days: a fixed delay would make the time since capture a
+    # constant in training, and any other value an outlier that saturates the baseline.
+    close = t + timedelta(days=rng.randint(1, 40), hours=rng.randint(0, 23))
     if won:
         items += [action_data(f"a{n}-1", "accept", at=close - timedelta(hours=2), email=email,
                               skip_reason="test"),
@@ -66,8 +77,29 @@ def inputs(start: int, count: int) -> str:
     return jsonl(*items)
 
 
-def ingest(directory: Path, text: str) -> None:
-    result = run(["ingest", "-", "--json"], cwd=directory, stdin=text)
+def run(args: list[str], *, cwd: Path, url: str | None = None) -> Run:
+    """``lifecycle ARGS`` on the database ``url`` (default: the SQLite file in ``cwd``),
+    in this process."""
+    env = {"LIFECYCLE_DATABASE_URL": url or f"sqlite:///{cwd / 'lifecycle.db'}",
+           "COLUMNS": "250"}
+    with CliRunner().isolation(env=env) as (out, err, _):
+        argv, sys.argv = sys.argv, ["lifecycle", *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+        finally:
+            sys.argv = argv
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return Run(args, code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def ingest(directory: Path, text: str, url: str | None = None) -> None:
+    source = directory / f"inputs-{len(list(directory.glob('inputs-*')))}.jsonl"
+    source.write_text(text, encoding="utf-8")
+    result = run(["ingest", str(source), "--json"], cwd=directory, url=url)
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(result.stdout)
     assert summary["rejected"] == 0, summary
@@ -78,11 +110,8 @@ def ok(result: Run) -> Run:
     return result
 
 
-def parallel(directory: Path, commands: dict[str, list[str]]) -> dict[str, Run]:
-    with ThreadPoolExecutor(len(commands)) as pool:
-        futures = {name: pool.submit(run, args, cwd=directory)
-                   for name, args in commands.items()}
-    return {name: future.result() for name, future in futures.items()}
+def runs(directory: Path, commands: dict[str, list[str]]) -> dict[str, Run]:
+    return {name: run(args, cwd=directory) for name, args in commands.items()}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +119,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A store with FIRST closed leads, before any model and after ``train --activate``."""
     directory = tmp_path_factory.mktemp("models")
     ingest(directory, inputs(0, FIRST))
-    before = parallel(directory, {
+    before = runs(directory, {
         "list": ["model", "list", "--json"],
         "show": ["lead", "show", "lead1@example.com", "--json"],
         "refused": ["model", "train", "--min-per-class", "1000"],
@@ -129,7 +158,9 @@ def test_train_json_has_the_metrics_in_range(store: dict[str, Any]) -> None:
         assert 0.0 <= out[key] <= 1.0, (key, out[key])
     assert out["n_train"] == FIRST
     assert MIN <= out["n_positive"] <= FIRST - MIN
-    assert out["cv_auc"] > 0.75  # the stories carry a strong signal
+    # Engagement (80 % of winners, 20 % of the others) is the stories' one signal: a
+    # perfect ranking by it has AUC 0.8; 120 leads in 3 folds land within about ±0.08.
+    assert out["cv_auc"] > 0.65
     assert out["first_outcome"] < out["last_outcome"]
 
 
@@ -140,7 +171,7 @@ def test_list_show_and_activate(store: dict[str, Any]) -> None:
     assert listed[0]["cv_auc"] == store["train"]["cv_auc"]
     shown = json.loads(ok(run(["model", "show", model_id, "--json"], cwd=directory)).stdout)
     assert shown["model_id"] == model_id
-    assert shown["features"]
+    assert "touches" in shown["feature_names"]
     assert shown["cv_auc"] == store["train"]["cv_auc"]
     unknown = run(["model", "show", "0000000000000000"], cwd=directory)
     assert unknown.returncode == 2
@@ -156,7 +187,7 @@ def test_list_show_and_activate(store: dict[str, Any]) -> None:
 def active(store: dict[str, Any]) -> dict[str, Run]:
     directory, model_id = store["dir"], store["train"]["model_id"]
     ok(run(["model", "activate", model_id], cwd=directory))
-    return parallel(directory, {
+    return runs(directory, {
         "show": ["lead", "show", "lead1@example.com", "--json", "--at", AT],
         "people": ["lead", "show", "lead1@example.com", "--at", AT],
         "jsonl": ["leads", "export", "--at", AT],
@@ -194,18 +225,25 @@ def test_export_has_the_predicted_columns(store: dict[str, Any],
     assert 0 < len(chosen) < len(rows)
 
 
+@pytest.mark.postgres
 def test_a_model_moved_to_another_database_scores_its_leads_identically(
-    store: dict[str, Any], active: dict[str, Run], tmp_path: Path,
+    store: dict[str, Any], active: dict[str, Run], tmp_path: Path, pg_database_url: str,
 ) -> None:
+    # Trained on SQLite, imported into PostgreSQL that holds the same inputs.
     ok(active["export"])
     model_id = store["train"]["model_id"]
-    ingest(tmp_path, inputs(0, FIRST))  # the same inputs, another database
-    imported = ok(run(["model", "import", str(store["dir"] / "model.json"), "--activate"],
-                      cwd=tmp_path))
+    ingest(tmp_path, inputs(0, FIRST), pg_database_url)
+    file = str(store["dir"] / "model.json")
+    imported = ok(run(["model", "import", file, "--activate"], cwd=tmp_path,
+                      url=pg_database_url))
     assert imported.stdout.strip() == model_id
-    again = ok(run(["model", "import", str(store["dir"] / "model.json")], cwd=tmp_path))
+    again = ok(run(["model", "import", file], cwd=tmp_path, url=pg_database_url))
     assert again.stdout.strip() == model_id  # the same artifact, the same id
-    there = ok(run(["leads", "export", "--at", AT], cwd=tmp_path)).stdout.splitlines()
+    listed = json.loads(ok(run(["model", "list", "--json"], cwd=tmp_path,
+                               url=pg_database_url)).stdout)
+    assert [(m["model_id"], m["active"]) for m in listed] == [(model_id, True)]
+    there = ok(run(["leads", "export", "--at", AT], cwd=tmp_path,
+                   url=pg_database_url)).stdout.splitlines()
     here = ok(active["jsonl"]).stdout.splitlines()
 
     def predictions(lines: list[str]) -> dict[str, Any]:
@@ -265,7 +303,7 @@ def test_an_altered_stored_model_is_refused(store: dict[str, Any], active: dict[
         flipped[len(flipped) // 2] ^= 0x01
         conn.execute("UPDATE lifecycle_models SET artifact = ? WHERE model_id = ?",
                      (bytes(flipped), model_id))
-    results = parallel(tmp_path, {
+    results = runs(tmp_path, {
         "show": ["model", "show", model_id],
         "export": ["model", "export", model_id],
         "lead": ["lead", "show", "lead1@example.com", "--json"],
@@ -279,3 +317,29 @@ def test_an_altered_stored_model_is_refused(store: dict[str, Any], active: dict[
     assert f"model {model_id} is refused" in results["lead"].stderr
     [listed] = json.loads(ok(results["list"]).stdout)
     assert "tampered" in listed
+
+
+def test_a_view_of_an_earlier_moment_predicts_from_the_inputs_known_then(
+    store: dict[str, Any], active: dict[str, Run], tmp_path: Path,
+) -> None:
+    # The same lead in a database that holds only its inputs until that moment gets the
+    # same prediction at that moment.
+    ok(active["export"])
+    rng = random.Random(0)
+    stories = [story(n, rng) for n in range(FIRST)]
+    n, items = next((n, s) for n, s in enumerate(stories)
+                    if sum("touchpoint_id" in item for item in s) >= 4)
+    email, moment = f"lead{n}@example.com", items[1]["occurred_at"]  # the second touch
+    ingest(tmp_path, jsonl(*items[:2]))
+    ok(run(["model", "import", str(store["dir"] / "model.json"), "--activate"], cwd=tmp_path))
+    shown = {where: json.loads(ok(run(["lead", "show", email, "--json", "--at", moment],
+                                      cwd=where)).stdout)["predicted"]
+             for where in (store["dir"], tmp_path)}
+    assert shown[store["dir"]] == shown[tmp_path]
+    now = json.loads(ok(run(["lead", "show", email, "--json", "--at", AT],
+                            cwd=tmp_path)).stdout)["predicted"]
+    later = json.loads(ok(run(["lead", "show", email, "--json", "--at", AT],
+                              cwd=store["dir"])).stdout)["predicted"]
+    assert now != later  # the later touches count there (in the factors, at least)
+    before = run(["lead", "show", email, "--json", "--at", "2020-01-01"], cwd=store["dir"])
+    assert json.loads(ok(before).stdout)["predicted"] is None  # not captured by then
