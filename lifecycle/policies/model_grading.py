@@ -15,6 +15,10 @@ its inputs and stage changes): the ``Graded`` event carries it as ``occurred_at`
 :func:`lifecycle.scoring.learned.replay.replay_grades` rebuilds the same row from the
 events recorded before it (all of them dated at or before ``at``).
 
+The decay policy (``LeadLifecycle.regrade_all``) predicts again, at the regrade moment,
+for the leads a model graded (:func:`regrade_by_model`): the rules' regrade leaves their
+grade alone.
+
 With no template grading by model, a batch costs one look at the configuration: the
 learned package (numpy, LightGBM) is not even imported.
 """
@@ -35,7 +39,7 @@ if TYPE_CHECKING:
     from lifecycle.scoring.config import ModelGrading
     from lifecycle.scoring.learned.model import Model
 
-__all__ = ["grade_batch", "grade_leads", "grades_by_model", "model_at"]
+__all__ = ["grade_batch", "grade_leads", "grades_by_model", "model_at", "regrade_by_model"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,44 @@ def grade_batch(app: LeadLifecycle, aggregates: Iterable[Any], recorded_at: date
             # The cause of the last input applied: history shows which one led to it.
             chosen.append((lead, model_at(lead), pending[-1].cause_id))
     return grade_leads(app, model, chosen, recorded_at=recorded_at)
+
+
+def regrade_by_model(app: LeadLifecycle, leads: Iterable[Lead], at: datetime, *,
+                     cause: str) -> int:
+    """The decay policy for leads a model graded: predicts again at ``at`` (the row's
+    recency columns move with time, the inputs do not), in one call, and saves the
+    grades that change (one transaction).
+
+    Leads whose newest input or stage change is after ``at`` are left alone, like the
+    rules' regrade does (and a replay could not rebuild a row from a moment before an
+    input it had).
+
+    Returns:
+        How many leads' grade changed.
+    """
+    scoring = app.scoring
+    if not grades_by_model(scoring):
+        return 0
+    model = app.active_model
+    if model is None:
+        return 0
+    chosen = [(lead, at, cause) for lead in leads
+              if lead.graded_by_model is not None and not lead.erased
+              and lead.stage not in CLOSED_STAGES
+              and scoring.for_template(lead.template).grading.by == "model"
+              and at >= model_at(lead)]
+    if not chosen:
+        return 0
+    try:
+        changed = grade_leads(app, model, chosen, recorded_at=app.clock())
+        events = [e for lead, _, _ in chosen for e in lead.collect_events()]
+        if events:
+            app.save(*events)
+    except BaseException:
+        for lead, _, _ in chosen:  # their cached state may hold unsaved events
+            app._leads.pop(lead.id, None)
+        raise
+    return changed
 
 
 def grade_leads(app: LeadLifecycle, model: Model, leads: list[tuple[Lead, datetime, str]],

@@ -192,6 +192,34 @@ def test_replay_notices_another_model_or_other_thresholds(
     unknown.close()
 
 
+def test_the_decay_policy_predicts_again_at_its_moment(
+    database_url: str, by_model: ScoringConfig
+) -> None:
+    model = trained()
+    app = open_app(database_url, by_model, model)
+    try:
+        record(app, inputs(60))
+        history = lead_history(app)
+        graded = {lead_id for lead_id, events in history.items()
+                  if any(isinstance(e, Lead.Graded) and e.model_id for e in events)}
+        later = T0 + timedelta(days=120)
+        cause = f"policy:decay@{later.isoformat()}"
+        changed = app.regrade_all(sorted(history), later, cause=cause)
+        again = [e for events in lead_history(app).values() for e in events
+                 if e.cause_id == cause and isinstance(e, Lead.Graded)]
+        assert changed == len(again) > 0
+        assert all(e.model_id == model.model_id and e.occurred_at == later for e in again)
+        assert {e.originator_id for e in again} <= graded
+        report = replay_grades(app)
+        assert report.ok
+        assert report.reproduced == report.checked > len(again)
+        # Nothing more to change at the same moment; a moment before an input: alone.
+        assert app.regrade_all(sorted(history), later, cause=cause + "#2") == 0
+        assert app.regrade_all(sorted(history), T0, cause="policy:decay@early") == 0
+    finally:
+        app.close()
+
+
 def test_grading_by_rules_never_loads_a_model(database_url: str) -> None:
     app = LeadLifecycle(Settings(database_url=database_url), scoring=load_scoring())
 
