@@ -84,8 +84,11 @@ def grade_batch(app: LeadLifecycle, aggregates: Iterable[Any], recorded_at: date
             continue
         if any(isinstance(e, _INPUTS) or (sales and e.cause_id.startswith("action:"))
                for e in pending):
+            at = model_at(lead)
+            if sales:  # a sales action that moved no stage is in no newest_at
+                at = max(at, *(e.occurred_at for e in pending))
             # The cause of the last input applied: history shows which one led to it.
-            chosen.append((lead, model_at(lead), pending[-1].cause_id))
+            chosen.append((lead, at, pending[-1].cause_id))
     return grade_leads(app, model, chosen, recorded_at=recorded_at)
 
 

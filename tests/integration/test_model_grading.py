@@ -224,6 +224,36 @@ def test_the_decay_policy_predicts_again_at_its_moment(
         app.close()
 
 
+def test_a_sales_model_grades_after_sales_actions_too(
+    database_url: str, by_model: ScoringConfig
+) -> None:
+    model = trained(sales=True)
+    assert model.artifact.spec.sales
+    app = open_app(database_url, by_model, model)
+    try:
+        items = inputs(40)
+        record(app, items)
+        # BANT, dated a week after everything: it moves no stage, so no newest_at.
+        late = max(i.occurred_at for i in items) + timedelta(days=7)
+        bant = [SalesAction.model_validate({
+            "action_id": f"bant-{j}", "actor": "sales:bob", "action": "bant",
+            "occurred_at": late.isoformat(), "email": f"p{j}@firm{j % 50}.com",
+            "budget": True, "need": True}) for j in range(1, 40, 3)]
+        results = app.record_batch(bant)
+        assert {r.outcome for r in results} <= {Outcome.ACCEPTED, Outcome.REJECTED}
+        history = lead_history(app)
+        after = [e for events in history.values() for e in events
+                 if isinstance(e, Lead.Graded) and e.model_id
+                 and e.cause_id.startswith("action:bant-")]
+        assert after  # the BANT changed the sales model's grade of some leads
+        assert all(e.occurred_at == late for e in after)
+        report = replay_grades(app)
+        assert report.ok
+        assert report.reproduced == report.checked > len(after)
+    finally:
+        app.close()
+
+
 def test_grading_by_rules_never_loads_a_model(database_url: str) -> None:
     app = LeadLifecycle(Settings(database_url=database_url), scoring=load_scoring())
 
