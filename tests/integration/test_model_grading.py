@@ -11,6 +11,7 @@ even load the model.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from copy import copy
@@ -328,9 +329,26 @@ def test_whatif_under_a_model_compares_both_funnels(small_store: LeadLifecycle) 
     assert set(everyone["by_grade"]) <= {"hot", "warm", "cold", "ungraded"}
 
 
-def test_whatif_cli_takes_a_model(small_store: LeadLifecycle) -> None:
+def test_whatif_cli_takes_a_model(small_store: LeadLifecycle,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    model = trained()
+    # The store's registry is another part's: the command loads the model from this one.
+    monkeypatch.setattr(LeadLifecycle, "models", property(lambda self: Registry(model)))
     _register()
-    result = CliRunner().invoke(cli, ["whatif"], env={
-        "LIFECYCLE_DATABASE_URL": small_store.settings.database_url})
+    env = {"LIFECYCLE_DATABASE_URL": small_store.settings.database_url}
+    result = CliRunner().invoke(cli, ["whatif"], env=env)
     assert result.exit_code == 2
     assert "--model MODEL_ID" in result.output
+    result = CliRunner().invoke(cli, ["whatif", "--model", "0000000000000000"], env=env)
+    assert result.exit_code == 2
+    assert "no stored model '0000000000000000'" in result.output
+    result = CliRunner().invoke(cli, ["whatif", "--model", model.model_id, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["config"] == {"scoring": None, "templates": None, "model": model.model_id}
+    assert data["current"]["leads"] == data["what_if"]["leads"] == 40
+    assert data["what_if"] == what_if(small_store, model=model)["what_if"]
+    result = CliRunner().invoke(cli, ["whatif", "--model", model.model_id], env=env)
+    assert result.exit_code == 0, result.output
+    assert "MQL → SQL" in result.output
+    assert f"graded by model {model.model_id}" in result.output
