@@ -26,6 +26,7 @@ from lifecycle.aggregates.lead import Lead
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.cli import _register, cli
 from lifecycle.contracts import SalesAction, Touchpoint
+from lifecycle.inputs import cause_of
 from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.scoring.learned.model import Model
 from lifecycle.scoring.learned.replay import replay_grades
@@ -251,6 +252,42 @@ def test_a_sales_model_grades_after_sales_actions_too(
         report = replay_grades(app)
         assert report.ok
         assert report.reproduced == report.checked > len(after)
+    finally:
+        app.close()
+
+
+def test_without_an_active_model_the_rules_grade_again(
+    database_url: str, by_model: ScoringConfig
+) -> None:
+    model = trained()
+    items = inputs(30)
+    app = open_app(database_url, by_model, model)
+    try:
+        record(app, items[:len(items) // 2])
+        app.__dict__["_active_model"] = None  # deactivated; by = "model" stays
+        record(app, items[len(items) // 2:])
+        history = lead_history(app)
+        back = [e for events in history.values() for e in events
+                if isinstance(e, Lead.Graded) and e.trigger == "no_model"]
+        assert back
+        later = {cause_of(item) for item in items[len(items) // 2:]}
+        for lead_id, events in history.items():
+            lead = app.get_lead(lead_id)
+            if lead.stage in CLOSED_STAGES or not later & {e.cause_id for e in events}:
+                continue  # no input since: its next one hands it back
+            assert lead.graded_by_model is None
+            made = [i for i, e in enumerate(events) if getattr(e, "model_id", None)]
+            if made:  # handed back after its last model grade
+                assert any(isinstance(e, Lead.Graded) and e.trigger == "no_model"
+                           for e in events[made[-1]:])
+        # The others, by the decay policy.
+        still = [i for i in history if app.get_lead(i).graded_by_model is not None
+                 and app.get_lead(i).stage not in CLOSED_STAGES]
+        assert still
+        at = T0 + timedelta(days=200)
+        assert app.regrade_all(sorted(history), at, cause="policy:decay@200") >= len(still)
+        assert all(app.get_lead(i).graded_by_model is None for i in still)
+        assert replay_grades(app).ok
     finally:
         app.close()
 
