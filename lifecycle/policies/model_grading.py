@@ -15,6 +15,12 @@ its inputs and stage changes): the ``Graded`` event carries it as ``occurred_at`
 :func:`lifecycle.scoring.learned.replay.replay_grades` rebuilds the same row from the
 events recorded before it (all of them dated at or before ``at``).
 
+The decay policy (``LeadLifecycle.regrade_all``) predicts again, at the regrade moment,
+for the leads a model graded (:func:`regrade_by_model`): the rules' regrade leaves their
+grade alone. With a template grading by model and no model active, the rules grade (as
+``[grading] by`` says): a lead a model graded is handed back to them
+(``Lead.grade_by_rules``) on its next input or regrade.
+
 With no template grading by model, a batch costs one look at the configuration: the
 learned package (numpy, LightGBM) is not even imported.
 """
@@ -35,7 +41,7 @@ if TYPE_CHECKING:
     from lifecycle.scoring.config import ModelGrading
     from lifecycle.scoring.learned.model import Model
 
-__all__ = ["grade_batch", "grade_leads", "grades_by_model", "model_at"]
+__all__ = ["grade_batch", "grade_leads", "grades_by_model", "model_at", "regrade_by_model"]
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +75,9 @@ def grade_batch(app: LeadLifecycle, aggregates: Iterable[Any], recorded_at: date
         return 0
     model = app.active_model
     if model is None:
-        return 0
+        return _to_rules(app, (lead for lead in aggregates if isinstance(lead, Lead)
+                               and lead.graded_by_model is not None and lead.pending_events),
+                         None, recorded_at=recorded_at)
     sales = bool(model.artifact.spec.sales)
     chosen: list[tuple[Lead, datetime, str]] = []
     for lead in aggregates:
@@ -80,9 +88,50 @@ def grade_batch(app: LeadLifecycle, aggregates: Iterable[Any], recorded_at: date
             continue
         if any(isinstance(e, _INPUTS) or (sales and e.cause_id.startswith("action:"))
                for e in pending):
+            at = model_at(lead)
+            if sales:  # a sales action that moved no stage is in no newest_at
+                at = max(at, *(e.occurred_at for e in pending))
             # The cause of the last input applied: history shows which one led to it.
-            chosen.append((lead, model_at(lead), pending[-1].cause_id))
+            chosen.append((lead, at, pending[-1].cause_id))
     return grade_leads(app, model, chosen, recorded_at=recorded_at)
+
+
+def regrade_by_model(app: LeadLifecycle, leads: Iterable[Lead], at: datetime, *,
+                     cause: str) -> int:
+    """The decay policy for leads a model graded: predicts again at ``at`` (the row's
+    recency columns move with time, the inputs do not), in one call, and saves the
+    grades that change (one transaction).
+
+    Leads whose newest input or stage change is after ``at`` are left alone, like the
+    rules' regrade does (and a replay could not rebuild a row from a moment before an
+    input it had).
+
+    Returns:
+        How many leads' grade changed.
+    """
+    scoring = app.scoring
+    if not grades_by_model(scoring):
+        return 0
+    model = app.active_model
+    if model is None:
+        return _to_rules(app, leads, at, recorded_at=app.clock(), cause=cause, save=True)
+    chosen = [(lead, at, cause) for lead in leads
+              if lead.graded_by_model is not None and not lead.erased
+              and lead.stage not in CLOSED_STAGES
+              and scoring.for_template(lead.template).grading.by == "model"
+              and at >= model_at(lead)]
+    if not chosen:
+        return 0
+    try:
+        changed = grade_leads(app, model, chosen, recorded_at=app.clock())
+        events = [e for lead, _, _ in chosen for e in lead.collect_events()]
+        if events:
+            app.save(*events)
+    except BaseException:
+        for lead, _, _ in chosen:  # their cached state may hold unsaved events
+            app._leads.pop(lead.id, None)
+        raise
+    return changed
 
 
 def grade_leads(app: LeadLifecycle, model: Model, leads: list[tuple[Lead, datetime, str]],
@@ -123,6 +172,34 @@ def grade_leads(app: LeadLifecycle, model: Model, leads: list[tuple[Lead, dateti
             template=template_of(app, lead.template), config=config,
             recorded_at=recorded_at, cause=cause)
     return graded
+
+
+def _to_rules(app: LeadLifecycle, leads: Iterable[Lead], at: datetime | None, *,
+              recorded_at: datetime, cause: str | None = None, save: bool = False) -> int:
+    """No model is active: the model-graded leads (of templates grading by model) go
+    back to the rules (``Lead.grade_by_rules``), at ``at`` or their newest moment, for
+    the cause given or their last input's. Returns how many were handed back."""
+    from lifecycle.handling import template_of
+
+    scoring = app.scoring
+    handed: list[Lead] = []
+    for lead in leads:
+        config = scoring.for_template(lead.template)
+        if config.grading.by != "model" or (at is not None and at < lead.newest_at):
+            continue
+        why = cause if cause is not None else lead.pending_events[-1].cause_id  # type: ignore[attr-defined]
+        if lead.grade_by_rules(lead.newest_at if at is None else at,
+                               template=template_of(app, lead.template), config=config,
+                               recorded_at=recorded_at, cause=why):
+            handed.append(lead)
+    if save and handed:
+        try:
+            app.save(*handed)
+        except BaseException:
+            for lead in handed:
+                app._leads.pop(lead.id, None)
+            raise
+    return len(handed)
 
 
 def _thresholds(grading: ModelGrading) -> dict[str, Any]:
