@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import (
@@ -35,7 +35,6 @@ from eventsourcing.persistence import (
 
 from lifecycle.adapters import adapter_for, driver_errors
 from lifecycle.adapters.protocol import EventRecorder
-from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import LeadKey
 from lifecycle.aggregates.values import key_index_id
 from lifecycle.contracts import SalesAction, Touchpoint
@@ -47,23 +46,18 @@ from lifecycle.handling import (
     Result,
     handle,
     keys_of,
-    run_policy,
-    template_of,
 )
 from lifecycle.handling import Batch as _Batch
 from lifecycle.identity import LRU as _LRU
 from lifecycle.identity import KeyIndex, LeadFinding
 from lifecycle.inputs import Recorded, cause_of
 from lifecycle.persistence import FastMapper
+from lifecycle.policing import PolicyRuns
 from lifecycle.privacy import PersonalData, PersonalProperties, SubjectKeys
 from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.settings import Settings
 from lifecycle.templates import TemplateRegistry, load_templates
 from lifecycle.writing import ChainedWriting
-
-if TYPE_CHECKING:
-    from lifecycle.scoring.learned.model import Model
-    from lifecycle.scoring.learned.registry import ModelRegistry
 
 # An input's outcome (Outcome, Result and the two internal outcome codes) is defined with
 # the handling of inputs (lifecycle.handling) and is part of what the application returns.
@@ -95,7 +89,7 @@ class _Redo(Exception):
     """An input failed unexpectedly: the batch's leads may be half-applied."""
 
 
-class LeadLifecycle(LeadFinding, ChainedWriting, Application[UUID]):
+class LeadLifecycle(LeadFinding, ChainedWriting, PolicyRuns, Application[UUID]):
     """Records touchpoints and sales actions as lead events."""
 
     name = "lifecycle"
@@ -285,43 +279,6 @@ class LeadLifecycle(LeadFinding, ChainedWriting, Application[UUID]):
         cls = type(self)
         return cls._notify is Application._notify and cls._record is LeadLifecycle._record
 
-    def regrade_all(self, lead_ids: Iterable[UUID], at: datetime, *, cause: str) -> int:
-        """Policy: re-evaluates leads' grades with behaviour decayed to ``at``; the
-        leads a model graded are predicted again at ``at``, in one call.
-
-        Returns:
-            How many leads changed (their events are saved in one transaction; the
-            model's grades in a second one).
-        """
-        by_model: list[Lead] = []
-
-        def regrade(lead: Lead, now: datetime) -> bool:
-            if lead.graded_by_model is not None:
-                by_model.append(lead)
-            return lead.regrade(at, template=template_of(self, lead.template),
-                                config=self.scoring.for_template(lead.template),
-                                recorded_at=now, cause=cause)
-
-        changed = run_policy(self, lead_ids, regrade)
-        if by_model and self._grades_by_model():
-            from lifecycle.policies.model_grading import regrade_by_model
-
-            changed += regrade_by_model(self, by_model, at, cause=cause)
-        return changed
-
-    def _grades_by_model(self) -> bool:
-        """Whether any template grades by model (``[grading] by = "model"``): checked
-        once per batch, so that without it the learned package is never even imported
-        (nor the policies package, ~50 ms on the CLI's start)."""
-        scoring = self.scoring
-        return scoring.grading.by == "model" or any(
-            t.grading.by == "model" for t in scoring.templates.values())
-
-    def send_due_nurture(self, lead_ids: Iterable[UUID], at: datetime, *, cause: str) -> int:
-        """Policy: sends each nurturing lead's next step if it is due at ``at``."""
-        return run_policy(self, lead_ids, lambda lead, now: lead.send_due_nurture(
-            at, config=self.scoring.for_template(lead.template), recorded_at=now, cause=cause))
-
     # -- identity and cache ------------------------------------------------------------
 
 
@@ -391,30 +348,6 @@ class LeadLifecycle(LeadFinding, ChainedWriting, Application[UUID]):
         """Empties the caches (another process may have written)."""
         self._leads.clear()
         self._keys.clear()
-
-    # -- learned models ---------------------------------------------------------------
-
-    @property
-    def models(self) -> ModelRegistry:
-        """The stored models (imported on first use: numpy and LightGBM load only then)."""
-        registry = self.__dict__.get("_models")
-        if registry is None:
-            from lifecycle.scoring.learned.registry import ModelRegistry
-
-            registry = self.__dict__["_models"] = ModelRegistry(self)
-        return registry
-
-    @property
-    def active_model(self) -> Model | None:
-        """The active model, loaded once per application (``reload_model`` after
-        ``lifecycle model activate`` in another process); None when no model is active."""
-        if "_active_model" not in self.__dict__:
-            self.__dict__["_active_model"] = self.models.active()
-        model: Model | None = self.__dict__["_active_model"]
-        return model
-
-    def reload_model(self) -> None:
-        self.__dict__.pop("_active_model", None)
 
     # -- privacy ----------------------------------------------------------------------
 
