@@ -10,16 +10,21 @@ exactly as it was known before its outcome, then replay any past grade under any
   scoring and training read the same facts.
 - :mod:`.features`: :class:`~.features.FeatureSpec` (which columns: kinds, categories,
   numeric properties; discovered from the training leads, capped) and
-  :func:`~.features.matrix` (facts at moments → a float matrix, NaN for missing).
+  :func:`~.features.matrix` (facts at moments → a float matrix, NaN for missing),
+  computed by :mod:`._columns` (all leads at once with numpy, or one lead in plain
+  Python, bitwise equal) from the values :mod:`._values` reads.
 - :mod:`.artifact`: :class:`~.artifact.Artifact`, a trained model as data (JSON: the
   spec, LightGBM's model text, the calibration, the logistic baseline, the metrics),
   its content hash, and :func:`~.artifact.decode`, which refuses bytes whose hash differs.
 - :mod:`.model`: :class:`~.model.Model`, a verified artifact loaded for prediction:
-  ``predict`` (calibrated probabilities, batched), ``factors`` (per-lead contributions,
-  grouped by source field), ``grade_of`` (a probability → hot / warm / cold).
-- :mod:`.training`: the closed leads as examples (features as of just before each
-  outcome), cross-validated training of the gradient-boosted model and the baseline,
-  the metrics, the refusal below a minimum of outcomes per class.
+  ``predict`` (calibrated probabilities of the blend of the trees and the logistic
+  baseline, batched), ``factors`` (per-lead contributions, grouped by source field),
+  ``grade_of`` (a probability → hot / warm / cold); :mod:`.predicted`: a batch of
+  leads' ``predicted`` for the views (``lead show``, ``leads export``).
+- :mod:`.outcomes`: the closed leads as examples (facts as of just before each
+  outcome); :mod:`.training`: cross-validated training of the gradient-boosted model
+  and the baseline, their blend, the calibration, the refusal below a minimum of
+  outcomes per class; :mod:`.metrics`: AUC, PR-AUC, calibration and lift by decile.
 - :mod:`.registry`: models stored in the event store's database (``lifecycle_models``),
   listed, shown, activated, exported and imported; loading verifies the hash.
 - :mod:`.replay`: checks that every model-made grade in the store is reproduced by

@@ -43,14 +43,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from lifecycle.scoring.learned import _columns
-from lifecycle.scoring.learned._columns import (
-    OTHER,
-    SALES_PREFIX,
-    Plan,
-    country_tokens,
-    number,
-    tokens,
-)
+from lifecycle.scoring.learned._columns import OTHER, SALES_PREFIX, Plan
+from lifecycle.scoring.learned._values import country_tokens, number, tokens
 from lifecycle.scoring.learned.facts import LeadFacts
 
 __all__ = ["FeatureSpec", "group_of", "matrix"]
