@@ -5,7 +5,8 @@ time), the leads themselves from the event store :data:`~lifecycle.people.BATCH`
 time (:func:`lifecycle.people.leads_with_events`, personal fields decrypted, an erased
 lead's read as ``(erased)``), so memory holds one batch whatever the number of leads.
 Scores are those of ``lifecycle lead show`` (:func:`lifecycle.views.lead_summary`):
-behaviour and total decayed to the moment asked for.
+behaviour and total decayed to the moment asked for; with an active model, its
+``predicted`` probability at that moment, one prediction call per batch of leads.
 
 Filtering (``--where``) is a small language, parsed (never evaluated as code)::
 
@@ -30,14 +31,15 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 import orjson
 
 from lifecycle.aggregates.lead import Lead
-from lifecycle.people import leads_with_events, person_of, uuids
+from lifecycle.people import BATCH, leads_with_events, person_of, uuids
 from lifecycle.reports.layout import as_number
-from lifecycle.views import lead_summary
+from lifecycle.views import lead_summary, predicted
 
 if TYPE_CHECKING:
     from lifecycle.application import LeadLifecycle
@@ -51,14 +53,17 @@ ExportFormat = Literal["jsonl", "csv"]
 COLUMNS = ("key", "keys", "lead_id", "name", "company", "owner", "template", "stage",
            "grade", "grade_now", "fit", "behaviour", "total", "contactable", "last_touch",
            "captured_at", "channel", "source", "country", "industry", "employees", "title",
-           "properties")
+           "properties", "predicted", "predicted_model", "predicted_factors")
 """The columns of a row, in the CSV's order. ``key`` is the lead's first key (an
 external id or an email), ``keys`` all of them; ``grade`` is the grade the lead holds,
 ``grade_now`` the one regrading at the moment would give; ``fit``, ``behaviour`` and
 ``total`` are scored at that moment; ``owner`` is who last accepted it for sales;
 ``channel`` and ``source`` are its first touch's; ``properties`` holds each property's
 first value (the one recorded first, as ``lead show`` and ``--by property:NAME`` take
-it). In CSV, ``keys`` and ``properties`` are JSON text."""
+it). ``predicted`` is the active model's probability that the lead is won, at that
+moment, ``predicted_model`` its id and ``predicted_factors`` the top factors (empty
+without an active model: ``lifecycle model activate``). In CSV, ``keys``,
+``properties`` and ``predicted_factors`` are JSON text."""
 
 _TIMES = frozenset({"last_touch", "captured_at"})
 _OPS = ("!=", ">=", "<=", "=", ">", "<", "~")
@@ -213,10 +218,17 @@ def lead_rows(app: LeadLifecycle, store: ProjectionStore, *, at: datetime,
     conditions = tuple(where)
     ids = uuids(row[0] for row in store.query(
         "SELECT lead_id FROM lc_leads ORDER BY captured_at, lead_id"))
-    for lead, events in leads_with_events(app, ids):
-        row = lead_row(lead, events, app, at=at)
-        if all(c.holds(row) for c in conditions):
-            yield row
+    leads = leads_with_events(app, ids)
+    # The model scores a batch of leads in one call (a call per lead costs most of the time).
+    while batch := list(islice(leads, BATCH)):
+        rows = [lead_row(lead, events, app, at=at) for lead, events in batch]
+        scored = predicted(app, [lead for lead, _ in batch], at, [e for _, e in batch])
+        for row, p in zip(rows, scored, strict=True):
+            row["predicted"] = None if p is None else p["probability"]
+            row["predicted_model"] = None if p is None else p["model_id"]
+            row["predicted_factors"] = None if p is None else p["factors"]
+            if all(c.holds(row) for c in conditions):
+                yield row
 
 
 def lead_row(lead: Lead, events: list[Lead.Event], app: LeadLifecycle, *,

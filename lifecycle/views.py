@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from lifecycle.aggregates.lead import Lead
 from lifecycle.scoring import ScoringConfig, bant_part, behaviour_at, evaluate, grade
 
-__all__ = ["DETAIL_FIELDS", "describe_event", "lead_summary"]
+if TYPE_CHECKING:
+    from lifecycle.application import LeadLifecycle
+
+__all__ = ["DETAIL_FIELDS", "describe_event", "lead_summary", "predicted"]
 
 DETAIL_FIELDS = ("kind", "channel", "grade", "previous", "total", "from_stage", "to_stage",
                  "reason", "competitor", "rule", "content", "track", "amount", "currency",
@@ -72,6 +76,37 @@ def lead_summary(
         "events": len(events),
         "history": [describe_event(e) for e in events[-history:]],
     }
+
+
+def predicted(app: LeadLifecycle, leads: Sequence[Lead], at: datetime,
+              events: Sequence[Sequence[Lead.Event]] | None = None,
+              ) -> list[dict[str, Any] | None]:
+    """Per lead, the active model's ``predicted`` object at ``at`` (``model_id``,
+    ``probability``, ``at``, ``factors``: the top ``grading.model.top_factors``); None
+    for each without an active model.
+
+    Features come from the facts of the lead's inputs (``lead.facts``); for a moment
+    before its newest input, from those dated up to ``at`` (given its ``events``), as the
+    view's behaviour counts only the touches up to then (None: not captured by then).
+    The leads are scored together (one prediction call for all); numpy and LightGBM load
+    only when a model is active.
+    """
+    model = app.active_model
+    if model is None:
+        return [None] * len(leads)
+    from lifecycle.scoring.learned.facts import LeadFacts, facts_as_of
+    from lifecycle.scoring.learned.predicted import predictions
+
+    facts: list[LeadFacts | None] = []
+    for i, lead in enumerate(leads):
+        if events is None or at >= lead.facts.newest_at:
+            facts.append(lead.facts)
+        else:  # inputs dated at ``at`` count, as the view's behaviour counts them
+            facts.append(facts_as_of(events[i], at + timedelta(microseconds=1)))
+    known = [f for f in facts if f is not None]
+    scored = iter(predictions(model, known, [at] * len(known),
+                              top=app.scoring.grading.model.top_factors))
+    return [None if f is None else next(scored) for f in facts]
 
 
 def describe_event(event: Lead.Event) -> dict[str, Any]:

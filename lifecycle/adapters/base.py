@@ -6,7 +6,8 @@ implement is :mod:`lifecycle.adapters.protocol`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -19,8 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK",
+    "MODELS_TABLE",
     "ChunkedReads",
     "KeyTable",
+    "ModelTable",
     "OwnConnection",
     "ProjectionTables",
     "insert_statement",
@@ -154,3 +157,115 @@ def insert_statement(table: TableSpec, mark: str) -> str:
     return (f"INSERT INTO {table.name} ({', '.join(cols)}) "
             f"VALUES ({', '.join([mark] * len(cols))}) "
             f"ON CONFLICT ({', '.join(table.primary_key)}) DO NOTHING")
+
+
+MODELS_TABLE = "lifecycle_models"
+"""The learned models (:class:`~lifecycle.adapters.protocol.ModelStore`)."""
+
+
+class ModelTable:
+    """What the :class:`~lifecycle.adapters.protocol.ModelStore` of every backend does
+    alike: the statements, in the driver's placeholder :attr:`mark`. A backend supplies
+    :meth:`_connect` (a new connection; the table is created on the first), :meth:`_write`
+    (one transaction that serialises writers) and the time conversions.
+
+    A connection per call, closed after it: models are saved, listed and activated a few
+    times per command, and a connection held for the life of the application would be
+    one more to close (or leak) for every command that only reads the active id.
+    """
+
+    mark: str
+    """The driver's placeholder."""
+    blob: str
+    """The SQL type of the artifact's bytes."""
+    time: str
+    """The SQL type of a moment."""
+
+    _created = False
+
+    @property
+    def ddl(self) -> list[str]:
+        """The table, and a partial unique index that keeps a second active row out even
+        when two activations race."""
+        return [f"CREATE TABLE IF NOT EXISTS {MODELS_TABLE} (model_id TEXT PRIMARY KEY, "
+                f"content_hash TEXT NOT NULL, created_at {self.time} NOT NULL, "
+                f"stored_at {self.time} NOT NULL, active BOOLEAN NOT NULL DEFAULT FALSE, "
+                f"artifact {self.blob} NOT NULL)",
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {MODELS_TABLE}_active ON {MODELS_TABLE} "
+                "(active) WHERE active"]
+
+    def _connect(self) -> Any:
+        """A new connection of its own in autocommit mode (the backend's)."""
+        raise NotImplementedError
+
+    def _create_tables(self, conn: Any) -> None:
+        """Runs :attr:`ddl` on ``conn`` under the backend's schema lock."""
+        raise NotImplementedError
+
+    def _write(self, conn: Any) -> AbstractContextManager[Any]:
+        """A transaction on ``conn`` that holds the table's write lock; a cursor-like
+        object with ``execute`` inside it."""
+        raise NotImplementedError
+
+    def _time_in(self, moment: datetime) -> Any:
+        return moment
+
+    def _time_out(self, value: Any) -> datetime:
+        assert isinstance(value, datetime)
+        return value
+
+    @contextmanager
+    def _opened(self) -> Iterator[Any]:
+        conn = self._connect()
+        try:
+            if not self._created:
+                self._create_tables(conn)
+                self._created = True
+            yield conn
+        finally:
+            conn.close()
+
+    def put(self, model_id: str, content_hash: str, created_at: datetime,
+            stored_at: datetime, artifact: bytes) -> bool:
+        m = self.mark
+        with self._opened() as conn, self._write(conn) as cur:
+            inserted: int = cur.execute(
+                f"INSERT INTO {MODELS_TABLE} (model_id, content_hash, created_at, stored_at, "
+                f"active, artifact) VALUES ({m}, {m}, {m}, {m}, FALSE, {m}) "
+                "ON CONFLICT (model_id) DO NOTHING",
+                (model_id, content_hash, self._time_in(created_at), self._time_in(stored_at),
+                 artifact)).rowcount
+        return inserted == 1
+
+    def get(self, model_id: str) -> tuple[str, bytes] | None:
+        with self._opened() as conn:
+            row = conn.execute(f"SELECT content_hash, artifact FROM {MODELS_TABLE} "
+                               f"WHERE model_id = {self.mark}", (model_id,)).fetchone()
+        return None if row is None else (str(row[0]), bytes(row[1]))
+
+    def rows(self) -> list[tuple[str, str, datetime, datetime, bool, bytes]]:
+        with self._opened() as conn:
+            rows = conn.execute(
+                f"SELECT model_id, content_hash, created_at, stored_at, active, artifact "
+                f"FROM {MODELS_TABLE} ORDER BY stored_at, model_id").fetchall()
+        return [(str(mid), str(digest), self._time_out(created), self._time_out(stored),
+                 bool(active), bytes(data))
+                for mid, digest, created, stored, active, data in rows]
+
+    def activate(self, model_id: str | None) -> None:
+        """Clears the active flag and sets the new one in one transaction.
+
+        Raises:
+            LookupError: no model of that id is stored (nothing changes).
+        """
+        with self._opened() as conn, self._write(conn) as cur:
+            cur.execute(f"UPDATE {MODELS_TABLE} SET active = FALSE WHERE active")
+            if model_id is not None and not cur.execute(
+                    f"UPDATE {MODELS_TABLE} SET active = TRUE WHERE model_id = {self.mark}",
+                    (model_id,)).rowcount:
+                raise LookupError(f"no model {model_id!r} is stored")  # rolls back
+
+    def active_id(self) -> str | None:
+        with self._opened() as conn:
+            row = conn.execute(f"SELECT model_id FROM {MODELS_TABLE} WHERE active").fetchone()
+        return None if row is None else str(row[0])

@@ -26,6 +26,7 @@ from eventsourcing.domain import Aggregate
 
 from lifecycle.aggregates.values import ERASED, PERSONAL_PROFILE_FIELDS
 from lifecycle.scoring import BantAssessment, Contribution
+from lifecycle.scoring.learned.facts import LeadFacts
 
 if TYPE_CHECKING:
     from lifecycle.aggregates.lead import Lead
@@ -58,6 +59,7 @@ class LeadEvent(Aggregate.Event):
     def apply(self, aggregate: Any) -> None:
         aggregate.seen.add(self.cause_id)
         self._apply(aggregate)
+        aggregate.facts.add(self)  # the inputs, as learned scoring reads them
 
     def _apply(self, lead: Lead) -> None:
         """Assigns this event's facts to the lead."""
@@ -111,6 +113,7 @@ class Captured(LeadEvent, Aggregate.Created):
         lead.acted_on = False
         lead.disqualified_from = None
         lead.disqualified_by = None
+        lead.facts = LeadFacts.start(self)
 
 
 class TouchpointRecorded(LeadEvent):

@@ -48,6 +48,9 @@ from lifecycle.scoring import (
 )
 from lifecycle.templates import CLOSED_STAGES, FunnelTemplate
 
+if TYPE_CHECKING:
+    from lifecycle.scoring.learned.facts import LeadFacts
+
 __all__ = ["Lead"]
 
 
@@ -92,6 +95,9 @@ class Lead(SalesCommands, Aggregate):
         screens no longer disqualify it. A note is no decision."""
         disqualified_from: str | None
         disqualified_by: str | None
+        facts: LeadFacts
+        """The inputs as learned scoring reads them (:mod:`~lifecycle.scoring.learned.facts`),
+        folded by the same code as training's ``facts_as_of``."""
 
     class Event(events.LeadEvent):
         """Every lead event: business time, and who or what caused it."""

@@ -51,9 +51,9 @@ COMMAND_GROUP = "lifecycle.commands"
 
 
 def _register() -> None:
-    from lifecycle.cli import audit, core, distributed, importing, leads, reporting
+    from lifecycle.cli import audit, core, distributed, importing, leads, model, reporting
 
-    for module in (core, importing, leads, reporting, distributed, audit):
+    for module in (core, importing, leads, reporting, distributed, audit, model):
         for command in module.COMMANDS:
             cli.add_command(command)
     _register_entry_points()

@@ -24,7 +24,7 @@ from lifecycle.ingest import IngestSummary, RejectWriter, ingest_lines, read_lin
 from lifecycle.projections import build_runner
 from lifecycle.reports.output import literal, strict_json
 from lifecycle.settings import Settings
-from lifecycle.views import lead_summary
+from lifecycle.views import lead_summary, predicted
 
 __all__ = ["COMMANDS", "open_app", "opened_app", "print_json"]
 
@@ -189,8 +189,9 @@ def lead_show(key: str, at_moment: datetime | None, history: int, as_json: bool)
     with opened_app() as app:
         lead_id = app.find_lead(key)
         lead_obj = app.get_lead(lead_id)
-        summary = lead_summary(lead_obj, app.lead_events(lead_id), app.scoring, at=at,
-                               history=history)
+        events = app.lead_events(lead_id)
+        summary = lead_summary(lead_obj, events, app.scoring, at=at, history=history)
+        summary["predicted"] = predicted(app, [lead_obj], at, [events])[0]
     if as_json:
         print_json(summary)
         return
@@ -222,6 +223,12 @@ def _print_lead(s: dict[str, Any]) -> None:
         line("properties", ", ".join(f"{k}={_value(v)}" for k, v in s["properties"].items()))
     if s["deal"]["amount"] is not None:
         line("deal", f"{s['deal']['amount']:,.2f} {s['deal']['currency']}")
+    if s.get("predicted"):
+        p = s["predicted"]
+        factors = ", ".join(f"{f['feature']}={_value(f['value'])} {f['contribution']:+.2f}"
+                            for f in p["factors"])
+        line("predicted", f"{p['probability']:.2f} by model {p['model_id']}"
+             + (f" (factors {factors})" if factors else ""))
     console.print(head)
 
     fit = Table(title=literal(f"fit {scores['fit']['score']}"), title_justify="left")

@@ -73,6 +73,7 @@ def _export(app: LeadLifecycle, store: ProjectionStore, out: IO[str], fmt: str,
 leads_export.help = (
     f"{leads_export.help}\n\nColumns (the CSV's order; keys and properties as JSON text): "
     f"{', '.join(COLUMNS)}. Behaviour and total are decayed to --at; properties hold "
-    "each property's earliest value.")
+    "each property's earliest value; predicted is the active model's probability of a "
+    "win at --at (empty without one), e.g. --where 'predicted>=0.5'.")
 
 COMMANDS: tuple[click.Command, ...] = (leads,)

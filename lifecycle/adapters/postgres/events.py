@@ -33,6 +33,7 @@ from lifecycle.adapters.protocol import (
     ChainRow,
     InputRow,
     KeyStore,
+    ModelStore,
 )
 from lifecycle.chain import heads_of
 from lifecycle.errors import ConfigError
@@ -337,6 +338,11 @@ class PostgresEvents:
         from lifecycle.adapters.postgres.keys import PostgresKeyStore
 
         return PostgresKeyStore(self.url)
+
+    def model_store(self) -> ModelStore:
+        from lifecycle.adapters.postgres.models import PostgresModelStore
+
+        return PostgresModelStore(self.url)
 
     def connect(self) -> Any:
         return psycopg.connect(self.url, autocommit=True)

@@ -25,6 +25,7 @@ from lifecycle.adapters.protocol import (
     ChainRow,
     InputRow,
     KeyStore,
+    ModelStore,
 )
 from lifecycle.chain import heads_of
 from lifecycle.errors import ConfigError
@@ -308,6 +309,11 @@ class SQLiteEvents:
         from lifecycle.adapters.sqlite.keys import SQLiteKeyStore
 
         return SQLiteKeyStore(self.path)
+
+    def model_store(self) -> ModelStore:
+        from lifecycle.adapters.sqlite.models import SQLiteModelStore
+
+        return SQLiteModelStore(self.path)
 
     def connect(self) -> sqlite3.Connection:
         return _connect(self.path)

@@ -9,10 +9,12 @@ calibration and the baseline are lists of numbers. No pickle anywhere.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lifecycle.errors import ModelTampered
 from lifecycle.scoring.learned.features import FeatureSpec
@@ -71,17 +73,17 @@ class Artifact(BaseModel):
 
 def encode(artifact: Artifact) -> bytes:
     """The artifact's canonical bytes (sorted keys, ISO times)."""
-    raise NotImplementedError  # contract: filled in by the training branch
+    return orjson.dumps(artifact.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
 
 
 def content_hash(data: bytes) -> str:
     """SHA-256 of the bytes, hex."""
-    raise NotImplementedError  # contract: filled in by the training branch
+    return hashlib.sha256(data).hexdigest()
 
 
 def model_id_of(content_hash_hex: str) -> str:
     """A model's id: the first 16 hex digits of its content hash."""
-    raise NotImplementedError  # contract: filled in by the training branch
+    return content_hash_hex[:16]
 
 
 def decode(data: bytes, expected_hash: str | None = None) -> Artifact:
@@ -90,4 +92,17 @@ def decode(data: bytes, expected_hash: str | None = None) -> Artifact:
     Raises:
         ModelTampered: the hash differs, or the bytes are no artifact.
     """
-    raise NotImplementedError  # contract: filled in by the training branch
+    if expected_hash is not None:
+        actual = content_hash(data)
+        if actual != expected_hash:
+            raise ModelTampered(f"model bytes hash to {actual[:16]}…, not the "
+                                f"{expected_hash[:16]}… they were stored under: refused")
+    try:
+        return Artifact.model_validate(orjson.loads(data))
+    except (orjson.JSONDecodeError, ValidationError) as error:
+        raise ModelTampered(f"the bytes are no model artifact ({_first_line(error)})") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -14,7 +14,7 @@ business time is at or after ``before``; the Lead aggregate folds all of its eve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,15 +50,143 @@ class LeadFacts:
 
     def add(self, event: Any) -> None:
         """Folds one event in (events that are no input are ignored)."""
-        raise NotImplementedError  # contract: filled in by the features branch
+        # One dict lookup by class name: this runs for every event the ingest applies.
+        fold = _FOLDS.get(type(event).__name__)
+        if fold is not None:
+            fold(self, event)
 
     @classmethod
     def start(cls, captured: Any) -> LeadFacts:
         """The facts of a lead's ``Captured`` event (its first input)."""
-        raise NotImplementedError  # contract: filled in by the features branch
+        t = captured.occurred_at
+        return cls(template=captured.template, captured_at=t, channel=captured.channel,
+                   source=captured.source, profile=dict(captured.profile),
+                   has_email=bool(captured.email), newest_at=t)
+
+    # -- the inputs --------------------------------------------------------------------
+
+    def _touch(self, e: Any) -> None:
+        t = e.occurred_at
+        self.touches.append((t, e.kind, e.channel))
+        if t > self.newest_at:
+            self.newest_at = t
+        changes = e.profile
+        if changes:
+            self.profile.update(changes)
+        if e.email:
+            self.has_email = True
+        given = e.properties
+        if given:
+            held = self.properties
+            sums = self.sums
+            for name, value in given.items():
+                held[name] = value
+                # type(), not isinstance: True is an int, and no quantity.
+                if type(value) is int or type(value) is float:
+                    sums[name] = sums.get(name, 0.0) + value
+
+    # -- sales actions (a person's, or an import's on their behalf) --------------------
+
+    def _act(self, level: int | None = None, *, action: bool = True) -> None:
+        sales = self.sales
+        if action:
+            sales["actions"] = sales.get("actions", 0) + 1
+        if level is not None:
+            sales[_LEVEL] = level
+            if level > sales.get("stage", 0):
+                sales["stage"] = level
+
+    def _qualified(self, e: Any) -> None:
+        # The engine's own MQL (a rule over the scores) is no input; a person's
+        # (``qualify:<rule>``) or an accept's override (``sales override: ...``) is.
+        # The override comes with the accept's SalesAccepted: one action, counted there.
+        rule: str = e.rule
+        if rule.startswith("qualify:"):
+            self._act(1)
+        elif rule.startswith("sales override:"):
+            self._act(1, action=False)
+
+    def _accepted(self, e: Any) -> None:
+        self._act(2)
+
+    def _advanced(self, e: Any) -> None:
+        if e.from_stage in _POOL:  # captured → nurturing: the engine's, on any input
+            return
+        level = max(self.sales.get(_LEVEL, 0), 2) + 1 + len(e.skipped)
+        self._act(level)
+
+    def _assessed(self, e: Any) -> None:
+        self._act()
+        self.sales["bant"] = sum(1 for c in (e.budget, e.authority, e.need, e.timeline)
+                                 if c is True)
+
+    def _recycled(self, e: Any) -> None:
+        self._act(0)
+
+    def _reopened(self, e: Any) -> None:
+        to = e.to_stage
+        self._act(_POOL_LEVELS.get(to))  # an opportunity stage: the level it was left at
+
+    def _disqualified(self, e: Any) -> None:
+        if e.actor != _SCREEN_ACTOR:  # a screen's judgement is the engine's
+            self._act()
+
+    def _closed(self, e: Any) -> None:
+        self._act()
+
+    def _noted(self, e: Any) -> None:
+        self._act()
+        sales = self.sales
+        for name, value in e.properties.items():
+            sales[f"property:{name}"] = value
+
+    def _erased(self, e: Any) -> None:
+        # Imported here: the aggregates import this module (a cycle at import time).
+        from lifecycle.aggregates.values import ERASED, PERSONAL_PROFILE_FIELDS
+
+        # As the lead's state does: once the key is deleted the events read so, and a
+        # lead's facts must not depend on whether it was folded before or after.
+        self.profile = {k: ERASED if k in PERSONAL_PROFILE_FIELDS else v
+                        for k, v in self.profile.items()}
+
+
+_LEVEL = "_level"
+"""The sales level the lead is at now (``stage`` is the furthest reached)."""
+_POOL = ("captured", "nurturing")
+_POOL_LEVELS = {"captured": 0, "nurturing": 0, "mql": 1, "sql": 2}
+_SCREEN_ACTOR = "policy:screen"  # rules.SCREEN_ACTOR (not imported: an import cycle)
+
+_FOLDS: dict[str, Callable[[LeadFacts, Any], None]] = {
+    "TouchpointRecorded": LeadFacts._touch,
+    "MarketingQualified": LeadFacts._qualified,
+    "SalesAccepted": LeadFacts._accepted,
+    "StageAdvanced": LeadFacts._advanced,
+    "BantAssessed": LeadFacts._assessed,
+    "Recycled": LeadFacts._recycled,
+    "Reopened": LeadFacts._reopened,
+    "Disqualified": LeadFacts._disqualified,
+    "Won": LeadFacts._closed,
+    "Lost": LeadFacts._closed,
+    "NoteAdded": LeadFacts._closed,
+    "PropertiesNoted": LeadFacts._noted,
+    "Erased": LeadFacts._erased,
+}
+"""What each event folds in, by class name (the stored ``Lead.<Name>`` classes and the
+ones of :mod:`lifecycle.aggregates.events` alike). ``Captured`` starts the facts;
+``Graded``, ``NurtureStepSent``, ``SalesQualified`` (a rule's) and ``Reinstated`` (a
+screen's, or part of a person's action counted by the action) fold nothing."""
 
 
 def facts_as_of(events: Iterable[Any], before: datetime | None) -> LeadFacts | None:
     """The lead's facts from its events (recorded order) dated strictly before ``before``
     (``None``: all); ``None`` when the lead's capture is not among them."""
-    raise NotImplementedError  # contract: filled in by the features branch
+    facts: LeadFacts | None = None
+    for event in events:
+        if before is not None and event.occurred_at >= before:
+            continue
+        if facts is None:
+            if type(event).__name__ == "Captured":
+                facts = LeadFacts.start(event)
+            continue
+        facts.add(event)
+    return facts

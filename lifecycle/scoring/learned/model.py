@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import lightgbm
 import numpy as np
 
+from lifecycle.errors import ModelTampered
 from lifecycle.scoring.learned.artifact import Artifact
+from lifecycle.scoring.learned.features import group_of
 
-__all__ = ["Factor", "Model"]
+__all__ = ["Factor", "Groups", "Model"]
+
+OTHER = "(other)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,31 +33,175 @@ class Factor:
                 "contribution": round(self.contribution, 6)}
 
 
+class Groups:
+    """The columns of a spec gathered by group (:func:`~.features.group_of`), to sum
+    per-column contributions into per-group ones and to read a group's value."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        group_ids: dict[str, int] = {}
+        of_column = [group_ids.setdefault(group_of(n), len(group_ids)) for n in self.names]
+        self.groups = tuple(group_ids)
+        # Columns ordered so each group's are contiguous (stable: matrix order within a
+        # group), summed by np.add.reduceat: a fixed summation order, unlike a matrix
+        # product whose BLAS blocking may differ between machines.
+        self.order = np.argsort(np.asarray(of_column, dtype=np.int64), kind="stable")
+        sorted_ids = np.asarray(of_column, dtype=np.int64)[self.order]
+        self.starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+        self.columns: tuple[tuple[int, ...], ...] = tuple(
+            tuple(i for i, g in enumerate(of_column) if g == gid)
+            for gid in range(len(self.groups)))
+
+    def sum(self, contributions: np.ndarray) -> np.ndarray:
+        """Per-column contributions (rows × columns) → per-group sums (rows × groups)."""
+        if not self.names:
+            return np.zeros((contributions.shape[0], 0))
+        summed: np.ndarray = np.add.reduceat(contributions[:, self.order], self.starts, axis=1)
+        return summed
+
+    def value(self, row: np.ndarray, group_index: int) -> Any:
+        """The row's value of a group: the category whose one-hot column is set (else
+        ``(other)``, or None when the row has none), else the group's number."""
+        group = self.groups[group_index]
+        columns = self.columns[group_index]
+        prefix = group + "="
+        onehot = [i for i in columns if self.names[i].startswith(prefix)]
+        if onehot:
+            values = row[onehot]
+            if np.all(np.isnan(values)):
+                return None
+            for i in onehot:
+                if row[i] == 1.0:
+                    return self.names[i][len(prefix):]
+            return OTHER
+        own = [i for i in columns if self.names[i] == group] or list(columns)
+        return _number(float(row[own[0]]))
+
+
+def _number(value: float) -> float | int | None:
+    if math.isnan(value):
+        return None
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return round(value, 6)
+
+
 class Model:
-    """Built only from an :class:`Artifact` (``Model(artifact, model_id)``)."""
+    """Built only from an :class:`Artifact` (``Model(artifact, model_id)``).
+
+    Raises:
+        ModelTampered: the artifact's booster text is no LightGBM model, or reads a
+            different number of columns than its feature spec names.
+    """
 
     def __init__(self, artifact: Artifact, model_id: str) -> None:
         self.artifact = artifact
         self.model_id = model_id
-        raise NotImplementedError  # contract: filled in by the training branch
+        try:
+            self._booster = lightgbm.Booster(model_str=artifact.booster)
+        except (lightgbm.basic.LightGBMError, ValueError, IndexError) as error:
+            raise ModelTampered(f"model {model_id}: its trees are no LightGBM model "
+                                f"({str(error).strip()[:200]})") from None
+        self.groups = Groups(artifact.spec.names)
+        n = self._booster.num_feature()
+        if n != len(self.groups.names):
+            raise ModelTampered(f"model {model_id}: its trees read {n} columns, its feature "
+                                f"spec names {len(self.groups.names)}")
+        self._x = np.asarray(artifact.calibration.x, dtype=np.float64)
+        self._y = np.asarray(artifact.calibration.y, dtype=np.float64)
+        if self._x.size == 0 or self._x.size != self._y.size:
+            raise ModelTampered(f"model {model_id}: its calibration has {self._x.size} "
+                                f"inputs and {self._y.size} outputs")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The columns the model reads (its spec's), in matrix order."""
+        return self.groups.names
+
+    def _check(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.float64)
+        if rows.ndim != 2 or rows.shape[1] != len(self.groups.names):
+            raise ValueError(f"model {self.model_id} reads rows of {len(self.groups.names)} "
+                             f"columns, not an array of shape {rows.shape}")
+        return rows
+
+    def raw(self, rows: np.ndarray) -> np.ndarray:
+        """The booster's own (uncalibrated) probabilities."""
+        rows = self._check(rows)
+        if rows.shape[0] == 0:
+            return np.zeros(0)
+        return np.asarray(self._booster.predict(rows), dtype=np.float64)
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of winning, one per row (one call for all rows)."""
-        raise NotImplementedError  # contract: filled in by the training branch
+        out: np.ndarray = np.interp(self.raw(rows), self._x, self._y)
+        return out
+
+    def contributions(self, rows: np.ndarray) -> np.ndarray:
+        """Per row and group, the log-odds contribution (TreeSHAP, a group's columns
+        summed), columns in ``groups.groups`` order."""
+        rows = self._check(rows)
+        if rows.shape[0] == 0:
+            return np.zeros((0, len(self.groups.groups)))
+        contrib = np.asarray(self._booster.predict(rows, pred_contrib=True))
+        return self.groups.sum(contrib[:, :-1])
 
     def factors(self, rows: np.ndarray, *, top: int = 3) -> list[list[Factor]]:
         """Per row, the ``top`` groups with the largest |contribution| (TreeSHAP,
-        summed over a group's columns), largest first."""
-        raise NotImplementedError  # contract: filled in by the training branch
+        summed over a group's columns), largest first; groups that did not move the
+        row's score at all are left out."""
+        rows = self._check(rows)
+        grouped = self.contributions(rows)
+        if grouped.shape[1] == 0:
+            return [[] for _ in range(rows.shape[0])]
+        ranked = np.argsort(-np.abs(grouped), axis=1, kind="stable")[:, :top]
+        out: list[list[Factor]] = []
+        for r in range(rows.shape[0]):
+            row_factors = []
+            for g in ranked[r]:
+                c = float(grouped[r, g])
+                if c == 0.0:
+                    break
+                row_factors.append(Factor(self.groups.groups[g], self.groups.value(rows[r], g),
+                                          c))
+            out.append(row_factors)
+        return out
 
     def grade_of(self, probability: float, *, hot: float | None = None,
                  warm: float | None = None, hot_decile: int = 9,
                  warm_decile: int = 7) -> str:
         """hot / warm / cold: by the probability thresholds when given, else by the
         training distribution: hot at or above its ``hot_decile`` × 10th percentile
-        (9: the top 10 %), warm at or above the ``warm_decile`` × 10th."""
-        raise NotImplementedError  # contract: filled in by the training branch
+        (9: the top 10 %), warm at or above the ``warm_decile`` × 10th.
+
+        Calibrated probabilities come in steps, so a cut point may fall on a step that
+        many leads share: all of them are graded alike (the top decile may then hold a
+        little more than 10 %)."""
+        deciles = self.artifact.deciles
+        hot_at = hot if hot is not None else deciles[hot_decile - 1]
+        warm_at = warm if warm is not None else deciles[warm_decile - 1]
+        if probability >= hot_at:
+            return "hot"
+        if probability >= warm_at:
+            return "warm"
+        return "cold"
 
     def describe(self, names: Sequence[str] | None = None) -> dict[str, Any]:
-        """id, created_at, as_of, window, n_train, metrics (for ``model show``)."""
-        raise NotImplementedError  # contract: filled in by the training branch
+        """id, created_at, as_of, window, n_train, metrics (for ``model show``).
+
+        ``names``: the metrics to include, in that order (None: all of them)."""
+        a = self.artifact
+        metrics = a.metrics if names is None else {k: a.metrics.get(k) for k in names}
+        return {
+            "model_id": self.model_id,
+            "format": a.format,
+            "target": a.target,
+            "created_at": a.created_at.isoformat(),
+            "as_of": None if a.as_of is None else a.as_of.isoformat(),
+            "window": {"from": a.first_outcome.isoformat(), "to": a.last_outcome.isoformat()},
+            "n_train": a.metrics.get("n_train"),
+            "features": len(a.spec.names),
+            "sales": a.spec.sales,
+            "params": dict(a.params),
+            "metrics": dict(metrics),
+        }

@@ -18,20 +18,37 @@ on the out-of-fold predictions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import lightgbm
+import numpy as np
+from eventsourcing.utils import get_topic
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from lifecycle.aggregates.lead import Lead
+from lifecycle.aggregates.rules import SCREEN_ACTOR
+from lifecycle.audit import fold
 from lifecycle.errors import NotEnoughOutcomes
-from lifecycle.scoring.learned.artifact import Artifact
-from lifecycle.scoring.learned.facts import LeadFacts
+from lifecycle.scoring import bant_part
+from lifecycle.scoring import evaluate as evaluate_rules
+from lifecycle.scoring.learned.artifact import Artifact, Baseline, Calibration
+from lifecycle.scoring.learned.facts import LeadFacts, facts_as_of
+from lifecycle.scoring.learned.features import FeatureSpec, matrix
+from lifecycle.scoring.learned.metrics import auc, pr_auc, ranking, training_report
+from lifecycle.scoring.learned.model import Groups
 
 if TYPE_CHECKING:
     from lifecycle.application import LeadLifecycle
 
-__all__ = ["MIN_PER_CLASS", "Example", "Examples", "NotEnoughOutcomes", "examples", "train"]
+__all__ = ["MIN_PER_CLASS", "Example", "Examples", "NotEnoughOutcomes", "evaluate", "examples",
+           "metrics", "train"]
 
 MIN_PER_CLASS = 50
 """Outcomes needed of each class (won, not won) to train: 5-fold cross-validation then
@@ -68,8 +85,95 @@ def examples(app: LeadLifecycle, *, as_of: datetime | None = None,
              closed_after: datetime | None = None, sales: bool = False) -> Examples:
     """Every closed lead of the store as an example (read in batches, one pass).
 
-    ``closed_after``: only outcomes recorded after it (``model evaluate``)."""
-    raise NotImplementedError  # contract: filled in by the training branch
+    ``closed_after``: only outcomes recorded after it (``model evaluate``).
+
+    The leads are named by their ``Captured`` notifications, ``batch_size`` at a time,
+    and each batch's events read together (one query per 500 leads): memory holds one
+    batch of histories, not the store. ``sales`` is the features' business
+    (:meth:`~.features.FeatureSpec.discover`): the facts always keep sales actions apart.
+    """
+    del sales  # the facts carry sales actions apart; the spec decides whether to read them
+    out = Examples()
+    for history in _histories(app):
+        events = history if as_of is None else [e for e in history if e.timestamp <= as_of]
+        if not events or not isinstance(events[0], Lead.Captured):
+            continue  # not captured yet as of then
+        outcome = _outcome(events)
+        if outcome is None:
+            _count(out, "open")
+        elif isinstance(outcome, Lead.Disqualified) and outcome.actor == SCREEN_ACTOR:
+            _count(out, "screened")
+        elif closed_after is None or outcome.timestamp > closed_after:
+            example = _example(app, events, outcome)
+            if example is None:
+                _count(out, "outcome_before_capture")
+            else:
+                out.items.append(example)
+    return out
+
+
+def _count(out: Examples, why: str) -> None:
+    out.skipped[why] = out.skipped.get(why, 0) + 1
+
+
+BATCH = 1000
+"""Leads read per batch: their keys, then their events, in a few queries each."""
+
+
+def _histories(app: LeadLifecycle, batch_size: int = BATCH) -> Iterator[list[Lead.Event]]:
+    """Each lead's events (recorded order), leads in the order they were captured."""
+    topics = (get_topic(Lead.Captured),)
+    decode = app.mapper.to_domain_event
+    start = 1
+    while True:
+        notifications = app.recorder.select_notifications(start, batch_size, topics=topics)
+        if not notifications:
+            return
+        ids = [UUID(str(n.originator_id)) for n in notifications]
+        app.subject_keys.prefetch(ids)
+        stored = app.event_recorder.events_of(ids)
+        first = 0
+        for end in range(1, len(stored) + 1):
+            if end == len(stored) or stored[end].originator_id != stored[first].originator_id:
+                yield [e for e in map(decode, stored[first:end]) if isinstance(e, Lead.Event)]
+                first = end
+        start = notifications[-1].id + 1
+
+
+_CLOSING = (Lead.Won, Lead.Lost, Lead.Disqualified)
+_REOPENING = (Lead.Reopened, Lead.Reinstated, Lead.Recycled, Lead.StageAdvanced,
+              Lead.MarketingQualified, Lead.SalesAccepted, Lead.SalesQualified)
+
+
+def _outcome(events: Sequence[Lead.Event]) -> Lead.Event | None:
+    """The lead's last closing event when it is closed now (else None): any event that
+    moves it to an open stage afterwards (a reopening, a reinstatement) makes it open."""
+    outcome: Lead.Event | None = None
+    for event in events:
+        if isinstance(event, _CLOSING):
+            outcome = event
+        elif isinstance(event, _REOPENING):
+            outcome = None
+    return outcome
+
+
+def _example(app: LeadLifecycle, events: list[Lead.Event], outcome: Lead.Event) -> Example | None:
+    at = outcome.occurred_at
+    facts = facts_as_of(events, at)
+    if facts is None:
+        return None
+    lead = fold([e for e in events if e.occurred_at < at])
+    if lead is None:
+        return None
+    config = app.scoring.for_template(lead.template)
+    total = evaluate_rules(lead.fit, lead.behaviour, lead.behaviour_at, bant_part(lead.bant),
+                           at, config).total
+    return Example(lead_id=outcome.originator_id, facts=facts, at=at,
+                   label=1 if isinstance(outcome, Lead.Won) else 0, rules_total=float(total),
+                   recorded_at=outcome.timestamp)
+
+
+# -- training ---------------------------------------------------------------------------
 
 
 def train(data: Examples, *, folds: int = 5, seed: int = 0,
@@ -77,19 +181,191 @@ def train(data: Examples, *, folds: int = 5, seed: int = 0,
           as_of: datetime | None = None, created_at: datetime) -> Artifact:
     """Trains, cross-validates and calibrates; the artifact carries the metrics.
 
+    The examples are put in a fixed order first (outcome time, then lead id), so the
+    same leads give the same model whatever order they were read in.
+
     Raises:
         NotEnoughOutcomes: fewer than ``min_per_class`` positives or negatives.
+        ValueError: ``folds`` below 2, or ``min_per_class`` below ``folds`` × 2 (a
+            fold would then test fewer than 2 of a class).
     """
-    raise NotImplementedError  # contract: filled in by the training branch
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, not {folds}")
+    if min_per_class < folds * 2:
+        raise ValueError(f"min_per_class ({min_per_class}) must be at least folds × 2 "
+                         f"({folds * 2}): each fold must test at least 2 of each class")
+    items = sorted(data.items, key=lambda e: (e.at, e.lead_id))
+    y = np.asarray([e.label for e in items], dtype=np.int64)
+    won = int(y.sum())
+    _enough(won, len(items) - won, min_per_class)
+    facts = [e.facts for e in items]
+    spec = FeatureSpec.discover(facts, sales=sales)
+    x = matrix(spec, facts, [e.at for e in items])
+    params = booster_params(seed)
+    cv = _cross_validate(x, y, folds=folds, seed=seed, params=params)
+    calibration = _calibrate(cv.oof, y)
+    calibrated = np.interp(cv.oof, calibration.x, calibration.y)
+    booster = _booster(x, y, params, cv.rounds)
+    times = [e.at for e in items]
+    time_auc, time_split = _time_validate(x, y, times, params, cv.rounds)
+    groups = Groups(spec.names)
+    contributions = groups.sum(np.asarray(booster.predict(x, pred_contrib=True))[:, :-1])
+    report = training_report(
+        y=y, oof=cv.oof, baseline=cv.baseline, fold_aucs=cv.fold_aucs, calibrated=calibrated,
+        rules=np.asarray([e.rules_total for e in items], dtype=np.float64),
+        contributions=contributions, groups=groups.groups, time_auc=time_auc,
+        time_split=time_split, skipped=data.skipped, folds=folds, rounds=cv.rounds,
+        n_columns=len(spec.names))
+    return Artifact(
+        created_at=created_at, as_of=as_of, first_outcome=times[0], last_outcome=times[-1],
+        spec=spec, booster=booster.model_to_string(), calibration=calibration,
+        deciles=tuple(float(q) for q in np.quantile(calibrated, np.arange(1, 10) / 10)),
+        baseline=_baseline(x, y),
+        params={"lightgbm": params, "rounds": cv.rounds, "max_rounds": MAX_ROUNDS,
+                "patience": PATIENCE, "folds": folds, "seed": seed,
+                "min_per_class": min_per_class, "sales": sales,
+                "baseline": {"model": "logistic_regression", "solver": "lbfgs", "C": 1.0,
+                             "max_iter": 1000}},
+        metrics=report)
+
+
+def _enough(won: int, not_won: int, minimum: int) -> None:
+    if won >= minimum and not_won >= minimum:
+        return
+    raise NotEnoughOutcomes(
+        f"not enough closed leads to train a model: {won} won and {not_won} not won (lost, "
+        f"or disqualified by a person); at least {minimum} of each are needed, so that "
+        f"cross-validation tests every fold on enough leads of each class for its AUC to "
+        f"mean something (below about 10 of a class per fold it varies by more than "
+        f"±0.1). Close more leads, or lower the minimum with --min-per-class (at your "
+        f"own risk: the metrics will be noisy).")
 
 
 def evaluate(model: Any, data: Examples) -> dict[str, Any]:
     """How ``model`` (a :class:`~.model.Model`) ranks the given examples: n, n_positive,
     auc, pr_auc, rules_auc, calibration and lift by decile (``model evaluate``)."""
-    raise NotImplementedError  # contract: filled in by the training branch
+    items = data.items
+    y = [e.label for e in items]
+    facts = [e.facts for e in items]
+    x = matrix(model.artifact.spec, facts, [e.at for e in items])
+    predicted = model.predict(x) if items else np.zeros(0)
+    out = ranking(y, predicted)
+    rules = [e.rules_total for e in items]
+    out.update({"model_id": model.model_id, "rules_auc": auc(y, rules),
+                "rules_pr_auc": pr_auc(y, rules), "skipped": dict(sorted(data.skipped.items()))})
+    if items:
+        out["first_outcome"] = min(e.at for e in items).isoformat()
+        out["last_outcome"] = max(e.at for e in items).isoformat()
+    return out
 
 
 def metrics(labels: Sequence[int], scores: Sequence[float]) -> dict[str, Any]:
     """auc, pr_auc, calibration by decile (mean predicted, observed rate, n) and lift by
     decile (observed rate / base rate), deciles from the highest score down."""
-    raise NotImplementedError  # contract: filled in by the training branch
+    return ranking(labels, scores)
+
+
+# -- fitting ----------------------------------------------------------------------------
+
+
+MAX_ROUNDS = 500
+PATIENCE = 30
+"""Rounds without improvement of the inner validation loss before a fold stops."""
+
+
+def booster_params(seed: int) -> dict[str, Any]:
+    """LightGBM's parameters: fixed seed, one thread, deterministic, and the column-wise
+    histogram forced (LightGBM otherwise picks row- or column-wise by timing a trial,
+    which can differ between runs)."""
+    return {"objective": "binary", "metric": "binary_logloss", "learning_rate": 0.05,
+            "num_leaves": 15, "min_data_in_leaf": 20, "feature_fraction": 0.9,
+            "bagging_fraction": 1.0, "bagging_freq": 0, "lambda_l2": 1.0, "seed": seed,
+            "deterministic": True, "force_col_wise": True, "num_threads": 1, "verbose": -1}
+
+
+def _booster(x: np.ndarray, y: np.ndarray, params: dict[str, Any], rounds: int,
+             valid: tuple[np.ndarray, np.ndarray] | None = None) -> lightgbm.Booster:
+    train_set = lightgbm.Dataset(x, label=y, params=params, free_raw_data=False)
+    if valid is None:
+        return lightgbm.train(params, train_set, num_boost_round=rounds)
+    valid_set = lightgbm.Dataset(valid[0], label=valid[1], reference=train_set)
+    return lightgbm.train(params, train_set, num_boost_round=rounds, valid_sets=[valid_set],
+                          callbacks=[lightgbm.early_stopping(PATIENCE, verbose=False)])
+
+
+@dataclass
+class _CV:
+    oof: np.ndarray
+    """Out-of-fold probabilities of the booster."""
+    baseline: np.ndarray
+    """Out-of-fold probabilities of the logistic baseline."""
+    fold_aucs: list[float | None]
+    rounds: int
+    """The mean of the folds' best round counts (the final model's)."""
+
+
+def _cross_validate(x: np.ndarray, y: np.ndarray, *, folds: int, seed: int,
+                    params: dict[str, Any]) -> _CV:
+    """Stratified k-fold by lead. Each fold's rounds are chosen by early stopping on a
+    fifth of its *training* part, so the held-out fold never steers its own model and
+    the out-of-fold AUC stays honest."""
+    oof = np.zeros(len(y))
+    base = np.zeros(len(y))
+    fold_aucs: list[float | None] = []
+    best: list[int] = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train_idx, test_idx in splitter.split(x, y):
+        inner, stop = train_test_split(train_idx, test_size=0.2, random_state=seed,
+                                       stratify=y[train_idx])
+        booster = _booster(x[inner], y[inner], params, MAX_ROUNDS, valid=(x[stop], y[stop]))
+        rounds = max(int(booster.best_iteration), 1)
+        best.append(rounds)
+        oof[test_idx] = booster.predict(x[test_idx], num_iteration=rounds)
+        base[test_idx] = _baseline_predict(_baseline(x[train_idx], y[train_idx]), x[test_idx])
+        fold_aucs.append(auc(y[test_idx], oof[test_idx]))
+    return _CV(oof, base, fold_aucs, max(round(sum(best) / len(best)), 1))
+
+
+def _calibrate(raw: np.ndarray, y: np.ndarray) -> Calibration:
+    iso = IsotonicRegression(out_of_bounds="clip").fit(raw, y)
+    return Calibration(x=tuple(float(v) for v in iso.X_thresholds_),
+                       y=tuple(float(v) for v in iso.y_thresholds_))
+
+
+def _time_validate(x: np.ndarray, y: np.ndarray, times: Sequence[datetime],
+                   params: dict[str, Any], rounds: int
+                   ) -> tuple[float | None, dict[str, Any] | None]:
+    """Trained on the earliest 80 % of outcomes, tested on the latest 20 % (rows are in
+    outcome order), when the outcomes span ``TIME_SPLIT_MONTHS`` months or more."""
+    if not times or times[-1] - times[0] < timedelta(days=30.4375 * TIME_SPLIT_MONTHS):
+        return None, None
+    cut = int(len(y) * 0.8)
+    split = {"train": cut, "test": len(y) - cut, "from": times[cut].isoformat()}
+    if len(set(y[:cut].tolist())) < 2:
+        return None, split
+    booster = _booster(x[:cut], y[:cut], params, rounds)
+    return auc(y[cut:], booster.predict(x[cut:])), split
+
+
+def _baseline(x: np.ndarray, y: np.ndarray) -> Baseline:
+    """Logistic regression on the columns imputed by their median and standardised."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: median NaN
+        median = np.nanmedian(x, axis=0) if len(x) else np.zeros(x.shape[1])
+    median = np.where(np.isnan(median), 0.0, median)
+    filled = np.where(np.isnan(x), median, x)
+    mean = filled.mean(axis=0)
+    scale = filled.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    lr = LogisticRegression(C=1.0, max_iter=1000, solver="lbfgs")
+    lr.fit((filled - mean) / scale, y)
+    return Baseline(coef=tuple(float(c) for c in lr.coef_[0]), intercept=float(lr.intercept_[0]),
+                    median=tuple(float(v) for v in median), mean=tuple(float(v) for v in mean),
+                    scale=tuple(float(v) for v in scale))
+
+
+def _baseline_predict(b: Baseline, x: np.ndarray) -> np.ndarray:
+    filled = np.where(np.isnan(x), np.asarray(b.median), x)
+    z = ((filled - np.asarray(b.mean)) / np.asarray(b.scale)) @ np.asarray(b.coef) + b.intercept
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+    return out
