@@ -57,7 +57,8 @@ def _learn(app: LeadLifecycle, at: datetime) -> str:
     try:
         artifact = training.train(data, created_at=at)
     except NotEnoughOutcomes as e:
-        return f"[bold]learned scoring[/bold]: no model ({escape(str(e).split(':')[0])})"
+        why = str(e).split(", so that")[0]  # the counts and the minimum, not the reasons
+        return f"[bold]learned scoring[/bold]: no model ({escape(why)})"
     model_id = app.models.save(artifact)
     app.models.activate(model_id)
     m = artifact.metrics
