@@ -64,7 +64,7 @@ def artifact(app: LeadLifecycle) -> Artifact:
 def test_a_model_of_the_demo_beats_the_rules_by_the_stated_margin(artifact: Artifact) -> None:
     m = artifact.metrics
     won, not_won = m["n_positive"], m["n_train"] - m["n_positive"]
-    assert won >= 20 and not_won >= 20, (won, not_won)
+    assert min(won, not_won) >= 20, (won, not_won)
     assert m["cv_auc"] >= m["rules_auc"] + MARGIN, (m["cv_auc"], m["rules_auc"])
     assert 0.5 < m["baseline_auc"] <= 1.0
     assert m["rules_auc"] < 0.75  # the points see the buyers' pattern only partly
