@@ -35,6 +35,7 @@ from eventsourcing.persistence import (
 
 from lifecycle.adapters import adapter_for, driver_errors
 from lifecycle.adapters.protocol import EventRecorder
+from lifecycle.aggregates.lead import Lead
 from lifecycle.aggregates.lead_key import LeadKey
 from lifecycle.aggregates.values import key_index_id
 from lifecycle.contracts import SalesAction, Touchpoint
@@ -223,6 +224,12 @@ class LeadLifecycle(LeadFinding, ChainedWriting, Application[UUID]):
                         failed[index] = result
                         raise _Redo
                     outcomes.append(result)
+                if self._grades_by_model():
+                    # The active model grades the leads that took new inputs, one call
+                    # for the batch (lifecycle.policies.model_grading).
+                    from lifecycle.policies.model_grading import grade_batch
+
+                    grade_batch(self, batch.aggregates.values(), recorded_at)
                 if before_commit is not None:
                     before_commit(outcomes)
                 processing = ProcessingEvent[UUID](tracking=trackings[0] if trackings else None)
@@ -279,14 +286,36 @@ class LeadLifecycle(LeadFinding, ChainedWriting, Application[UUID]):
         return cls._notify is Application._notify and cls._record is LeadLifecycle._record
 
     def regrade_all(self, lead_ids: Iterable[UUID], at: datetime, *, cause: str) -> int:
-        """Policy: re-evaluates leads' grades with behaviour decayed to ``at``.
+        """Policy: re-evaluates leads' grades with behaviour decayed to ``at``; the
+        leads a model graded are predicted again at ``at``, in one call.
 
         Returns:
-            How many leads changed (their events are saved in one transaction).
+            How many leads changed (their events are saved in one transaction; the
+            model's grades in a second one).
         """
-        return run_policy(self, lead_ids, lambda lead, now: lead.regrade(
-            at, template=template_of(self, lead.template),
-            config=self.scoring.for_template(lead.template), recorded_at=now, cause=cause))
+        by_model: list[Lead] = []
+
+        def regrade(lead: Lead, now: datetime) -> bool:
+            if lead.graded_by_model is not None:
+                by_model.append(lead)
+            return lead.regrade(at, template=template_of(self, lead.template),
+                                config=self.scoring.for_template(lead.template),
+                                recorded_at=now, cause=cause)
+
+        changed = run_policy(self, lead_ids, regrade)
+        if by_model and self._grades_by_model():
+            from lifecycle.policies.model_grading import regrade_by_model
+
+            changed += regrade_by_model(self, by_model, at, cause=cause)
+        return changed
+
+    def _grades_by_model(self) -> bool:
+        """Whether any template grades by model (``[grading] by = "model"``): checked
+        once per batch, so that without it the learned package is never even imported
+        (nor the policies package, ~50 ms on the CLI's start)."""
+        scoring = self.scoring
+        return scoring.grading.by == "model" or any(
+            t.grading.by == "model" for t in scoring.templates.values())
 
     def send_due_nurture(self, lead_ids: Iterable[UUID], at: datetime, *, cause: str) -> int:
         """Policy: sends each nurturing lead's next step if it is due at ``at``."""

@@ -8,6 +8,11 @@ engine on a scratch SQLite file that uses the other configuration. Both historie
 projected into scratch tables and the funnels compared: MQL volume, MQL → SQL and win
 rate, per grade at the hand-off. The live store is only read.
 
+``--model``: the other configuration grades every template's leads by a learned model
+(``by = "model"``), which is the shadow's active model. A grade a model made live is
+part of its input's step (it has that input's cause) and is never replayed as an input:
+the shadow grades by its own model after each batch, from the same touchpoints.
+
 Limits: inputs that were rejected live are not in the event store, so they cannot be
 replayed even where the new configuration would accept them; policy runs that changed
 nothing left no trace; erased leads have lost their contact data and are replayed with
@@ -24,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from lifecycle.aggregates.lead import Lead
@@ -32,13 +37,17 @@ from lifecycle.aggregates.rules import SCREEN_ACTOR
 from lifecycle.aggregates.values import ERASED
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.contracts import SalesAction, Touchpoint
+from lifecycle.policies.model_grading import grades_by_model
 from lifecycle.projections import ProjectionStore, build_runner
 from lifecycle.projections.runner import LEAD_TOPIC_PREFIX
 from lifecycle.scoring import ScoringConfig
 from lifecycle.settings import Settings
 from lifecycle.templates import TemplateRegistry
 
-__all__ = ["Replay", "Step", "funnel_figures", "replay_steps", "what_if"]
+if TYPE_CHECKING:
+    from lifecycle.scoring.learned.model import Model
+
+__all__ = ["Replay", "Step", "funnel_figures", "graded_by_model", "replay_steps", "what_if"]
 
 GRADES = ("hot", "warm", "cold", "ungraded")
 
@@ -300,21 +309,45 @@ def _rate(num: int, den: int) -> float | None:
     return None if den == 0 else round(num / den, 4)
 
 
+def graded_by_model(scoring: ScoringConfig) -> ScoringConfig:
+    """``scoring`` with ``[grading] by = "model"`` for every template."""
+
+    def by_model(config: ScoringConfig) -> ScoringConfig:
+        grading = config.grading.model_copy(update={"by": "model"})
+        return config.model_copy(update={"grading": grading})
+
+    return by_model(scoring).model_copy(update={"templates": {
+        name: by_model(config) for name, config in scoring.templates.items()}})
+
+
 def what_if(app: LeadLifecycle, *, scoring: ScoringConfig | None = None,
-            templates: TemplateRegistry | None = None,
+            templates: TemplateRegistry | None = None, model: Model | None = None,
             workdir: Path | None = None) -> dict[str, Any]:
-    """Replays the history under ``scoring`` / ``templates`` and compares the funnels.
+    """Replays the history under ``scoring`` / ``templates`` / ``model`` and compares the
+    funnels.
+
+    ``model``: every template's leads are graded by it (``by = "model"``, the
+    configuration's ``[grading.model]`` thresholds), in a shadow engine where it is the
+    active model. Grades the live store's model made are not inputs: the shadow makes its
+    own, from the same touchpoints.
 
     Returns:
         ``current`` and ``what_if`` funnel figures, and the ``replay`` accounting
         (inputs replayed, and those the other configuration rejected, by reason).
     """
+    other = scoring or app.scoring
+    if model is not None:
+        other = graded_by_model(other)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="lc-whatif-") as tmp:
         baseline_store = ProjectionStore(f"sqlite:///{Path(tmp) / 'current.db'}")
         shadow_url = f"sqlite:///{Path(tmp) / 'whatif.db'}"
         replay = Replay()
-        shadow = _Shadow(app, shadow_url, scoring=scoring or app.scoring,
+        shadow = _Shadow(app, shadow_url, scoring=other,
                          templates=templates or app.templates, replay=replay)
+        # The shadow's active model, set (its scratch store has none): the one asked
+        # about, else the live one where the other scoring grades by model.
+        shadow.app.__dict__["_active_model"] = model if model is not None else (
+            app.active_model if grades_by_model(other) else None)
         shadow_store = ProjectionStore(shadow_url)
         try:
             build_runner(app, baseline_store).run()

@@ -174,6 +174,7 @@ class Graded(LeadEvent):
     def _apply(self, lead: Lead) -> None:
         lead.grade = self.grade  # type: ignore[assignment]
         lead.total_score = self.total
+        lead.graded_by_model = self.model_id
 
 
 class NurtureStepSent(LeadEvent):

@@ -29,6 +29,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from lifecycle.aggregates import events, rules
+from lifecycle.aggregates.model_grading import ModelGradingCommands
 from lifecycle.aggregates.sales import _NOTHING, SalesCommands
 from lifecycle.aggregates.values import (
     REASON_TAXONOMY_VERSION,
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["Lead"]
 
 
-class Lead(SalesCommands, Aggregate):
+class Lead(SalesCommands, ModelGradingCommands, Aggregate):
     """An event-sourced lead. Create it with :meth:`capture`."""
 
     if TYPE_CHECKING:  # state, assigned only by event apply methods
@@ -306,11 +307,23 @@ class Lead(SalesCommands, Aggregate):
         now = evaluate(self.fit, self.behaviour, self.behaviour_at, bant_part(self.bant), at,
                        config)
         behaviour = now.behaviour
-        if now.grade != self.grade:
+        # A lead a model grades keeps the model's grade: the model grades it again after
+        # the batch (lifecycle.policies.model_grading), from the same inputs.
+        if now.grade != self.grade and (self.graded_by_model is None
+                                        or config.grading.by != "model"):
             result = grade(self.fit, behaviour, self.bant, config.grading)
             self.trigger_event(self.Graded, **common, grade=result.grade, previous=self.grade,
                                total=result.total, fit=result.fit, behaviour=result.behaviour,
                                bant=result.bant, fit_parts=self.fit_parts, trigger=trigger)
+        self._consequences(at, template=template, config=config, common=common,
+                           behaviour=behaviour, kind=kind)
+
+    def _consequences(
+        self, at: datetime, *, template: FunnelTemplate, config: ScoringConfig,
+        common: dict[str, Any], behaviour: float, kind: str | None,
+    ) -> None:
+        """What follows a (re-)evaluation: into the pool, the MQL rule or the grade's
+        nurture track, the template's automatic SQL rule."""
         if self.stage == "captured":
             self._advance_pool(common)
         if self.stage == "nurturing":

@@ -303,23 +303,35 @@ def erase(key: str, actor: str, request_id: str | None, yes: bool, as_json: bool
               path_type=Path), help="the other scoring / grading / nurture file")
 @click.option("--templates", "templates_dir", type=click.Path(exists=True, file_okay=False,
               path_type=Path), help="a directory of other funnel templates (MQL rules)")
+@click.option("--model", "model_id", metavar="MODEL_ID",
+              help="grade every template's leads by this stored model (by = \"model\")")
 @click.option("--json", "as_json", is_flag=True, help="print as JSON")
-def whatif(scoring_file: Path | None, templates_dir: Path | None, as_json: bool) -> None:
+def whatif(scoring_file: Path | None, templates_dir: Path | None, model_id: str | None,
+           as_json: bool) -> None:
     """Replay the whole history under another configuration, without touching the live
     store, and show both funnels side by side."""
     from lifecycle.scoring import load_scoring
     from lifecycle.templates import load_templates
     from lifecycle.whatif import what_if
 
-    if scoring_file is None and templates_dir is None:
-        raise click.UsageError("give --scoring FILE, --templates DIR or both")
+    if scoring_file is None and templates_dir is None and model_id is None:
+        raise click.UsageError("give --scoring FILE, --templates DIR, --model MODEL_ID, "
+                               "or several")
     with opened_app() as app:
+        model = None
+        if model_id is not None:
+            try:
+                model = app.models.load(model_id)
+            except LookupError:
+                raise click.UsageError(f"no stored model {model_id!r} (see: lifecycle model "
+                                       "list)") from None
         data = what_if(
             app, scoring=load_scoring(scoring_file) if scoring_file else None,
             templates=load_templates(templates_dir, default=app.settings.default_template)
-            if templates_dir else None)
+            if templates_dir else None, model=model)
     data["config"] = {"scoring": str(scoring_file) if scoring_file else None,
-                      "templates": str(templates_dir) if templates_dir else None}
+                      "templates": str(templates_dir) if templates_dir else None,
+                      "model": model_id}
     if as_json:
         print_json(data)
         return

@@ -104,5 +104,10 @@ def decode(data: bytes, expected_hash: str | None = None) -> Artifact:
 
 
 def _first_line(error: Exception) -> str:
+    if isinstance(error, ValidationError) and error.errors():
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the document"
+        more = f"; {error.error_count() - 1} more" if error.error_count() > 1 else ""
+        return f"{where}: {first['msg']}{more}"
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

@@ -14,6 +14,7 @@ business time is at or after ``before``; the Lead aggregate folds all of its eve
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +37,9 @@ class LeadFacts:
     """Profile fields as the inputs gave them (later values replace earlier ones)."""
     has_email: bool
     newest_at: datetime
-    """The latest business time of an input folded in."""
+    """The latest business time of an input folded in: the capture's and the touchpoints'
+    (sales actions are kept apart, so that a model without ``sales`` features reads
+    nothing a salesperson did, not even when)."""
     touches: list[tuple[datetime, str, str]] = field(default_factory=list)
     """(business time, kind, channel) of every touchpoint, in recorded order."""
     properties: dict[str, Any] = field(default_factory=dict)
@@ -45,8 +48,12 @@ class LeadFacts:
     """Touchpoint properties with numeric values: the sum over touches, by name."""
     sales: dict[str, Any] = field(default_factory=dict)
     """Sales facts (only the ``sales`` features read them): ``actions`` (count),
-    ``stage`` (the furthest stage reached), ``bant`` (criteria confirmed), and
-    ``property:<name>`` for properties noted by sales."""
+    ``stage`` (the furthest stage reached: ``mql`` 1, ``sql`` 2, each opportunity stage
+    one more, a skipped one counted), ``bant`` (criteria confirmed by the latest
+    assessment), and ``property:<name>`` for properties noted by sales (the latest
+    value); ``_level`` is the stage the lead is at now, by which ``stage`` advances.
+    Only a person's (or an import's) actions count: the engine's own qualification by a
+    rule, its screens and its pool moves are no input."""
 
     def add(self, event: Any) -> None:
         """Folds one event in (events that are no input are ignored)."""
@@ -83,7 +90,10 @@ class LeadFacts:
                 held[name] = value
                 # type(), not isinstance: True is an int, and no quantity.
                 if type(value) is int or type(value) is float:
-                    sums[name] = sums.get(name, 0.0) + value
+                    try:
+                        sums[name] = sums.get(name, 0.0) + value
+                    except OverflowError:  # an integer beyond 1e308: no float sums it
+                        sums[name] = math.inf
 
     # -- sales actions (a person's, or an import's on their behalf) --------------------
 
@@ -135,7 +145,7 @@ class LeadFacts:
         self._act()
 
     def _noted(self, e: Any) -> None:
-        self._act()
+        # Not an action of its own: the properties an action carried, recorded after it.
         sales = self.sales
         for name, value in e.properties.items():
             sales[f"property:{name}"] = value

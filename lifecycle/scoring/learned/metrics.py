@@ -108,7 +108,8 @@ def training_report(*, y: np.ndarray, oof: np.ndarray, baseline: np.ndarray,
     positive = int(y.sum())
     calibration, lift = by_decile(y, calibrated)
     weight = np.abs(contributions).mean(axis=0) if n else np.zeros(len(groups))
-    ranked = sorted(zip(groups, weight.tolist(), strict=True), key=lambda gw: (-gw[1], gw[0]))
+    ranked = sorted(((g, w) for g, w in zip(groups, weight.tolist(), strict=True) if w > 0),
+                    key=lambda gw: (-gw[1], gw[0]))
     return {
         "cv_auc": auc(y, oof), "fold_aucs": [r6(a) for a in fold_aucs],
         "baseline_auc": auc(y, baseline), "rules_auc": auc(y, rules),

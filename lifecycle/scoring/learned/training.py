@@ -28,6 +28,7 @@ from uuid import UUID
 import lightgbm
 import numpy as np
 from eventsourcing.utils import get_topic
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -87,10 +88,11 @@ def examples(app: LeadLifecycle, *, as_of: datetime | None = None,
 
     ``closed_after``: only outcomes recorded after it (``model evaluate``).
 
-    The leads are named by their ``Captured`` notifications, ``batch_size`` at a time,
+    The leads are named by their ``Captured`` notifications, :data:`BATCH` at a time,
     and each batch's events read together (one query per 500 leads): memory holds one
-    batch of histories, not the store. ``sales`` is the features' business
-    (:meth:`~.features.FeatureSpec.discover`): the facts always keep sales actions apart.
+    batch of histories and the examples' facts, not the store's events. ``sales`` is the
+    features' business (:meth:`~.features.FeatureSpec.discover`): the facts always keep
+    sales actions apart.
     """
     del sales  # the facts carry sales actions apart; the spec decides whether to read them
     out = Examples()
@@ -243,7 +245,12 @@ def _enough(won: int, not_won: int, minimum: int) -> None:
 
 def evaluate(model: Any, data: Examples) -> dict[str, Any]:
     """How ``model`` (a :class:`~.model.Model`) ranks the given examples: n, n_positive,
-    auc, pr_auc, rules_auc, calibration and lift by decile (``model evaluate``)."""
+    auc, pr_auc, rules_auc, calibration and lift by decile (``model evaluate``).
+
+    Keys: ``model_id``, ``n``, ``n_positive``, ``base_rate``, ``auc``, ``pr_auc``,
+    ``rules_auc``, ``rules_pr_auc``, ``calibration``, ``lift``, ``skipped`` and, with any
+    example, ``first_outcome`` / ``last_outcome`` (ISO); None where a figure needs both
+    classes."""
     items = data.items
     y = [e.label for e in items]
     facts = [e.facts for e in items]
@@ -358,7 +365,11 @@ def _baseline(x: np.ndarray, y: np.ndarray) -> Baseline:
     scale = filled.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     lr = LogisticRegression(C=1.0, max_iter=1000, solver="lbfgs")
-    lr.fit((filled - mean) / scale, y)
+    with warnings.catch_warnings():
+        # Not converged in 1,000 iterations (standardised columns rarely need 100): the
+        # baseline is a yardstick, used as it is rather than printed about.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        lr.fit((filled - mean) / scale, y)
     return Baseline(coef=tuple(float(c) for c in lr.coef_[0]), intercept=float(lr.intercept_[0]),
                     median=tuple(float(v) for v in median), mean=tuple(float(v) for v in mean),
                     scale=tuple(float(v) for v in scale))
