@@ -22,7 +22,7 @@ from lifecycle.scoring.learned.artifact import (
     model_id_of,
 )
 from lifecycle.scoring.learned.features import matrix
-from lifecycle.scoring.learned.model import Model
+from lifecycle.scoring.learned.model import Model, sigmoid
 from lifecycle.scoring.learned.training import train
 from tests.unit.learned_examples import CREATED, synthetic
 
@@ -119,10 +119,10 @@ def test_predictions_are_batched_calibrated_probabilities(model: Model, rows: np
 def test_factors_are_the_largest_group_contributions(model: Model, rows: np.ndarray) -> None:
     factors = model.factors(rows, top=3)
     grouped = model.contributions(rows)
-    bias = np.asarray(model._booster.predict(rows, pred_contrib=True))[:, -1]
     raw = model.raw(rows)
-    # TreeSHAP is additive: the groups' contributions and the bias make the log-odds.
-    assert np.allclose(grouped.sum(axis=1) + bias, np.log(raw / (1 - raw)), atol=1e-9)
+    # Additive: the groups' contributions and the expected value make the log-odds.
+    assert np.allclose(grouped.sum(axis=1) + model.expected(rows), np.log(raw / (1 - raw)),
+                       atol=1e-9)
     assert any(len(f) == 3 for f in factors)
     for r, row_factors in enumerate(factors):
         size = [abs(f.contribution) for f in row_factors]
@@ -133,6 +133,73 @@ def test_factors_are_the_largest_group_contributions(model: Model, rows: np.ndar
             assert set(f.as_dict()) == {"feature", "value", "contribution"}
             assert f.value is None or isinstance(f.value, str | int | float)
     assert orjson.dumps([[f.as_dict() for f in fs] for fs in factors])
+
+
+def _blended(artifact: Artifact, weight: float) -> Model:
+    return Model(artifact.model_copy(update={"blend": weight}), "0" * 16)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.25, 0.5, 1.0])
+def test_the_blend_adds_up_on_the_log_odds_scale(
+    artifact: Artifact, rows: np.ndarray, weight: float,
+) -> None:
+    model = _blended(artifact, weight)
+    trees = np.asarray(model._booster.predict(rows, raw_score=True))
+    shap = np.asarray(model._booster.predict(rows, pred_contrib=True))
+    b = artifact.baseline
+    filled = np.where(np.isnan(rows), np.asarray(b.median), rows)
+    terms = (filled - np.asarray(b.mean)) / np.asarray(b.scale) * np.asarray(b.coef)
+    linear = terms.sum(axis=1) + b.intercept
+    score = model.score(rows)
+    assert np.allclose(score, weight * trees + (1 - weight) * linear, atol=1e-9)
+    # factors: w · TreeSHAP + (1 − w) · linear terms, plus the expected value, make s
+    grouped = model.contributions(rows)
+    expected = model.expected(rows)
+    assert np.allclose(expected, weight * shap[:, -1] + (1 - weight) * b.intercept)
+    assert np.allclose(grouped.sum(axis=1) + expected, score, atol=1e-9)
+    raw = model.raw(rows)
+    assert np.allclose(raw, sigmoid(score), atol=1e-12)
+    if weight == 1.0:  # the trees alone: LightGBM's own probabilities, as before blends
+        assert np.array_equal(raw, model._booster.predict(rows))
+    if weight == 0.0:  # the baseline alone: its linear terms, grouped
+        assert np.allclose(grouped, model.groups.sum(terms), atol=1e-12)
+    p = model.predict(rows)
+    assert np.array_equal(p, np.interp(raw, artifact.calibration.x, artifact.calibration.y))
+    one_by_one = np.concatenate([model.predict(rows[i : i + 1]) for i in range(len(rows))])
+    assert np.array_equal(p, one_by_one)
+    factors = model.factors(rows, top=len(model.groups.groups))
+    for r, row_factors in enumerate(factors):
+        assert sum(f.contribution for f in row_factors) == pytest.approx(
+            score[r] - expected[r], abs=1e-5)  # factors are rounded to 6 places
+
+
+def test_an_artifact_without_a_blend_is_the_trees_alone(artifact: Artifact,
+                                                        rows: np.ndarray) -> None:
+    document = orjson.loads(encode(artifact))
+    document.pop("blend", None)
+    old = decode(orjson.dumps(document, option=orjson.OPT_SORT_KEYS))
+    assert old.blend == 1.0
+    model = Model(old, "0" * 16)
+    assert np.array_equal(model.raw(rows), model._booster.predict(rows))
+    # Written without it again: the same bytes, so the same id, as before the blend.
+    assert encode(old) == orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    mixed = artifact.model_copy(update={"blend": 0.25})
+    assert orjson.loads(encode(mixed))["blend"] == 0.25
+    assert decode(encode(mixed)) == mixed
+
+
+@pytest.mark.parametrize("weight", [-0.1, 1.5, "half"])
+def test_a_blend_outside_zero_to_one_is_refused(artifact: Artifact, weight: object) -> None:
+    document = orjson.loads(encode(artifact))
+    document["blend"] = weight
+    with pytest.raises(ModelTampered, match="blend"):
+        decode(orjson.dumps(document))
+
+
+def test_a_baseline_reading_other_columns_is_refused(artifact: Artifact) -> None:
+    shorter = artifact.baseline.model_copy(update={"coef": artifact.baseline.coef[:-1]})
+    with pytest.raises(ModelTampered, match="baseline"):
+        Model(artifact.model_copy(update={"baseline": shorter}), "0" * 16)
 
 
 def test_a_categorical_factor_names_the_category(model: Model, rows: np.ndarray) -> None:
@@ -175,23 +242,33 @@ import sys
 import numpy as np
 from lifecycle.scoring.learned.artifact import content_hash, decode, model_id_of
 from lifecycle.scoring.learned.model import Model
-data = open(sys.argv[1], "rb").read()
-model = Model(decode(data, content_hash(data)), model_id_of(content_hash(data)))
-rows = np.load(sys.argv[2])
-p = model.predict(rows)
-c = model.contributions(rows)
-sys.stdout.write(p.tobytes().hex() + "\\n" + c.tobytes().hex())
+rows = np.load(sys.argv[1])
+for path in sys.argv[2:]:
+    data = open(path, "rb").read()
+    model = Model(decode(data, content_hash(data)), model_id_of(content_hash(data)))
+    p = model.predict(rows)
+    c = model.contributions(rows)
+    sys.stdout.write(p.tobytes().hex() + " " + c.tobytes().hex() + "\\n")
 """
 
 
 def test_predictions_are_identical_in_another_process(
-    artifact: Artifact, model: Model, rows: np.ndarray, tmp_path: Path,
+    artifact: Artifact, rows: np.ndarray, tmp_path: Path,
 ) -> None:
-    (tmp_path / "model.json").write_bytes(encode(artifact))
+    # the trained blend, and the trees and the baseline alone
+    artifacts = [artifact, *(artifact.model_copy(update={"blend": w}) for w in (0.0, 1.0))]
+    assert len({a.blend for a in artifacts}) == 3
     np.save(tmp_path / "rows.npy", rows)
-    done = subprocess.run([sys.executable, "-c", _PREDICT, str(tmp_path / "model.json"),
-                           str(tmp_path / "rows.npy")], capture_output=True, check=True,
-                          text=True, timeout=60)
-    p_hex, c_hex = done.stdout.split("\n")
-    assert p_hex == model.predict(rows).tobytes().hex()
-    assert c_hex == model.contributions(rows).tobytes().hex()
+    paths = []
+    for i, a in enumerate(artifacts):
+        paths.append(str(tmp_path / f"model{i}.json"))
+        Path(paths[-1]).write_bytes(encode(a))
+    done = subprocess.run([sys.executable, "-c", _PREDICT, str(tmp_path / "rows.npy"), *paths],
+                          capture_output=True, check=True, text=True, timeout=60)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3
+    for a, line in zip(artifacts, lines, strict=True):
+        model = Model(a, "0" * 16)
+        p_hex, c_hex = line.split(" ")
+        assert p_hex == model.predict(rows).tobytes().hex()
+        assert c_hex == model.contributions(rows).tobytes().hex()

@@ -5,6 +5,11 @@ SHA-256 of those bytes (``model_id`` is the first 16 hex digits). Nothing in it 
 code on load: the feature spec and the metrics are plain data checked by pydantic,
 the gradient-boosted trees are LightGBM's own model text (parsed, never executed), the
 calibration and the baseline are lists of numbers. No pickle anywhere.
+
+The served score blends the trees and the baseline on the log-odds scale (``blend``, the
+trees' weight). An artifact without ``blend`` (written before it existed) is the trees
+alone, and an artifact whose ``blend`` is 1 is written without it, so such an artifact
+has the same bytes, hence the same id, whichever version encodes it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lifecycle.errors import ModelTampered
 from lifecycle.scoring.learned.features import FeatureSpec
@@ -26,8 +31,9 @@ FORMAT = "lifecycle-model/1"
 
 
 class Calibration(BaseModel):
-    """Isotonic calibration, fitted on out-of-fold predictions: the booster's raw
-    probability ``x`` → observed rate ``y`` (piecewise linear between the points)."""
+    """Isotonic calibration, fitted on out-of-fold predictions: the blend's raw
+    probability ``x`` (the booster's own when ``blend`` is 1) → observed rate ``y``
+    (piecewise linear between the points)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     x: tuple[float, ...]
@@ -49,7 +55,8 @@ class Baseline(BaseModel):
 class Artifact(BaseModel):
     """Everything a model is. ``metrics`` holds at least ``cv_auc``, ``baseline_auc``,
     ``rules_auc``, ``pr_auc``, ``n_train``, ``n_positive``, ``calibration`` and ``lift``
-    (by decile), ``importance`` (groups by mean |contribution|) and ``folds``."""
+    (by decile), ``importance`` (groups by mean |contribution|) and ``folds``; models
+    trained with a blend also ``booster_auc`` and ``blend_weight``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -69,11 +76,18 @@ class Artifact(BaseModel):
     baseline: Baseline
     params: dict[str, Any]
     metrics: dict[str, Any]
+    blend: float = Field(default=1.0, ge=0.0, le=1.0)
+    """The trees' weight w in the served log-odds w·trees + (1 − w)·baseline (1: the
+    trees alone, as every artifact before the blend)."""
 
 
 def encode(artifact: Artifact) -> bytes:
-    """The artifact's canonical bytes (sorted keys, ISO times)."""
-    return orjson.dumps(artifact.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    """The artifact's canonical bytes (sorted keys, ISO times; ``blend`` left out when
+    it is the default 1, as artifacts before it were written)."""
+    document = artifact.model_dump(mode="json")
+    if artifact.blend == 1.0:
+        del document["blend"]
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
 def content_hash(data: bytes) -> str:

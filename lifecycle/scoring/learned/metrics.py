@@ -98,23 +98,27 @@ def training_report(*, y: np.ndarray, oof: np.ndarray, baseline: np.ndarray,
                     rules: np.ndarray, contributions: np.ndarray, groups: Sequence[str],
                     time_auc: float | None, time_split: dict[str, Any] | None,
                     skipped: dict[str, int], folds: int, rounds: int,
-                    n_columns: int) -> dict[str, Any]:
-    """A trained model's ``metrics``: the out-of-fold AUC of the booster (one AUC over
-    every lead's out-of-fold probability, not a mean of the folds'), the baseline's and
-    the rules' on the same leads, PR-AUC of each, calibration and lift by decile of the
-    calibrated out-of-fold probabilities, and the groups that move scores most (mean
-    |contribution| over the training rows)."""
+                    n_columns: int, booster: np.ndarray | None = None,
+                    blend_weight: float = 1.0) -> dict[str, Any]:
+    """A trained model's ``metrics``: ``cv_auc``, the out-of-fold AUC of the served
+    model, the blend (one AUC over every lead's out-of-fold score, not a mean of the
+    folds'); ``booster_auc`` (the trees alone, ``booster`` defaults to ``oof``), the
+    baseline's and the rules' on the same leads; PR-AUC of each; ``blend_weight``;
+    calibration and lift by decile of the calibrated out-of-fold probabilities; and the
+    groups that move scores most (mean |contribution| over the training rows)."""
     n = int(y.size)
     positive = int(y.sum())
+    trees = oof if booster is None else booster
     calibration, lift = by_decile(y, calibrated)
     weight = np.abs(contributions).mean(axis=0) if n else np.zeros(len(groups))
     ranked = sorted(((g, w) for g, w in zip(groups, weight.tolist(), strict=True) if w > 0),
                     key=lambda gw: (-gw[1], gw[0]))
     return {
         "cv_auc": auc(y, oof), "fold_aucs": [r6(a) for a in fold_aucs],
-        "baseline_auc": auc(y, baseline), "rules_auc": auc(y, rules),
-        "pr_auc": pr_auc(y, oof), "baseline_pr_auc": pr_auc(y, baseline),
-        "rules_pr_auc": pr_auc(y, rules),
+        "booster_auc": auc(y, trees), "baseline_auc": auc(y, baseline),
+        "rules_auc": auc(y, rules), "blend_weight": r6(blend_weight),
+        "pr_auc": pr_auc(y, oof), "booster_pr_auc": pr_auc(y, trees),
+        "baseline_pr_auc": pr_auc(y, baseline), "rules_pr_auc": pr_auc(y, rules),
         "time_auc": r6(time_auc), "time_split": time_split,
         "n_train": n, "n_positive": positive, "n_negative": n - positive,
         "base_rate": r6(positive / n) if n else None, "folds": folds, "rounds": rounds,
