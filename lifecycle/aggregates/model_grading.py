@@ -95,3 +95,30 @@ class ModelGradingCommands:
         self._consequences(at, template=template, config=config, common=common,
                            behaviour=now.behaviour, kind=None)
         return True
+
+    def grade_by_rules(
+        self, at: datetime, *, template: FunnelTemplate, config: ScoringConfig,
+        recorded_at: datetime, cause: str,
+    ) -> bool:
+        """Policy command: hands a lead a model graded back to the rules (the template
+        grades by model but no model is active, so the rules grade, as ``[grading]``
+        says): records the rules' grade at ``at`` (trigger ``no_model``) even when it is
+        the same grade, so the rules grade the lead again from now on.
+
+        Returns:
+            Whether the lead was handed back (False: no model graded it, or it is
+            closed or erased).
+        """
+        if self.graded_by_model is None or self.erased or self.stage in CLOSED_STAGES:
+            return False
+        now = evaluate(self.fit, self.behaviour, self.behaviour_at, bant_part(self.bant), at,
+                       config)
+        result = rules_grade(self.fit, now.behaviour, self.bant, config.grading)
+        common = {"timestamp": recorded_at, "occurred_at": at, "source": "engine",
+                  "actor": MODEL_ACTOR, "cause_id": cause}
+        self.trigger_event(self.Graded, **common, grade=result.grade, previous=self.grade,
+                           total=result.total, fit=result.fit, behaviour=result.behaviour,
+                           bant=result.bant, fit_parts=self.fit_parts, trigger="no_model")
+        self._consequences(at, template=template, config=config, common=common,
+                           behaviour=now.behaviour, kind=None)
+        return True

@@ -361,6 +361,10 @@ def _print_whatif(data: dict[str, Any]) -> None:
                                 ("win rate", "win_rate")):
                 row(f"{grade} at hand-off: {label}", a.get(name), b.get(name))
     console.print(table)
+    model_id = data.get("config", {}).get("model")
+    if model_id:
+        console.print(f"what-if: every template's leads graded by model {model_id} "
+                      "([grading.model] of the scoring file)")
     replay = data["replay"]
     console.print(f"replayed {replay['touchpoints']:,} touchpoints, {replay['sales_actions']:,} "
                   f"sales actions and {replay['policy_runs']} policy runs; "

@@ -17,7 +17,9 @@ events recorded before it (all of them dated at or before ``at``).
 
 The decay policy (``LeadLifecycle.regrade_all``) predicts again, at the regrade moment,
 for the leads a model graded (:func:`regrade_by_model`): the rules' regrade leaves their
-grade alone.
+grade alone. With a template grading by model and no model active, the rules grade (as
+``[grading] by`` says): a lead a model graded is handed back to them
+(``Lead.grade_by_rules``) on its next input or regrade.
 
 With no template grading by model, a batch costs one look at the configuration: the
 learned package (numpy, LightGBM) is not even imported.
@@ -73,7 +75,9 @@ def grade_batch(app: LeadLifecycle, aggregates: Iterable[Any], recorded_at: date
         return 0
     model = app.active_model
     if model is None:
-        return 0
+        return _to_rules(app, (lead for lead in aggregates if isinstance(lead, Lead)
+                               and lead.graded_by_model is not None and lead.pending_events),
+                         None, recorded_at=recorded_at)
     sales = bool(model.artifact.spec.sales)
     chosen: list[tuple[Lead, datetime, str]] = []
     for lead in aggregates:
@@ -84,8 +88,11 @@ def grade_batch(app: LeadLifecycle, aggregates: Iterable[Any], recorded_at: date
             continue
         if any(isinstance(e, _INPUTS) or (sales and e.cause_id.startswith("action:"))
                for e in pending):
+            at = model_at(lead)
+            if sales:  # a sales action that moved no stage is in no newest_at
+                at = max(at, *(e.occurred_at for e in pending))
             # The cause of the last input applied: history shows which one led to it.
-            chosen.append((lead, model_at(lead), pending[-1].cause_id))
+            chosen.append((lead, at, pending[-1].cause_id))
     return grade_leads(app, model, chosen, recorded_at=recorded_at)
 
 
@@ -107,7 +114,7 @@ def regrade_by_model(app: LeadLifecycle, leads: Iterable[Lead], at: datetime, *,
         return 0
     model = app.active_model
     if model is None:
-        return 0
+        return _to_rules(app, leads, at, recorded_at=app.clock(), cause=cause, save=True)
     chosen = [(lead, at, cause) for lead in leads
               if lead.graded_by_model is not None and not lead.erased
               and lead.stage not in CLOSED_STAGES
@@ -165,6 +172,34 @@ def grade_leads(app: LeadLifecycle, model: Model, leads: list[tuple[Lead, dateti
             template=template_of(app, lead.template), config=config,
             recorded_at=recorded_at, cause=cause)
     return graded
+
+
+def _to_rules(app: LeadLifecycle, leads: Iterable[Lead], at: datetime | None, *,
+              recorded_at: datetime, cause: str | None = None, save: bool = False) -> int:
+    """No model is active: the model-graded leads (of templates grading by model) go
+    back to the rules (``Lead.grade_by_rules``), at ``at`` or their newest moment, for
+    the cause given or their last input's. Returns how many were handed back."""
+    from lifecycle.handling import template_of
+
+    scoring = app.scoring
+    handed: list[Lead] = []
+    for lead in leads:
+        config = scoring.for_template(lead.template)
+        if config.grading.by != "model" or (at is not None and at < lead.newest_at):
+            continue
+        why = cause if cause is not None else lead.pending_events[-1].cause_id  # type: ignore[attr-defined]
+        if lead.grade_by_rules(lead.newest_at if at is None else at,
+                               template=template_of(app, lead.template), config=config,
+                               recorded_at=recorded_at, cause=why):
+            handed.append(lead)
+    if save and handed:
+        try:
+            app.save(*handed)
+        except BaseException:
+            for lead in handed:
+                app._leads.pop(lead.id, None)
+            raise
+    return len(handed)
 
 
 def _thresholds(grading: ModelGrading) -> dict[str, Any]:

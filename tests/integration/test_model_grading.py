@@ -11,6 +11,7 @@ even load the model.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from copy import copy
@@ -25,6 +26,7 @@ from lifecycle.aggregates.lead import Lead
 from lifecycle.application import LeadLifecycle, Outcome
 from lifecycle.cli import _register, cli
 from lifecycle.contracts import SalesAction, Touchpoint
+from lifecycle.inputs import cause_of
 from lifecycle.scoring import ScoringConfig, load_scoring
 from lifecycle.scoring.learned.model import Model
 from lifecycle.scoring.learned.replay import replay_grades
@@ -224,6 +226,72 @@ def test_the_decay_policy_predicts_again_at_its_moment(
         app.close()
 
 
+def test_a_sales_model_grades_after_sales_actions_too(
+    database_url: str, by_model: ScoringConfig
+) -> None:
+    model = trained(sales=True)
+    assert model.artifact.spec.sales
+    app = open_app(database_url, by_model, model)
+    try:
+        items = inputs(40)
+        record(app, items)
+        # BANT, dated a week after everything: it moves no stage, so no newest_at.
+        late = max(i.occurred_at for i in items) + timedelta(days=7)
+        bant = [SalesAction.model_validate({
+            "action_id": f"bant-{j}", "actor": "sales:bob", "action": "bant",
+            "occurred_at": late.isoformat(), "email": f"p{j}@firm{j % 50}.com",
+            "budget": True, "need": True}) for j in range(1, 40, 3)]
+        results = app.record_batch(bant)
+        assert {r.outcome for r in results} <= {Outcome.ACCEPTED, Outcome.REJECTED}
+        history = lead_history(app)
+        after = [e for events in history.values() for e in events
+                 if isinstance(e, Lead.Graded) and e.model_id
+                 and e.cause_id.startswith("action:bant-")]
+        assert after  # the BANT changed the sales model's grade of some leads
+        assert all(e.occurred_at == late for e in after)
+        report = replay_grades(app)
+        assert report.ok
+        assert report.reproduced == report.checked > len(after)
+    finally:
+        app.close()
+
+
+def test_without_an_active_model_the_rules_grade_again(
+    database_url: str, by_model: ScoringConfig
+) -> None:
+    model = trained()
+    items = inputs(30)
+    app = open_app(database_url, by_model, model)
+    try:
+        record(app, items[:len(items) // 2])
+        app.__dict__["_active_model"] = None  # deactivated; by = "model" stays
+        record(app, items[len(items) // 2:])
+        history = lead_history(app)
+        back = [e for events in history.values() for e in events
+                if isinstance(e, Lead.Graded) and e.trigger == "no_model"]
+        assert back
+        later = {cause_of(item) for item in items[len(items) // 2:]}
+        for lead_id, events in history.items():
+            lead = app.get_lead(lead_id)
+            if lead.stage in CLOSED_STAGES or not later & {e.cause_id for e in events}:
+                continue  # no input since: its next one hands it back
+            assert lead.graded_by_model is None
+            made = [i for i, e in enumerate(events) if getattr(e, "model_id", None)]
+            if made:  # handed back after its last model grade
+                assert any(isinstance(e, Lead.Graded) and e.trigger == "no_model"
+                           for e in events[made[-1]:])
+        # The others, by the decay policy.
+        still = [i for i in history if app.get_lead(i).graded_by_model is not None
+                 and app.get_lead(i).stage not in CLOSED_STAGES]
+        assert still
+        at = T0 + timedelta(days=200)
+        assert app.regrade_all(sorted(history), at, cause="policy:decay@200") >= len(still)
+        assert all(app.get_lead(i).graded_by_model is None for i in still)
+        assert replay_grades(app).ok
+    finally:
+        app.close()
+
+
 def test_grading_by_rules_never_loads_a_model(database_url: str) -> None:
     app = LeadLifecycle(Settings(database_url=database_url), scoring=load_scoring())
 
@@ -298,9 +366,26 @@ def test_whatif_under_a_model_compares_both_funnels(small_store: LeadLifecycle) 
     assert set(everyone["by_grade"]) <= {"hot", "warm", "cold", "ungraded"}
 
 
-def test_whatif_cli_takes_a_model(small_store: LeadLifecycle) -> None:
+def test_whatif_cli_takes_a_model(small_store: LeadLifecycle,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    model = trained()
+    # The store's registry is another part's: the command loads the model from this one.
+    monkeypatch.setattr(LeadLifecycle, "models", property(lambda self: Registry(model)))
     _register()
-    result = CliRunner().invoke(cli, ["whatif"], env={
-        "LIFECYCLE_DATABASE_URL": small_store.settings.database_url})
+    env = {"LIFECYCLE_DATABASE_URL": small_store.settings.database_url}
+    result = CliRunner().invoke(cli, ["whatif"], env=env)
     assert result.exit_code == 2
     assert "--model MODEL_ID" in result.output
+    result = CliRunner().invoke(cli, ["whatif", "--model", "0000000000000000"], env=env)
+    assert result.exit_code == 2
+    assert "no stored model '0000000000000000'" in result.output
+    result = CliRunner().invoke(cli, ["whatif", "--model", model.model_id, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["config"] == {"scoring": None, "templates": None, "model": model.model_id}
+    assert data["current"]["leads"] == data["what_if"]["leads"] == 40
+    assert data["what_if"] == what_if(small_store, model=model)["what_if"]
+    result = CliRunner().invoke(cli, ["whatif", "--model", model.model_id], env=env)
+    assert result.exit_code == 0, result.output
+    assert "MQL → SQL" in result.output
+    assert f"graded by model {model.model_id}" in result.output

@@ -164,3 +164,26 @@ def test_the_model_grade_is_state_rebuilt_from_the_events(
     before_model = project_aggregate(None, history[:first_model])
     assert isinstance(before_model, Lead)
     assert before_model.graded_by_model is None
+
+
+def test_without_a_model_the_rules_take_a_model_graded_lead_back(
+    template: FunnelTemplate, by_model: ScoringConfig
+) -> None:
+    lead, _ = captured(template, by_model)
+    assert not lead.grade_by_rules(lead.newest_at, template=template, config=by_model,
+                                   recorded_at=RECORDED_AT, cause="touchpoint:tp-1")
+    model_grade(lead, template, by_model, "hot")
+    lead.collect_events()
+    assert lead.grade_by_rules(lead.newest_at, template=template, config=by_model,
+                               recorded_at=RECORDED_AT, cause="touchpoint:tp-2")
+    graded = lead.collect_events()[0]
+    assert isinstance(graded, Lead.Graded)
+    assert (graded.previous, graded.grade, graded.trigger) == ("hot", "cold", "no_model")
+    assert "model_id" not in graded.__dict__  # stored as a rules grade
+    assert (lead.grade, lead.graded_by_model) == ("cold", None)
+    # The rules grade it again from now on.
+    touch = Touch("tp-3", T0 + hours(3), "website", "seo", "demo_requested", None)
+    lead.record_touchpoint(touch, template=template, config=by_model, recorded_at=RECORDED_AT)
+    assert [e.trigger for e in lead.collect_events() if isinstance(e, Lead.Graded)] == [
+        "touchpoint"]
+
