@@ -169,15 +169,23 @@ def test_an_accept_with_a_skip_reason_is_one_action(
     assert story.lead.facts.sales == {"actions": 1, "stage": 2, "_level": 2}
 
 
-def test_erasure_masks_personal_profile_fields_in_facts_too(
+def test_erasure_masks_personal_facts_as_the_lead_s_state_does(
     template: FunnelTemplate, scoring: ScoringConfig
 ) -> None:
     story = Story(template, scoring, tp(0, profile={"name": "Ada", "phone": "+1 555 0100",
-                                                    "industry": "software"}))
+                                                    "industry": "software"},
+                                        properties={"seconds": 5, "owner": "Ada"}))
+    assert story(act(1, "note", T0, text="called", properties={"segment": "smb"}))
     story.lead.erase(at=T0 + hours(1), recorded_at=RECORDED_AT, actor="dpo", cause="e-1")
     story.events.extend(story.lead.collect_events())
-    assert story.lead.facts.profile == {"name": "(erased)", "phone": "(erased)",
-                                        "industry": "software"}
+    facts = story.lead.facts
+    assert facts.profile == {"name": "(erased)", "phone": "(erased)", "industry": "software"}
+    # which properties are personal is the storage's configuration: none is kept
+    assert (facts.properties, facts.sums) == ({}, {})
+    assert facts.sales == {"actions": 1}
+    before = facts_as_of(story.events, T0 + hours(1))
+    assert before is not None
+    assert before.properties == {"seconds": 5, "owner": "Ada"}
     assert story.lead.facts == facts_as_of(story.events, None)
 
 

@@ -44,7 +44,7 @@ Tokens = Callable[[Any], tuple[str, ...]]
 class Field:
     """A categorical field: its columns by value, and each string's column remembered."""
 
-    __slots__ = ("columns", "memo", "other", "tokens_of")
+    __slots__ = ("columns", "lists", "memo", "other", "tokens_of")
 
     def __init__(self, index: dict[str, int], name: str, kept: Sequence[str],
                  tokens_of: Tokens) -> None:
@@ -52,6 +52,7 @@ class Field:
         self.other = self.columns[OTHER]
         self.tokens_of = tokens_of
         self.memo: dict[str, int] = {}
+        self.lists: dict[Any, list[int]] = {}
 
     def column(self, value: str) -> int:
         """A string's column (-1: it gives no token)."""
@@ -69,7 +70,21 @@ class Field:
         if type(value) is str:
             c = self.column(value)
             return [c] if c >= 0 else []
-        return sorted({self.columns.get(t, self.other) for t in self.tokens_of(value)})
+        # A list of tags, a number, a boolean: remembered by its items' types and values
+        # (True == 1 as a key, yet their tokens differ).
+        try:
+            key: Any = (type(value), tuple([(type(x), x) for x in value])
+                        if type(value) is list else value)
+            found = self.lists.get(key)
+        except TypeError:  # unhashable items (a list in a list)
+            key, found = None, None
+        if found is None:
+            found = sorted({self.columns.get(t, self.other) for t in self.tokens_of(value)})
+            if key is not None:
+                if len(self.lists) >= _MEMO_MAX:
+                    self.lists.clear()
+                self.lists[key] = found
+        return found
 
 
 class Plan:
@@ -276,12 +291,14 @@ def _activity(plan: Plan, facts: Sequence[LeadFacts], at: Sequence[datetime],
     touches = [f.touches for f in facts]
     lead = np.repeat(np.arange(n), [len(ts) for ts in touches])
     stamps = np.array([t.timestamp() for ts in touches for t, _, _ in ts], dtype=np.float64)
-    kind_ids: dict[str, int] = {}
-    kinds = np.array([kind_ids.setdefault(k, len(kind_ids)) for ts in touches
-                      for _, k, _ in ts], dtype=np.intp)
-    channel_ids: dict[str, int] = {}
-    channels = np.array([channel_ids.setdefault(c, len(channel_ids)) for ts in touches
-                         for _, _, c in ts], dtype=np.intp)
+    # Codes by a dict of the distinct values (a subscript each: setdefault and len cost
+    # twice as much).
+    flat_kinds = [k for ts in touches for _, k, _ in ts]
+    kind_ids = {k: i for i, k in enumerate(dict.fromkeys(flat_kinds))}
+    kinds = np.array([kind_ids[k] for k in flat_kinds], dtype=np.intp)
+    flat_channels = [c for ts in touches for _, _, c in ts]
+    channel_ids = {c: i for i, c in enumerate(dict.fromkeys(flat_channels))}
+    channels = np.array([channel_ids[c] for c in flat_channels], dtype=np.intp)
     keep = stamps <= now[lead]
     if not keep.all():
         lead, stamps, kinds, channels = lead[keep], stamps[keep], kinds[keep], channels[keep]

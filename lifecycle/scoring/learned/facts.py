@@ -10,6 +10,10 @@ recorded and may include inputs dated later, so reading them could leak the futu
 :func:`facts_as_of` folds a lead's events, in recorded order, skipping every event whose
 business time is at or after ``before``; the Lead aggregate folds all of its events into
 ``lead.facts`` with the same :meth:`LeadFacts.add`.
+
+What the engine decided by itself (grades, nurture steps, a rule's qualification, a
+screen's judgement, the move from ``captured`` to ``nurturing``) is no input: it was
+computed from scores. An erasure empties what may be personal, as the lead's state does.
 """
 
 from __future__ import annotations
@@ -155,9 +159,13 @@ class LeadFacts:
         from lifecycle.aggregates.values import ERASED, PERSONAL_PROFILE_FIELDS
 
         # As the lead's state does: once the key is deleted the events read so, and a
-        # lead's facts must not depend on whether it was folded before or after.
+        # lead's facts must not depend on whether it was folded before or after. Which
+        # properties are personal is the storage's configuration: none is kept.
         self.profile = {k: ERASED if k in PERSONAL_PROFILE_FIELDS else v
                         for k, v in self.profile.items()}
+        self.properties = {}
+        self.sums = {}
+        self.sales = {k: v for k, v in self.sales.items() if not k.startswith("property:")}
 
 
 _LEVEL = "_level"

@@ -19,8 +19,16 @@ factor is reported by: ``property:tags`` for every ``property:tags=...`` column)
 - with ``sales`` only: ``sales:actions``, ``sales:stage``, ``sales:bant``,
   ``sales:property:<name>...``.
 
+Every categorical field, kinds and first channels included, has an ``=(other)``
+(``count:(other)``) column for the values not kept; its columns are all 0 when the lead
+has no value. Values are tokens (:func:`~lifecycle.vocabulary.token`; a country its ISO
+code; each item of a list of tags its own column). Sales properties are stored in the
+spec as ``sales:property:<name>`` (in ``categorical`` or ``numeric``).
+
 ``at`` is the moment the row describes (training: the outcome's business time; live:
-the lead's newest input, or the moment a view asks for). Missing values are NaN.
+the lead's newest input, or the moment a view asks for): only touches dated at or
+before it count, and times are in days before it. Missing values are NaN (a quantity
+not given; a count is 0). The rows are computed by :mod:`._columns`.
 """
 
 from __future__ import annotations
