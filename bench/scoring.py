@@ -110,12 +110,14 @@ def _train(data: Examples, out: dict[str, Any], console: Console) -> Model:
     out["training"] = {
         "wall_s": round(train_s, 2), "cpu_s": round(train_cpu, 2), "n_train": m["n_train"],
         "n_positive": m["n_positive"], "features": m["features"], "rounds": m["rounds"],
-        "cv_auc": m["cv_auc"], "baseline_auc": m["baseline_auc"], "rules_auc": m["rules_auc"],
-        "pr_auc": m["pr_auc"], "time_auc": m["time_auc"]}
+        "cv_auc": m["cv_auc"], "booster_auc": m.get("booster_auc"),
+        "blend_weight": m.get("blend_weight"), "baseline_auc": m["baseline_auc"],
+        "rules_auc": m["rules_auc"], "pr_auc": m["pr_auc"], "time_auc": m["time_auc"]}
     console.print(f"trained on {m['n_train']:,} leads in {train_s:.1f} s (CPU {train_cpu:.1f} s;"
                   f" {m['features']} columns, {m['rounds']} rounds)")
-    console.print(f"AUC: model {m['cv_auc']:.3f} (cross-validated) · baseline (logistic) "
-                  f"{m['baseline_auc']:.3f} · rules {m['rules_auc']:.3f}")
+    console.print(f"AUC: model {m['cv_auc']:.3f} (cross-validated; trees alone "
+                  f"{m.get('booster_auc') or 0:.3f}, blend weight {m.get('blend_weight')}) · "
+                  f"baseline (logistic) {m['baseline_auc']:.3f} · rules {m['rules_auc']:.3f}")
     return model
 
 

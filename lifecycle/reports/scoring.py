@@ -24,7 +24,8 @@ TRAIN_HINT = ("no learned model yet: `lifecycle model train` learns one from the
               "whose outcome is known (at least 50 won and 50 not won), `lifecycle model "
               "activate MODEL_ID` makes it the one leads are scored by")
 
-_KEYS = ("cv_auc", "baseline_auc", "rules_auc", "pr_auc", "baseline_pr_auc", "rules_pr_auc",
+_KEYS = ("cv_auc", "booster_auc", "baseline_auc", "rules_auc", "blend_weight", "pr_auc",
+         "booster_pr_auc", "baseline_pr_auc", "rules_pr_auc",
          "time_auc", "time_split", "n_train", "n_positive", "n_negative", "base_rate", "folds",
          "features", "calibration", "lift", "importance")
 

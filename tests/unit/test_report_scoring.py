@@ -89,6 +89,12 @@ def test_the_blocks_compare_rules_baseline_and_model() -> None:
     unknown = text(report_blocks("scoring", scoring_report([stored("a", 0, data=metrics(
         rules=None))])))
     assert "than the rules" not in unknown
+    blended = report_blocks("scoring", scoring_report([stored("a", 0, data={
+        **metrics(), "blend_weight": 0.25, "booster_auc": 0.88})]))
+    rows = [[c.text for c in row] for b in blended if isinstance(b, Table)
+            and b.title.startswith("how well") for row in b.rows]
+    assert rows[2][:2] == ["gradient-boosted trees alone", "0.880"]
+    assert rows[3][:2] == ["model (blend: 0.25 trees, 0.75 baseline)", "0.900"]
 
 
 def test_the_terminal_prints_the_same_tables() -> None:

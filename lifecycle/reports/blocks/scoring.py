@@ -83,9 +83,16 @@ def _aucs(data: dict[str, Any]) -> Block:
          _auc(data.get("rules_pr_auc"))),
         ("baseline (logistic regression, same features)", _auc(data.get("baseline_auc")),
          _auc(data.get("baseline_pr_auc"))),
-        (Cell("model (gradient-boosted trees)", "strong"),
-         Cell(_auc(data.get("cv_auc")), "strong"), _auc(data.get("pr_auc"))),
     ]
+    weight = as_number(data.get("blend_weight"))
+    model = "model (gradient-boosted trees)"
+    if weight is not None and weight < 1.0:
+        # The served model blends the trees with the baseline (the training's choice).
+        rows.append(("gradient-boosted trees alone", _auc(data.get("booster_auc")),
+                     _auc(data.get("booster_pr_auc"))))
+        model = f"model (blend: {weight:.2f} trees, {1 - weight:.2f} baseline)"
+    rows.append((Cell(model, "strong"), Cell(_auc(data.get("cv_auc")), "strong"),
+                 _auc(data.get("pr_auc"))))
     return table_of(
         "how well each ranks the closed leads", "score|#ROC AUC|#PR AUC", rows,
         note=f"{count(data.get('folds'))}-fold cross-validation by lead: each lead scored "
