@@ -328,7 +328,11 @@ def calibration_chart(data: dict[str, Any]) -> Figure | None:
     xs = [100 * v[0] for _, v in points]
     ys = [100 * v[1] for _, v in points]
     ax.plot(xs, ys, color=BLUE, marker="o", markersize=4, linewidth=1.4, label="model")
+    labelled: list[tuple[float, float]] = []
     for (decile, _), x, y in zip(points, xs, ys, strict=True):
+        if any(abs(x - a) < 2 and abs(y - b) < 2 for a, b in labelled):
+            continue  # deciles on one spot (all at 0 %): the first one names it
+        labelled.append((x, y))
         ax.annotate(str(decile), (x, y), xytext=(4, -9), textcoords="offset points",
                     fontsize=7, color=MUTED)
     ax.set_xlim(0, 100)
