@@ -11,18 +11,22 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
 from lifecycle.cli.core import open_app, run_ingest
-from lifecycle.cli.reporting import collect_reports
-from lifecycle.errors import ConfigError
+from lifecycle.cli.reporting import collect_reports, scoring_section
+from lifecycle.errors import ConfigError, NotEnoughOutcomes
 from lifecycle.projections import build_runner
 from lifecycle.reports import REPORTS
 from lifecycle.reports.output import visible
 from lifecycle.settings import Settings
+
+if TYPE_CHECKING:
+    from lifecycle.application import LeadLifecycle
 
 __all__ = ["DEMO_RATES", "demo"]
 
@@ -42,6 +46,26 @@ GBP = 1.17
 def _path(path: Path) -> str:
     """A path inside rich markup: printed as it is ("[x]" in a folder name is no tag)."""
     return escape(visible(path))
+
+
+def _learn(app: LeadLifecycle, at: datetime) -> str:
+    """Trains a model on the demo's closed leads, stores and activates it; the line that
+    compares it with the logistic baseline and the rules."""
+    from lifecycle.scoring.learned import training
+
+    data = training.examples(app)
+    try:
+        artifact = training.train(data, created_at=at)
+    except NotEnoughOutcomes as e:
+        why = str(e).split(", so that")[0]  # the counts and the minimum, not the reasons
+        return f"[bold]learned scoring[/bold]: no model ({escape(why)})"
+    model_id = app.models.save(artifact)
+    app.models.activate(model_id)
+    m = artifact.metrics
+    return (f"[bold]learned scoring[/bold]: cv AUC [bold]{m['cv_auc']:.3f}[/bold] (model) vs "
+            f"{m['baseline_auc']:.3f} (baseline: logistic regression) vs {m['rules_auc']:.3f} "
+            f"(rules) on {m['n_train']:,} closed leads ({m['n_positive']:,} won); model "
+            f"{model_id} is active (`lifecycle model show {model_id}`)")
 
 
 @click.command()
@@ -88,6 +112,7 @@ def demo(leads: int, days: int, seed: int, db_path: Path, html_path: Path) -> No
         at = datetime.now(UTC)
         policy = run_policies(app, at=at)
         runner.run()
+        learned = _learn(app, at)
     finally:
         runner.store.close()
         app.close()
@@ -96,6 +121,7 @@ def demo(leads: int, days: int, seed: int, db_path: Path, html_path: Path) -> No
                   f"{summary.duplicate} duplicate, {summary.rejected} rejected "
                   f"(deliberate bad input, see {_path(jsonl.with_suffix('.rejects.jsonl'))}); "
                   f"policies regraded {policy['regraded']} cooling leads")
+    console.print(learned)
     reports = collect_reports(REPORTS, as_of=None, at=at, target=None, settings=settings)
     converted = reports["forecast"].get("converted") or {}
     expected = converted.get("expected_measured") if isinstance(converted, dict) else None
@@ -103,6 +129,7 @@ def demo(leads: int, days: int, seed: int, db_path: Path, html_path: Path) -> No
         reports["forecast"] = collect_reports(
             ["forecast"], as_of=None, at=at, settings=settings,
             target=round(float(expected) * 1.25, -3) or None)["forecast"]
+    reports["scoring"] = scoring_section(settings)
     for name in ("funnel", "diagnosis", "channels", "losses", "forecast", "alerts"):
         render_terminal(name, reports[name], console)
     try:

@@ -11,6 +11,7 @@ import math
 import random
 from datetime import datetime, timedelta
 
+from demo.buyers import requested
 from demo.catalogue import ASSETS, CAMPAIGNS, CHANNELS, EVENTS, MEAN_DAYS_TO_HAND_RAISE, WEBINARS
 from demo.common import History, pick
 from demo.people import Company, Prospect
@@ -69,8 +70,15 @@ class Journey(Timeline):
                 kind = "form_submit"
         if kind in ("contact_sales", "demo_requested"):
             self._raised = True
+            props.update(self._request())
         return self.touch(lead.captured_at, kind, channel=channel, source=source,
                           props=props or None, first=True, late_ok=False)
+
+    def _request(self) -> dict[str, object]:
+        """What the hand-raise form asks: how many seats (industrial: units)."""
+        lead = self.lead
+        name = "units_requested" if lead.template == "industrial" else "seats_requested"
+        return {name: requested(self.rng, lead.template, lead.employees, lead.buyer.need)}
 
     def _referrer(self) -> str:
         known = self.companies
@@ -89,7 +97,8 @@ class Journey(Timeline):
         lead, rng = self.lead, self.rng
         spec = CHANNELS[lead.channel]
         interest = rng.random()
-        n = int(rng.expovariate(1 / (spec.engage * (0.5 + lead.quality + 0.5 * interest))))
+        n = int(rng.expovariate(1 / (spec.engage * lead.buyer.busy
+                                     * (0.5 + lead.quality + 0.5 * interest))))
         if cycle > 1:
             n = rng.randint(1, 4)
         gap = 5.0 if lead.template == "industrial" else 3.5
@@ -138,7 +147,8 @@ class Journey(Timeline):
         weights = {"page_view": 30.0, "email_open": 22.0, "email_click": 8.0,
                    "content_download": 10.0,
                    "webinar_registered": 16.0 if self.lead.channel == "webinar" else 5.0,
-                   "pricing_page_view": 4.0 + 6 * self.lead.intent,
+                   "pricing_page_view": 1.0 + 3.0 * self.lead.intent
+                                        + 10.0 * self.lead.buyer.keen,
                    "event_attended": 5.0 if self.lead.template == "industrial" else 1.5,
                    "form_submit": 3.0, "unsubscribe": 1.0, "email_bounced": 0.4}
         if unsubscribed:
@@ -148,10 +158,11 @@ class Journey(Timeline):
 
     def _hand_raise(self, t: datetime, profile: dict[str, object] | None) -> datetime | None:
         lead, rng = self.lead, self.rng
-        if lead.template != "industrial" and rng.random() < 0.6:
+        keen = lead.buyer.keen
+        if lead.template != "industrial" and rng.random() < 0.2 + 0.7 * keen:
             t = self.touch(t, "pricing_page_view") + timedelta(minutes=rng.randint(2, 40))
         if lead.template == "saas":
-            kind = pick(rng, {"demo_requested": 0.6, "trial_started": 0.25,
+            kind = pick(rng, {"demo_requested": 0.6, "trial_started": 0.05 + 0.45 * keen,
                               "contact_sales": 0.15})
         elif lead.template == "industrial":
             kind = "contact_sales"
@@ -160,7 +171,7 @@ class Journey(Timeline):
         source = "product" if kind == "trial_started" else "website"
         self.self_serve = kind == "trial_started"
         t = self.touch(t, kind, source=source, channel="direct", late_ok=False,
-                       profile=profile or lead.profile)
+                       profile=profile or lead.profile, props=self._request())
         self._raised = True
         stage = self.engine.stage
         if stage in ("mql", "sql"):

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from demo.buyers import Buyer, buyer
 from demo.catalogue import (
     AES,
     CHANNELS,
@@ -57,6 +58,10 @@ class Prospect:
     amount: float
     currency: str
     intent: float
+    employees: int
+    """The company's head count (also when the profile does not say it)."""
+    buyer: Buyer
+    """What really makes this lead buy (:mod:`demo.buyers`)."""
 
 
 @dataclass(slots=True)
@@ -147,7 +152,10 @@ class Casting:
                         profile=profile, first_profile=first_profile, email=email,
                         later_email=later_email, external_id=external_id,
                         invalid=student or free_mail, captured_at=at, sdr=sdr, ae=ae,
-                        amount=amount, currency=currency, intent=intent)
+                        amount=amount, currency=currency, intent=intent,
+                        employees=employees,
+                        buyer=buyer(self.seed, no, template=template, employees=employees,
+                                    country=country, industry=industry))
 
     def company(self, template: str, quality: float,
                 country: str) -> tuple[str, str, str, int]:

@@ -85,6 +85,7 @@ class Story(Journey):
                 t = self.last_at
             if engine.stage == "mql":
                 p_accept = max(0.2, min(0.93, 0.58 + 0.3 * (self.quality - 1)
+                                        + 0.1 * lead.buyer.lean
                                         + (0.15 if raised else 0.0)))
                 u = rng.random()
                 if u < p_accept:
@@ -158,7 +159,10 @@ class Story(Journey):
             bench = self.template.lead_pool.sql.benchmark_conversion
         else:
             bench = next(s.benchmark_conversion for s in self.template.stages if s.name == stage)
-        return max(0.05, min(0.97, 1 - (1 - bench) / (self.quality * TEAM)))
+        # The buyer's hidden lean (demo.buyers) moves every stage; BANT answers follow
+        # the visible quality only, so the rules see it no better than a salesperson.
+        quality = self.quality * self.lead.buyer.factor
+        return max(0.05, min(0.97, 1 - (1 - bench) / (quality * TEAM)))
 
     def _fall_out(self, t: datetime, ae: str, pos: int, cycle: int) -> bool:
         """A deal that does not move on: stalls, is recycled, disqualified or lost.

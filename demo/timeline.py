@@ -13,6 +13,7 @@ import heapq
 import random
 from datetime import datetime, timedelta
 
+from demo.buyers import pages_per_visit
 from demo.catalogue import (
     ASSETS,
     CHANNELS,
@@ -86,7 +87,8 @@ class Timeline:
     def _default_props(self, kind: str) -> dict[str, object] | None:
         rng = self.rng
         if kind == "page_view":
-            return {"path": rng.choice(PAGES)}
+            return {"path": rng.choice(PAGES),
+                    "pages_per_visit": pages_per_visit(rng, self.lead.buyer.need)}
         if kind == "pricing_page_view":
             return {"path": "/pricing"}
         if kind == "content_download":

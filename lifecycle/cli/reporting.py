@@ -170,6 +170,17 @@ def collect_reports(names: tuple[str, ...] | list[str], *, as_of: datetime | Non
         app.close()
 
 
+def scoring_section(settings: Settings | None = None) -> dict[str, object]:
+    """The HTML report's scoring section: the stored models' metrics (none loaded)."""
+    from lifecycle.reports.scoring import scoring_report
+
+    app = open_app(settings)
+    try:
+        return scoring_report(app.models.list())
+    finally:
+        app.close()
+
+
 def _unmatched() -> Unmatched:
     """The scoring's test of unmatched profile values."""
     return scoring.unmatched
@@ -195,6 +206,7 @@ def report(ctx: click.Context, html_path: Path | None, by: Dimension | None, as_
     require_matplotlib()  # before the reports are built: say at once what is missing
     reports = collect_reports(REPORTS, as_of=as_of, at=at or datetime.now(UTC), target=target,
                               by=by)
+    reports["scoring"] = scoring_section()
     from lifecycle.reports.html import write_html
 
     write_html(reports, html_path)

@@ -150,15 +150,7 @@ def map_row(mapping: Mapping, row: CsvRow, *, limits: Limits) -> MappedRow:
     reached = _status(r)
     if ("won" in reached and "lost" in reached) or (dates["won"] and dates["lost"]):
         raise RowRejected("the row says the lead was both won and lost")
-    at: dict[str, datetime] = {}
-    order = ("mql", "sql", "won", "lost")
-    for no, stage in enumerate(order):
-        moment = dates[stage]
-        if moment is None and stage in reached:
-            later = [d for s in order[no + 1:] if (d := dates[s]) is not None]
-            moment = min([latest + _AFTER, *later])
-        if moment is not None:
-            at[stage] = moment
+    at = _stage_times(dates, reached, latest)
     prefix = f"import:{mapping.import_.name}:{record}"
     actor = r.spec(mapping.import_.actor) or "import"
     inputs = [_capture(r, prefix, keys, created or min(known))]
@@ -181,6 +173,22 @@ def map_row(mapping: Mapping, row: CsvRow, *, limits: Limits) -> MappedRow:
     lead = f"external:{external_id}" if external_id else f"email:{record}"
     planned = tuple(_validated(item, limits, mapping) for item in inputs)
     return MappedRow(row.number, lead, created or min(known), planned)
+
+
+def _stage_times(dates: dict[str, datetime | None], reached: dict[Stage, str],
+                 latest: datetime) -> dict[str, datetime]:
+    """Each stage's moment: its own date, else (a status said it was reached) one second
+    after the row's latest date, but never after a later stage's own date."""
+    at: dict[str, datetime] = {}
+    order = ("mql", "sql", "won", "lost")
+    for no, stage in enumerate(order):
+        moment = dates[stage]
+        if moment is None and stage in reached:
+            later = [d for s in order[no + 1:] if (d := dates[s]) is not None]
+            moment = min([latest + _AFTER, *later])
+        if moment is not None:
+            at[stage] = moment
+    return at
 
 
 def _status(r: _Row) -> dict[Stage, str]:

@@ -7,7 +7,9 @@
 - losses: count per reason, split by the stage the lead was lost from;
 - forecast: open amount and both expected values per stage, and the totals against
   the target: in the reporting currency when rates were given, else one chart per
-  currency.
+  currency;
+- calibration and lift (scoring): a learned model's predicted against observed win
+  rate by decile, and each decile's lift over the base rate.
 
 A figure whose numbers are beyond drawing raises ``Undrawable``
 (:mod:`lifecycle.reports.drawing`); the page then shows a note instead (the tables stay).
@@ -53,11 +55,13 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "calibration_chart",
     "channel_chart",
     "dwell_chart",
     "forecast_chart",
     "forecast_charts",
     "funnel_chart",
+    "lift_chart",
     "loss_chart",
 ]
 
@@ -293,3 +297,75 @@ def forecast_charts(data: dict[str, Any]) -> list[tuple[str | None, str]]:
 
 
 MAX_CURRENCY_CHARTS = 4
+
+
+def _deciles(rows: Any, keys: tuple[str, ...]) -> list[tuple[int, list[float]]]:
+    """(decile, values) of the rows whose values are all numbers."""
+    out = []
+    for r in rows or []:
+        if not isinstance(r, dict):
+            continue
+        values = [num(r.get(k), missing=math.nan) for k in keys]
+        if not any(math.isnan(v) for v in values):
+            out.append((int(num(r.get("decile"))), values))
+    if not drawable([v for _, vs in out for v in vs]):
+        raise Undrawable
+    return out
+
+
+def calibration_chart(data: dict[str, Any]) -> Figure | None:
+    """Predicted against observed win rate per decile, on the diagonal when calibrated."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    points = _deciles(data.get("calibration"), ("mean_predicted", "observed"))
+    if not points:
+        return None
+    fig = Figure(figsize=(HALF, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([0, 100], [0, 100], color=MUTED, linewidth=0.8, linestyle="--",
+            label="perfectly calibrated")
+    xs = [100 * v[0] for _, v in points]
+    ys = [100 * v[1] for _, v in points]
+    ax.plot(xs, ys, color=BLUE, marker="o", markersize=4, linewidth=1.4, label="model")
+    labelled: list[tuple[float, float]] = []
+    for (decile, _), x, y in zip(points, xs, ys, strict=True):
+        if any(abs(x - a) < 2 and abs(y - b) < 2 for a, b in labelled):
+            continue  # deciles on one spot (all at 0 %): the first one names it
+        labelled.append((x, y))
+        ax.annotate(str(decile), (x, y), xytext=(4, -9), textcoords="offset points",
+                    fontsize=7, color=MUTED)
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.set_xlabel("predicted probability (decile mean)", fontsize=8, color=MUTED)
+    ax.set_ylabel("observed win rate", fontsize=8, color=MUTED)
+    clean_axes(ax, grid_axis="y")
+    ax.legend(loc="upper left")
+    ax.set_title("Calibration by decile")
+    return fig
+
+
+def lift_chart(data: dict[str, Any]) -> Figure | None:
+    """Each decile's win rate over the base rate, highest predicted first."""
+    from matplotlib.figure import Figure
+
+    bars = _deciles(data.get("lift"), ("lift", "cumulative_lift"))
+    if not bars:
+        return None
+    fig = Figure(figsize=(HALF, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    xs = [d for d, _ in bars]
+    ax.bar(xs, [v[0] for _, v in bars], width=0.7, color=BLUE, label="lift")
+    ax.plot(xs, [v[1] for _, v in bars], color=GREEN, marker="o", markersize=3.5,
+            linewidth=1.3, label="cumulative lift")
+    ax.axhline(1.0, color=RED, linewidth=0.8, linestyle="--", label="base rate")
+    ax.set_xticks(xs, [str(d) for d in xs])
+    ax.set_xlabel("decile of the predicted probability (1: highest)", fontsize=8,
+                  color=MUTED)
+    ax.set_ylabel("× base rate", fontsize=8, color=MUTED)
+    clean_axes(ax, grid_axis="y")
+    ax.legend(loc="upper right")
+    ax.set_title("Lift by decile")
+    return fig

@@ -27,11 +27,13 @@ from typing import Any
 from lifecycle.reports.blocks import report_blocks
 from lifecycle.reports.blocks.activity import FULL_LISTS
 from lifecycle.reports.charts import (
+    calibration_chart,
     channel_chart,
     dwell_chart,
     forecast_chart,
     forecast_charts,
     funnel_chart,
+    lift_chart,
     loss_chart,
 )
 from lifecycle.reports.drawing import Charts, charts, drawable, num, short_money
@@ -220,6 +222,10 @@ def _section(name: str, data: dict[str, Any], chart: Charts) -> str:
     elif name == "losses":
         top = _figures([chart(lambda: loss_chart(data), "losses by reason and stage")],
                        single=True)
+    elif name == "scoring":
+        per_key["deciles"] = [_figures([
+            chart(lambda: calibration_chart(data), "calibration by decile"),
+            chart(lambda: lift_chart(data), "lift by decile")])]
     elif name == "forecast":
         top = _figures([chart(partial(forecast_chart, data, c), description)
                         for c, description in forecast_charts(data)], single=True)
@@ -252,6 +258,12 @@ def _kpis(reports: dict[str, dict[str, Any]]) -> str:
     if "alerts" in reports:
         cards.append(("open alerts", count(reports["alerts"].get("count", 0)),
                       f"{plural(len(reports['alerts'].get('by_rule') or {}), 'rule')} firing"))
+    scoring = reports.get("scoring") or {}
+    if isinstance(scoring.get("model"), dict) and scoring.get("cv_auc") is not None:
+        rules = scoring.get("rules_auc")
+        cards.append(("model AUC", f"{num(scoring.get('cv_auc')):.3f}",
+                      f"rules {num(rules):.3f}" if isinstance(rules, int | float)
+                      else "rules —"))
     if "cooling" in reports:
         cards.append(("cooling leads", count(reports["cooling"].get("count", 0)),
                       "Hot/Warm going cold"))
@@ -299,7 +311,8 @@ def write_html(
 
     Args:
         reports: report data by report name (any of :data:`lifecycle.reports.REPORTS`),
-            as :func:`lifecycle.reports.build_report` returns it; sections follow the
+            as :func:`lifecycle.reports.build_report` returns it, and ``scoring``
+            (:func:`lifecycle.reports.scoring.scoring_report`); sections follow the
             order of the mapping.
         path: the file to write (its directory must exist).
         title: the page's title.

@@ -62,6 +62,7 @@ REPORT_TITLES: dict[str, str] = {
     "cooling": "Cooling leads",
     "alerts": "Alerts",
     "quality": "Data quality",
+    "scoring": "Scoring",
 }
 
 POOL_ORDER = ("captured", "nurturing", "mql", "sql")

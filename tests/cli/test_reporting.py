@@ -330,7 +330,7 @@ def test_the_html_report_by_a_dimension_groups_its_sections(session: Session) ->
     result = session.runs["html_by"]
     assert result.returncode == 0, result.stderr
     page = (session.directory / "by.html").read_text(encoding="utf-8")
-    assert page.count("<section ") == len(REPORTS)
+    assert page.count("<section ") == len(REPORTS) + 1  # and the scoring section
     assert "grouped by channel_group" in page
     assert "channel_group = search" in page  # the funnel of one group
     assert '<section id="quality">' in page
@@ -356,10 +356,12 @@ def test_the_html_report_has_a_section_per_report(session: Session) -> None:
     path = session.directory / "report.html"
     assert f"wrote {path}" in " ".join(result.stdout.split())
     page = path.read_text(encoding="utf-8")
-    for name in REPORTS:
+    for name in [*REPORTS, "scoring"]:
         assert re.search(rf'<section id="{name}">\s*<h2>[^<]+</h2>', page), name
         assert f'href="#{name}"' in page
-    assert page.count("<section ") == len(REPORTS)
+    assert page.count("<section ") == len(REPORTS) + 1
+    # no model trained: the scoring section says how to train one
+    assert "no learned model yet: `lifecycle model train`" in page
 
 
 def test_a_rebuild_reports_its_speed_and_changes_no_report(session: Session) -> None:
@@ -421,9 +423,12 @@ def test_demo_runs_end_to_end_and_writes_every_section(tmp_path: Path) -> None:
     assert lags == {"funnel": 0, "activity": 0, "losses": 0, "dimensions": 0}
 
     html = page.read_text(encoding="utf-8")
-    for name in REPORTS:
+    for name in [*REPORTS, "scoring"]:
         assert f'<section id="{name}">' in html, name
     assert f"HTML report: {page}" in text
+    # 200 leads over 60 days close too few to learn from: it says so and goes on
+    assert re.search(r"learned scoring: no model \(not enough closed leads to train a "
+                     r"model: \d+ won and \d+ not won", text), text[:800]
 
 
 def _times(value: Any, path: str = "$") -> Any:

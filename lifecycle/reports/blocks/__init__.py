@@ -12,6 +12,7 @@ from lifecycle.reports.blocks.activity import alerts_blocks, cooling_blocks
 from lifecycle.reports.blocks.funnel import channels_blocks, diagnosis_blocks, funnel_blocks
 from lifecycle.reports.blocks.pipeline import forecast_blocks, losses_blocks
 from lifecycle.reports.blocks.quality import quality_blocks
+from lifecycle.reports.blocks.scoring import scoring_blocks
 from lifecycle.reports.layout import Block
 
 __all__ = ["report_blocks"]
@@ -25,6 +26,7 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], list[Block]]] = {
     "cooling": cooling_blocks,
     "alerts": alerts_blocks,
     "quality": quality_blocks,
+    "scoring": scoring_blocks,
 }
 
 
