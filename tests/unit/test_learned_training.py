@@ -13,6 +13,7 @@ import pytest
 
 from lifecycle.errors import NotEnoughOutcomes
 from lifecycle.scoring.learned.artifact import Artifact, content_hash, decode, encode, model_id_of
+from lifecycle.scoring.learned.features import matrix
 from lifecycle.scoring.learned.metrics import by_decile, r6
 from lifecycle.scoring.learned.model import Model
 from lifecycle.scoring.learned.training import (
@@ -230,3 +231,24 @@ def test_metrics_by_decile_on_known_scores() -> None:
     assert [row["n"] for row in calibration] == [1, 1, 1]
     assert r6(float("nan")) is None
 
+
+
+@pytest.mark.parametrize("served", [1e4, -1e4, 1e12])
+def test_a_column_constant_in_training_moves_no_prediction(artifact: Artifact, data: Examples,
+                                                           served: float) -> None:
+    # Every synthetic lead closed 10 days after capture: time since capture is constant
+    # in training, and years (or nonsense) when a lead is scored later. Neither part of
+    # the blend may read it: the trees never split on it, the line holds it to the range
+    # training saw (unheld, one such term made every probability 1.0).
+    model = Model(artifact, model_id_of(content_hash(encode(artifact))))
+    column = artifact.spec.names.index("days_since_capture")
+    rows = matrix(artifact.spec, [e.facts for e in data.items[:50]],
+                  [e.at for e in data.items[:50]])
+    assert np.unique(rows[:, column]).size == 1
+    moved = rows.copy()
+    moved[:, column] = served
+    assert model.predict(moved).tolist() == model.predict(rows).tolist()
+    baseline = artifact.baseline
+    assert baseline.low is not None
+    assert baseline.high is not None
+    assert baseline.low[column] == baseline.high[column] == rows[0, column]

@@ -42,7 +42,7 @@ class Calibration(BaseModel):
 
 class Baseline(BaseModel):
     """The logistic-regression baseline on the same features (standardised, missing
-    values imputed by the training median)."""
+    values imputed by the training median, then held to the range training saw)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     coef: tuple[float, ...]
@@ -50,6 +50,12 @@ class Baseline(BaseModel):
     median: tuple[float, ...]
     mean: tuple[float, ...]
     scale: tuple[float, ...]
+    low: tuple[float, ...] | None = None
+    """Each column's smallest training value (after imputing): a value below it is read
+    as it. A line extrapolates without bound where trees stay flat: a column constant in
+    training (time since capture when every lead of an export closed a second after its
+    capture) is years at scoring time, and one such term made every probability 1.0."""
+    high: tuple[float, ...] | None = None
 
 
 class Artifact(BaseModel):

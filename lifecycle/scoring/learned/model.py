@@ -85,8 +85,11 @@ class Groups:
 
 def linear_terms(baseline: Baseline, rows: np.ndarray) -> np.ndarray:
     """The baseline's per-column log-odds terms coef_j · (x_j − mean_j) / scale_j, after
-    imputing missing values by the training median (rows × columns)."""
+    imputing missing values by the training median and holding each value to the range
+    training saw (rows × columns)."""
     filled = np.where(np.isnan(rows), np.asarray(baseline.median), rows)
+    if baseline.low is not None and baseline.high is not None:
+        filled = np.clip(filled, np.asarray(baseline.low), np.asarray(baseline.high))
     terms: np.ndarray = ((filled - np.asarray(baseline.mean)) / np.asarray(baseline.scale)
                          * np.asarray(baseline.coef))
     return terms
@@ -151,7 +154,8 @@ class Model:
             raise ModelTampered(f"model {model_id}: its trees read {n} columns, its feature "
                                 f"spec names {len(self.groups.names)}")
         b = artifact.baseline
-        sizes = {len(b.coef), len(b.median), len(b.mean), len(b.scale)}
+        sizes = {len(b.coef), len(b.median), len(b.mean), len(b.scale),
+                 *(len(r) for r in (b.low, b.high) if r is not None)}
         if sizes != {n}:
             raise ModelTampered(f"model {model_id}: its baseline reads {sorted(sizes)} "
                                 f"columns, its feature spec names {n}")

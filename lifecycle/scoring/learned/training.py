@@ -298,7 +298,14 @@ def _baseline(x: np.ndarray, y: np.ndarray) -> Baseline:
         median = np.nanmedian(x, axis=0) if len(x) else np.zeros(x.shape[1])
     median = np.where(np.isnan(median), 0.0, median)
     filled = np.where(np.isnan(x), median, x)
-    mean = filled.mean(axis=0)
+    low, high = (filled.min(axis=0), filled.max(axis=0)) if len(x) else (median, median)
+    # A column constant in training (up to rounding: differences of equal timestamps)
+    # gets no weight: centred on its value it is all zeros, and held to its range when
+    # scoring (linear_terms) it stays zero.
+    constant = (high - low) <= 1e-9 * np.maximum(1.0, np.abs(high))
+    mean = np.where(constant, low, filled.mean(axis=0))
+    filled = np.where(constant, low, filled)
+    high = np.where(constant, low, high)
     scale = filled.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     lr = LogisticRegression(C=1.0, max_iter=1000, solver="lbfgs")
@@ -309,5 +316,6 @@ def _baseline(x: np.ndarray, y: np.ndarray) -> Baseline:
         lr.fit((filled - mean) / scale, y)
     return Baseline(coef=tuple(float(c) for c in lr.coef_[0]), intercept=float(lr.intercept_[0]),
                     median=tuple(float(v) for v in median), mean=tuple(float(v) for v in mean),
-                    scale=tuple(float(v) for v in scale))
+                    scale=tuple(float(v) for v in scale), low=tuple(float(v) for v in low),
+                    high=tuple(float(v) for v in high))
 
