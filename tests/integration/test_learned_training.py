@@ -84,7 +84,8 @@ FIRST: list[Touchpoint | SalesAction] = [
     *opened("late", 7),
 ]
 SECOND: list[Touchpoint | SalesAction] = [
-    touch("won-late", "webinar", at(0, 4), "won"),  # dated before the win, recorded later
+    # dated before sales accepted the lead (and the win), recorded after both
+    touch("won-late", "webinar", at(0, 1) + H / 2, "won"),
     act("late-w", "win", at(7, 5), "late", **WIN),
 ]
 

@@ -158,7 +158,8 @@ def test_the_engine_s_own_moves_are_no_input(
     story(tp(1, at=T0 + hours(1), email="someone@gmail.com"))  # a free-mail address
     assert story.lead.facts.sales == {}
     assert story(act(2, "accept", T0 + hours(2)))
-    assert story.lead.facts.sales == {"actions": 1, "stage": 2, "_level": 2}
+    assert story.lead.facts.sales == {"actions": 1, "stage": 2, "_level": 2,
+                                      "_since": T0 + hours(2)}
 
 
 def test_an_accept_with_a_skip_reason_is_one_action(
@@ -166,7 +167,7 @@ def test_an_accept_with_a_skip_reason_is_one_action(
 ) -> None:
     story = Story(template, scoring, tp(0))
     assert story(act(1, "accept", T0, skip_reason="met at a fair"))
-    assert story.lead.facts.sales == {"actions": 1, "stage": 2, "_level": 2}
+    assert story.lead.facts.sales == {"actions": 1, "stage": 2, "_level": 2, "_since": T0}
 
 
 def test_erasure_masks_personal_facts_as_the_lead_s_state_does(
@@ -359,9 +360,12 @@ def test_the_lead_keeps_the_facts_its_events_fold_to(
         if as_of is None:
             assert before <= T0  # the capture was at T0
             continue
-        assert as_of.touches == [(e.occurred_at, e.kind, e.channel) for e in stored
-                                 if isinstance(e, Lead.TouchpointRecorded)
-                                 and e.occurred_at < before]
+        every = [(e.occurred_at, e.kind, e.channel) for e in stored
+                 if isinstance(e, Lead.TouchpointRecorded) and e.occurred_at < before]
+        # the touches while sales owned the lead are sales facts: counted there
+        assert len(as_of.touches) + as_of.sales.get("touches", 0) == len(every)
+        rest = iter(every)
+        assert all(touch in rest for touch in as_of.touches)  # in order, none invented
     # read live (at its newest input), the lead's row counts every touch it has
     spec = FeatureSpec.discover([story.lead.facts], min_count=1, sales=True)
     rows = matrix(spec, [story.lead.facts], [story.lead.facts.newest_at])

@@ -11,6 +11,13 @@ recorded and may include inputs dated later, so reading them could leak the futu
 business time is at or after ``before``; the Lead aggregate folds all of its events into
 ``lead.facts`` with the same :meth:`LeadFacts.add`.
 
+Touchpoints dated while sales owns the lead (from its acceptance, ``sql``, through the
+opportunity stages, until a recycle or a reopening hands it back) are sales facts too:
+quotes, replies, meetings and their amounts are the salesperson's work, and on the
+demo's history they ranked winners almost by themselves (a quote's amount and the
+count of quotes were the model's two largest factors). They move ``newest_at`` (they
+are inputs) but only a ``sales`` model reads what they said.
+
 What the engine decided by itself (grades, nurture steps, a rule's qualification, a
 screen's judgement, the move from ``captured`` to ``nurturing``) is no input: it was
 computed from scores. An erasure empties what may be personal, as the lead's state does.
@@ -45,7 +52,8 @@ class LeadFacts:
     (sales actions are kept apart, so that a model without ``sales`` features reads
     nothing a salesperson did, not even when)."""
     touches: list[tuple[datetime, str, str]] = field(default_factory=list)
-    """(business time, kind, channel) of every touchpoint, in recorded order."""
+    """(business time, kind, channel) of every touchpoint before sales owned the lead,
+    in recorded order."""
     properties: dict[str, Any] = field(default_factory=dict)
     """Touchpoint properties: the latest value given for each name."""
     sums: dict[str, float] = field(default_factory=dict)
@@ -55,7 +63,8 @@ class LeadFacts:
     ``stage`` (the furthest stage reached: ``mql`` 1, ``sql`` 2, each opportunity stage
     one more, a skipped one counted), ``bant`` (criteria confirmed by the latest
     assessment), and ``property:<name>`` for properties noted by sales (the latest
-    value); ``_level`` is the stage the lead is at now, by which ``stage`` advances.
+    value), ``touches`` (touchpoints while sales owned the lead); ``_level`` is the
+    stage the lead is at now, by which ``stage`` advances.
     Only a person's (or an import's) actions count: the engine's own qualification by a
     rule, its screens and its pool moves are no input."""
 
@@ -78,9 +87,13 @@ class LeadFacts:
 
     def _touch(self, e: Any) -> None:
         t = e.occurred_at
-        self.touches.append((t, e.kind, e.channel))
         if t > self.newest_at:
             self.newest_at = t
+        since = self.sales.get(_SINCE)
+        if since is not None and t >= since:
+            self._sales_touch(e)
+            return
+        self.touches.append((t, e.kind, e.channel))
         changes = e.profile
         if changes:
             self.profile.update(changes)
@@ -99,9 +112,23 @@ class LeadFacts:
                     except OverflowError:  # an integer beyond 1e308: no float sums it
                         sums[name] = math.inf
 
+    def _sales_touch(self, e: Any) -> None:
+        """A touchpoint while sales owns the lead: an action, its properties sales'."""
+        sales = self.sales
+        sales["actions"] = sales.get("actions", 0) + 1
+        sales["touches"] = sales.get("touches", 0) + 1
+        if e.profile:
+            self.profile.update(e.profile)
+        if e.email:
+            self.has_email = True
+        if e.properties:
+            for name, value in e.properties.items():
+                sales[f"property:{name}"] = value
+
     # -- sales actions (a person's, or an import's on their behalf) --------------------
 
-    def _act(self, level: int | None = None, *, action: bool = True) -> None:
+    def _act(self, level: int | None = None, *, action: bool = True,
+             at: datetime | None = None) -> None:
         sales = self.sales
         if action:
             sales["actions"] = sales.get("actions", 0) + 1
@@ -109,6 +136,10 @@ class LeadFacts:
             sales[_LEVEL] = level
             if level > sales.get("stage", 0):
                 sales["stage"] = level
+            if level < _SALES_OWNS:
+                sales.pop(_SINCE, None)
+            elif _SINCE not in sales:
+                sales[_SINCE] = at
 
     def _qualified(self, e: Any) -> None:
         # The engine's own MQL (a rule over the scores) is no input; a person's
@@ -121,13 +152,13 @@ class LeadFacts:
             self._act(1, action=False)
 
     def _accepted(self, e: Any) -> None:
-        self._act(2)
+        self._act(2, at=e.occurred_at)
 
     def _advanced(self, e: Any) -> None:
         if e.from_stage in _POOL:  # captured → nurturing: the engine's, on any input
             return
         level = max(self.sales.get(_LEVEL, 0), 2) + 1 + len(e.skipped)
-        self._act(level)
+        self._act(level, at=e.occurred_at)
 
     def _assessed(self, e: Any) -> None:
         self._act()
@@ -139,7 +170,8 @@ class LeadFacts:
 
     def _reopened(self, e: Any) -> None:
         to = e.to_stage
-        self._act(_POOL_LEVELS.get(to))  # an opportunity stage: the level it was left at
+        # an opportunity stage: the level it was left at
+        self._act(_POOL_LEVELS.get(to), at=e.occurred_at)
 
     def _disqualified(self, e: Any) -> None:
         if e.actor != _SCREEN_ACTOR:  # a screen's judgement is the engine's
@@ -170,6 +202,11 @@ class LeadFacts:
 
 _LEVEL = "_level"
 """The sales level the lead is at now (``stage`` is the furthest reached)."""
+_SALES_OWNS = 2
+"""The level from which sales owns the lead (``sql``: accepted)."""
+_SINCE = "_since"
+"""The business time sales took the lead at (while it owns it): a touchpoint dated from
+then on is a sales fact, one dated before (if recorded late) the lead's own."""
 _POOL = ("captured", "nurturing")
 _POOL_LEVELS = {"captured": 0, "nurturing": 0, "mql": 1, "sql": 2}
 _SCREEN_ACTOR = "policy:screen"  # rules.SCREEN_ACTOR (not imported: an import cycle)
