@@ -162,6 +162,26 @@ def test_the_engine_s_own_moves_are_no_input(
                                       "_since": T0 + hours(2)}
 
 
+def test_touchpoints_dated_while_sales_owns_the_lead_are_sales_facts(
+    template: FunnelTemplate, scoring: ScoringConfig
+) -> None:
+    story = Story(template, scoring, tp(0, "form_submit"))
+    assert story(act(1, "accept", T0 + hours(2), skip_reason="met at a fair"))
+    assert story(tp(2, "quote_sent", at=T0 + hours(3), properties={"amount": 9000}))
+    # dated before the acceptance, recorded after it: the lead's own
+    assert story(tp(3, "webinar_attended", at=T0 + hours(1)))
+    facts = story.lead.facts
+    assert [kind for _, kind, _ in facts.touches] == ["form_submit", "webinar_attended"]
+    assert "amount" not in facts.properties
+    assert facts.sales["property:amount"] == 9000
+    assert facts.sales["touches"] == 1
+    assert facts.sales["actions"] == 2
+    assert facts.newest_at == T0 + hours(3)  # an input all the same
+    assert story(act(4, "recycle", T0 + hours(4), reason="decision_postponed"))  # handed back
+    assert story(tp(5, "email_click", at=T0 + hours(5)))
+    assert [kind for _, kind, _ in story.lead.facts.touches][-1] == "email_click"
+
+
 def test_an_accept_with_a_skip_reason_is_one_action(
     template: FunnelTemplate, scoring: ScoringConfig
 ) -> None:
