@@ -22,7 +22,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lifecycle.aggregates import events
-from lifecycle.scoring import BantAssessment, Grade, ScoringConfig, bant_part, evaluate
+from lifecycle.scoring import (
+    BantAssessment,
+    Evaluation,
+    Grade,
+    GradeResult,
+    ScoringConfig,
+    bant_part,
+    evaluate,
+)
 from lifecycle.scoring import grade as rules_grade
 from lifecycle.templates import CLOSED_STAGES, FunnelTemplate
 
@@ -81,11 +89,7 @@ class ModelGradingCommands:
             return False
         if grade == self.grade and self.graded_by_model == model_id:
             return False
-        now = evaluate(self.fit, self.behaviour, self.behaviour_at, bant_part(self.bant), at,
-                       config)
-        rules = rules_grade(self.fit, now.behaviour, self.bant, config.grading)
-        common = {"timestamp": recorded_at, "occurred_at": at, "source": "engine",
-                  "actor": MODEL_ACTOR, "cause_id": cause}
+        now, rules, common = self._rules_at(at, config, recorded_at=recorded_at, cause=cause)
         self.trigger_event(
             self.Graded, **common, grade=grade, previous=self.grade, total=rules.total,
             fit=rules.fit, behaviour=rules.behaviour, bant=rules.bant,
@@ -111,14 +115,21 @@ class ModelGradingCommands:
         """
         if self.graded_by_model is None or self.erased or self.stage in CLOSED_STAGES:
             return False
-        now = evaluate(self.fit, self.behaviour, self.behaviour_at, bant_part(self.bant), at,
-                       config)
-        result = rules_grade(self.fit, now.behaviour, self.bant, config.grading)
-        common = {"timestamp": recorded_at, "occurred_at": at, "source": "engine",
-                  "actor": MODEL_ACTOR, "cause_id": cause}
+        now, result, common = self._rules_at(at, config, recorded_at=recorded_at, cause=cause)
         self.trigger_event(self.Graded, **common, grade=result.grade, previous=self.grade,
                            total=result.total, fit=result.fit, behaviour=result.behaviour,
                            bant=result.bant, fit_parts=self.fit_parts, trigger="no_model")
         self._consequences(at, template=template, config=config, common=common,
                            behaviour=now.behaviour, kind=None)
         return True
+
+    def _rules_at(self, at: datetime, config: ScoringConfig, *, recorded_at: datetime,
+                  cause: str) -> tuple[Evaluation, GradeResult, dict[str, Any]]:
+        """The rules' evaluation and grade at ``at`` (what a model's Graded event also
+        records), and the fields common to the policy's events."""
+        now = evaluate(self.fit, self.behaviour, self.behaviour_at, bant_part(self.bant), at,
+                       config)
+        result = rules_grade(self.fit, now.behaviour, self.bant, config.grading)
+        common = {"timestamp": recorded_at, "occurred_at": at, "source": "engine",
+                  "actor": MODEL_ACTOR, "cause_id": cause}
+        return now, result, common

@@ -191,11 +191,7 @@ def row(plan: Plan, lead: LeadFacts, at: datetime) -> list[float]:
     for name, latest, total in plan.numeric:
         r[latest] = number(held.get(name))
         r[total] = number(sums.get(name))
-    for name, f in plan.props:
-        value = held.get(name)
-        if value is not None:
-            for c in f.cells(value):
-                r[c] = 1.0
+    _mark(r, plan.props, held)
     if plan.sales:
         index = plan.index
         sales = lead.sales
@@ -204,12 +200,17 @@ def row(plan: Plan, lead: LeadFacts, at: datetime) -> list[float]:
         r[index["sales:bant"]] = float(sales.get("bant", math.nan))
         for key, c in plan.sales_numeric:
             r[c] = number(sales.get(key))
-        for key, f in plan.sales_props:
-            value = sales.get(key)
-            if value is not None:
-                for c in f.cells(value):
-                    r[c] = 1.0
+        _mark(r, plan.sales_props, sales)
     return r
+
+
+def _mark(r: list[float], fields: Sequence[tuple[str, Field]], held: dict[str, Any]) -> None:
+    """Sets the one-hot cells of each categorical field's value held under its key."""
+    for key, f in fields:
+        value = held.get(key)
+        if value is not None:
+            for c in f.cells(value):
+                r[c] = 1.0
 
 
 def _row_activity(plan: Plan, lead: LeadFacts, at: datetime, r: list[float]) -> None:

@@ -1,12 +1,7 @@
-"""Training: closed leads as examples, cross-validated models, honest metrics.
+"""Training: cross-validated models of the closed leads, honest metrics.
 
-An example is a lead whose outcome is known: won is positive; lost, or disqualified by a
-person (not by a screen), negative; open leads are not used. The outcome is the lead's
-last closing event (a lead reopened and still open is open). Its features are its facts
-as of just before the outcome (:func:`~.facts.facts_as_of` with ``before`` = the
-outcome's business time, ``at`` = the same moment); a lead whose capture is not before
-its outcome is skipped and counted. ``as_of``: only what was recorded by then (events
-recorded later, and outcomes after it, do not exist for the training).
+The examples are the store's closed leads as of just before their outcomes
+(:mod:`.outcomes`: won positive; lost, or disqualified by a person, negative).
 
 The gradient-boosted model is LightGBM (fixed seed, deterministic, one thread); the
 baseline is scikit-learn's logistic regression on the same columns. Both are
