@@ -75,6 +75,10 @@ def model_train(target: str, folds: int, as_of: datetime | None, min_per_class: 
     """Train a model on the leads whose outcome is known, store it, print its metrics."""
     from lifecycle.scoring.learned import training
 
+    if min_per_class is not None and min_per_class < 2 * folds:
+        raise click.BadParameter(
+            f"{min_per_class} is below folds × 2 ({2 * folds}): each fold must test at "
+            "least 2 leads of each class", param_hint="--min-per-class")
     with opened_app() as app:
         data = training.examples(app, as_of=as_of, sales=sales)
         artifact = training.train(

@@ -123,6 +123,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "list": ["model", "list", "--json"],
         "show": ["lead", "show", "lead1@example.com", "--json"],
         "refused": ["model", "train", "--min-per-class", "1000"],
+        "below_folds": ["model", "train", "--min-per-class", "3"],
     })
     trained = ok(run(["model", "train", "--json", "--min-per-class", str(MIN), "--folds", "3"],
                      cwd=directory))
@@ -142,6 +143,14 @@ def test_too_few_outcomes_is_a_usage_error_that_says_how_many(store: dict[str, A
     assert "1000" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert refused.stdout == ""
+
+
+def test_a_minimum_below_two_per_fold_is_a_usage_error(store: dict[str, Any]) -> None:
+    refused = store["before"]["below_folds"]
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "--min-per-class" in refused.stderr
+    assert "folds × 2 (10)" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_train_json_has_the_metrics_in_range(store: dict[str, Any]) -> None:
