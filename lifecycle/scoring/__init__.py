@@ -18,7 +18,8 @@ A scoring file may override its fit, grading, behaviour and nurture for one temp
 leads (``[templates.NAME]``): :meth:`ScoringConfig.for_template` gives the configuration
 a template's leads are scored by.
 
-Modules: :mod:`~lifecycle.scoring.config` (the configuration and its loader),
+Modules: :mod:`~lifecycle.scoring.config` (the configuration and its loader; its fit and
+screens in :mod:`~lifecycle.scoring.profile_config`),
 :mod:`~lifecycle.scoring.matching` (industries, titles and countries as tokens),
 :mod:`~lifecycle.scoring.fit` (fit and screens), :mod:`~lifecycle.scoring.behaviour`
 (points and decay), :mod:`~lifecycle.scoring.grading` (BANT, total, grade, evaluate).
@@ -33,21 +34,13 @@ from lifecycle.scoring.config import (
     SECONDS_PER_DAY,
     AlertConfig,
     BehaviourConfig,
-    CountryFit,
-    FitConfig,
     Grade,
     GradingConfig,
-    IndustryFit,
     ModelGrading,
     NurtureConfig,
     NurtureStep,
     ScoringConfig,
-    ScreenConfig,
-    SeniorityFit,
-    SeniorityLevel,
     Signal,
-    SizeBand,
-    SizeFit,
     load_scoring,
 )
 from lifecycle.scoring.fit import fit_score, screen, unmatched
@@ -64,6 +57,16 @@ from lifecycle.scoring.grading import (
     total_score,
 )
 from lifecycle.scoring.matching import FitMatcher
+from lifecycle.scoring.profile_config import (
+    CountryFit,
+    FitConfig,
+    IndustryFit,
+    ScreenConfig,
+    SeniorityFit,
+    SeniorityLevel,
+    SizeBand,
+    SizeFit,
+)
 
 __all__ = [
     "GRADES",

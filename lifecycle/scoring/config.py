@@ -4,17 +4,13 @@ file), validated strictly and loaded with :func:`load_scoring`."""
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
-from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -23,196 +19,14 @@ from pydantic import (
 
 from lifecycle.config import read_toml
 from lifecycle.errors import ConfigError
-from lifecycle.scoring.matching import FitMatcher
-from lifecycle.vocabulary import country_code, token
+from lifecycle.scoring.profile_config import FitConfig, ScreenConfig, as_tokens
+from lifecycle.scoring.profile_config import Strict as _Strict
 
 # Its public names are listed once, in the package's __all__ (lifecycle.scoring).
 
 Grade = Literal["cold", "warm", "hot"]
 GRADES: tuple[Grade, ...] = ("cold", "warm", "hot")
 SECONDS_PER_DAY = 86_400.0
-
-
-class _Strict(BaseModel):
-    # Finite numbers only: NaN passes every bound (each comparison is false) and an
-    # infinite weight or half-life poisons every score computed from it.
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-def _one_token(value: str) -> str:
-    word = token(value)
-    if not word:
-        raise ValueError(f"{value!r} has no letter or digit to match by")
-    return word
-
-
-def _as_tokens(value: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(_one_token(v) for v in value)
-
-
-def _token_aliases(value: dict[str, str]) -> dict[str, str]:
-    return {_one_token(k): _one_token(v) for k, v in value.items()}
-
-
-def _country(value: str) -> str:
-    code = country_code(value)
-    if code is None:
-        raise ValueError(f"{value!r} names no country (give an ISO 3166 code or a name)")
-    return code
-
-
-class IndustryFit(_Strict):
-    """Industries as tokens: targets score the full weight, adjacent ones half, others
-    nothing; any other value is unmatched. An alias names the industry a word means."""
-
-    weight: float = Field(ge=0)
-    targets: tuple[str, ...] = ()
-    adjacent: tuple[str, ...] = ()
-    others: tuple[str, ...] = ()
-    aliases: dict[str, str] = {}
-
-    _tokens = field_validator("targets", "adjacent", "others")(_as_tokens)
-    _alias_tokens = field_validator("aliases")(_token_aliases)
-
-    @model_validator(mode="after")
-    def _aliases_name_industries(self) -> IndustryFit:
-        known = {*self.targets, *self.adjacent, *self.others}
-        for alias, industry in self.aliases.items():
-            if industry not in known:
-                raise ValueError(f"alias {alias!r} names {industry!r}, which is in none of "
-                                 "targets, adjacent or others")
-        return self
-
-
-class SizeBand(_Strict):
-    min: int = Field(ge=0)
-    max: int | None = None
-    score: float = Field(ge=0, le=1)
-
-
-class SizeFit(_Strict):
-    weight: float = Field(ge=0)
-    bands: tuple[SizeBand, ...]
-
-
-class SeniorityLevel(_Strict):
-    keywords: tuple[str, ...]
-    score: float = Field(ge=0, le=1)
-
-    _tokens = field_validator("keywords")(_as_tokens)
-
-
-class SeniorityFit(_Strict):
-    """Seniority (or, for individual buyers, occupation) from keywords found as whole
-    words in the title; an alias is another word for a level's keyword."""
-
-    weight: float = Field(ge=0)
-    levels: tuple[SeniorityLevel, ...]
-    aliases: dict[str, str] = {}
-
-    _alias_tokens = field_validator("aliases")(_token_aliases)
-
-    @model_validator(mode="after")
-    def _aliases_name_keywords(self) -> SeniorityFit:
-        known = {k for level in self.levels for k in level.keywords}
-        for alias, keyword in self.aliases.items():
-            if keyword not in known:
-                raise ValueError(f"alias {alias!r} names {keyword!r}, which is no level's "
-                                 "keyword")
-        return self
-
-
-class CountryFit(_Strict):
-    """Countries as ISO alpha-2 codes (given by code or name); an alias is another name
-    for a country ("uk" = "GB")."""
-
-    weight: float = Field(ge=0)
-    targets: tuple[str, ...] = ()
-    secondary: tuple[str, ...] = ()
-    aliases: dict[str, str] = {}
-
-    @field_validator("targets", "secondary")
-    @classmethod
-    def _codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_country(v) for v in value)
-
-    @field_validator("aliases")
-    @classmethod
-    def _alias_codes(cls, value: dict[str, str]) -> dict[str, str]:
-        return {_one_token(k): _country(v) for k, v in value.items()}
-
-
-class FitConfig(_Strict):
-    industry: IndustryFit
-    company_size: SizeFit
-    seniority: SeniorityFit
-    country: CountryFit
-
-    @model_validator(mode="after")
-    def _weights_add_up(self) -> FitConfig:
-        total = (self.industry.weight + self.company_size.weight
-                 + self.seniority.weight + self.country.weight)
-        if not math.isclose(total, 100.0, abs_tol=1e-6):
-            raise ValueError(f"fit weights must add up to 100, they add up to {total:g}")
-        return self
-
-    @cached_property
-    def matcher(self) -> FitMatcher:
-        """What industries, titles and countries are worth under this configuration."""
-        ind = self.industry
-        industries = {**dict.fromkeys(ind.others, 0.0), **dict.fromkeys(ind.adjacent, 0.5),
-                      **dict.fromkeys(ind.targets, 1.0)}
-        seniority = self.seniority
-        levels = [(level.keywords + tuple(alias for alias, keyword in seniority.aliases.items()
-                                          if keyword in level.keywords), level.score)
-                  for level in seniority.levels]
-        ctry = self.country
-        countries = {**dict.fromkeys(ctry.secondary, 0.5), **dict.fromkeys(ctry.targets, 1.0)}
-        return FitMatcher(industries=industries, industry_aliases=ind.aliases, levels=levels,
-                          countries=countries, country_aliases=ctry.aliases)
-
-
-class ScreenConfig(_Strict):
-    """What makes a lead invalid (:func:`~lifecycle.scoring.screen`).
-
-    ``require_contact`` is gone: a lead without email or phone is captured and scored,
-    only flagged as not contactable. A file that still names it loads (it is ignored).
-    """
-
-    free_mail_domains: frozenset[str] = frozenset()
-    education_suffixes: tuple[str, ...] = ()
-    test_patterns: tuple[str, ...] = ()
-    """Regular expressions (case-insensitive, found anywhere) that mark a test or spam
-    lead when one matches its email, name or company."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _retired(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "require_contact" in data:
-            data = {k: v for k, v in data.items() if k != "require_contact"}
-        return data
-
-    @field_validator("test_patterns")
-    @classmethod
-    def _regexes(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as e:
-                raise ValueError(f"test pattern {pattern!r} is not a regular expression: "
-                                 f"{e}") from None
-        return patterns
-
-    @cached_property
-    def _compiled(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
-        return tuple((p, re.compile(p, re.IGNORECASE)) for p in self.test_patterns)
-
-    def test_pattern(self, value: str) -> str | None:
-        """The first test pattern found in ``value``, or None."""
-        for pattern, regex in self._compiled:
-            if regex.search(value):
-                return pattern
-        return None
 
 
 class Signal(_Strict):
@@ -225,7 +39,7 @@ class Signal(_Strict):
     cap: float = Field(gt=0)
     kinds: tuple[str, ...] = ()
 
-    _tokens = field_validator("kinds")(_as_tokens)
+    _tokens = field_validator("kinds")(as_tokens)
 
 
 class BehaviourConfig(_Strict):

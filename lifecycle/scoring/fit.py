@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from lifecycle.scoring.config import FitConfig, ScreenConfig
+from lifecycle.scoring.profile_config import FitConfig, ScreenConfig
 
 # Its public names are listed once, in the package's __all__ (lifecycle.scoring).
 
